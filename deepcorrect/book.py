@@ -1,0 +1,151 @@
+"""Execute the notebooks with papermill and build the Jupyter Book.
+
+Notebook sources are Jupytext py:percent files in ``notebooks/``; executed copies land in ``book/`` (not in
+git). A notebook is re-executed only when its source, its parameters or the library's source changed: the
+stamp of what made it is kept in the executed notebook's metadata. Parameters unknown to every notebook are
+an error naming the valid ones (papermill itself only warns).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .config import resolve
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def notebook_sources(repo: Path) -> list[Path]:
+    found = sorted((repo / "notebooks").glob("[0-9][0-9]_*.py"))
+    if not found:
+        raise FileNotFoundError(f"no notebooks (NN_name.py) found in {repo / 'notebooks'}")
+    return found
+
+
+def parse_value(text: str) -> Any:
+    """Command-line text to a Python literal: ``0.5`` → 0.5, ``true`` → True, ``none`` → None, else the text."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def notebook_parameters(source: Path) -> dict[str, Any]:
+    """The names and defaults of a notebook's ``parameters`` cell."""
+    import jupytext
+    import papermill
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / (source.stem + ".ipynb")
+        jupytext.write(jupytext.read(source), path)
+        return {name: info["default"] for name, info in papermill.inspect_notebook(str(path)).items()}
+
+
+def check_parameters(sources: list[Path], params: dict[str, Any]) -> dict[Path, dict[str, Any]]:
+    """Split ``params`` among the notebooks that declare them; an unknown name or profile is an error."""
+    declared = {src: notebook_parameters(src) for src in sources}
+    valid = sorted(set().union(*declared.values()))
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown notebook parameter(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+    return {src: {k: v for k, v in params.items() if k in names} for src, names in declared.items()}
+
+
+def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, force: bool = False,
+                  only: list[str] | None = None, log=print) -> list[Path]:
+    """Execute every notebook (or those whose name starts with one of ``only``) into ``book/``; skips the
+    ones whose stamp is unchanged unless ``force``. Returns the executed notebook paths."""
+    import nbformat
+
+    overrides = {k: v for k, v in params.items() if k not in ("results_dir", "fresh")}
+    resolve(profile, **{_profile_key(k): v for k, v in overrides.items() if _profile_key(k)})
+    sources = notebook_sources(repo)
+    if only:
+        sources = [s for s in sources if any(s.stem.startswith(o) for o in only)]
+        if not sources:
+            raise ValueError(f"no notebook matches {only}; notebooks: "
+                             f"{', '.join(s.stem for s in notebook_sources(repo))}")
+    split = check_parameters(sources, {"profile": profile, **params})
+    _write_profile_page(repo / "book" / "_profile.md", profile, overrides)
+    outputs = []
+    for src in sources:
+        out = repo / "book" / f"{src.stem}.ipynb"
+        stamp = _stamp(src, split[src])
+        if not force and out.is_file() and nbformat.read(out, as_version=4).metadata.get("deepcorrect_stamp") == stamp:
+            log(f"unchanged, reusing {out.relative_to(repo)}")
+        else:
+            log(f"executing {src.relative_to(repo)} with {split[src]}")
+            _execute(src, out, split[src], repo, stamp)
+        outputs.append(out)
+    return outputs
+
+
+def _write_profile_page(path: Path, profile: str, overrides: dict[str, Any]) -> None:
+    """The front page's "which profile produced these pages" paragraph."""
+    cfg = resolve(profile, **{_profile_key(k): v for k, v in overrides.items() if _profile_key(k)})
+    shown = ", ".join(f"`{k}={v!r}`" for k, v in overrides.items()) or "none"
+    text = (f"```{{admonition}} These pages were produced by profile `{cfg.name}`\n"
+            f"{cfg.description}\n\nOverrides: {shown}. Data source: `{cfg.data.source}`"
+            f"{f' ({cfg.data.root})' if cfg.data.root else ''}; network: `{cfg.model.arch}` at width "
+            f"{cfg.model.width:g}; {cfg.train.epochs} training epochs; device `{cfg.device}`.\n```\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+
+
+def build_book(repo: Path, strict: bool = False) -> Path:
+    """``jupyter-book build book/`` (with ``-W -n --keep-going`` when ``strict``); returns the HTML folder."""
+    exe = shutil.which("jupyter-book", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    if exe is None:
+        raise FileNotFoundError("jupyter-book is not installed; install the book extras: pip install -e '.[book]'")
+    cmd = [exe, "build", "book/"] + (["-W", "-n", "--keep-going"] if strict else [])
+    subprocess.run(cmd, cwd=repo, check=True)
+    return repo / "book" / "_build" / "html"
+
+
+def _profile_key(name: str) -> str | None:
+    """Notebook parameter → profile override key (``data_root`` → ``root``); None for notebook-only ones."""
+    from .config import override_keys
+
+    name = {"data_root": "root"}.get(name, name)
+    return name if name in override_keys() else None
+
+
+def _stamp(src: Path, params: dict[str, Any]) -> str:
+    digest = hashlib.sha256(src.read_bytes())
+    digest.update(repr(sorted(params.items())).encode())
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def _execute(src: Path, out: Path, params: dict[str, Any], repo: Path, stamp: str) -> None:
+    import jupytext
+    import nbformat
+    import papermill
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        source_nb = Path(tmp) / f"{src.stem}.ipynb"
+        executed = Path(tmp) / f"{src.stem}.out.ipynb"
+        jupytext.write(jupytext.read(src), source_nb)
+        papermill.execute_notebook(str(source_nb), str(executed), parameters=params, cwd=str(repo),
+                                   kernel_name="python3", progress_bar=False, log_output=False)
+        nb = nbformat.read(executed, as_version=4)
+        nb.metadata["deepcorrect_stamp"] = stamp
+        partial = out.with_name(f".{out.name}.tmp{os.getpid()}")
+        nbformat.write(nb, partial)
+        os.replace(partial, out)

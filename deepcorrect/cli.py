@@ -1,0 +1,114 @@
+"""The ``deepcorrect`` command: build the book, train and evaluate baselines, list profiles.
+
+Bad input (unknown profile or parameter, missing dataset, corrupt checkpoint) prints one line starting with
+``error:`` and exits with status 2, having written nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import PROFILES, override_keys, parse_assignments, resolve
+
+EPILOG = """examples:
+  deepcorrect book                                  # every notebook on the embedded 'smoke' profile, then the book
+  deepcorrect book --profile cifar10-jpg -p epochs=5
+  deepcorrect baseline --profile smoke -p width=0.5 # train (or load) and print Tables 1-2
+  deepcorrect profiles                              # the named profiles and their settings
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deepcorrect", description=__doc__.splitlines()[0], epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"deepcorrect {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    book = sub.add_parser("book", help="execute the notebooks with papermill and build the Jupyter Book",
+                          description="Execute every notebook (or --only some) with papermill into book/, "
+                                      "reusing unchanged ones, then run 'jupyter-book build book/'.")
+    _common(book)
+    book.add_argument("--only", nargs="+", metavar="NN", help="run only notebooks whose name starts with these")
+    book.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build the HTML")
+    book.add_argument("--strict", action="store_true", help="fail the build on Sphinx warnings (-W -n)")
+    book.add_argument("--force", action="store_true", help="re-execute notebooks even if unchanged")
+    book.set_defaults(func=_cmd_book)
+
+    base = sub.add_parser("baseline", help="train (or load) the baseline and print Tables 1-2",
+                          description="Train the profile's baseline on clean images (cached, resumable) and "
+                                      "print its top-1 per distortion level next to the paper's.")
+    _common(base)
+    base.set_defaults(func=_cmd_baseline)
+
+    prof = sub.add_parser("profiles", help="list the named profiles and the override keys")
+    prof.set_defaults(func=_cmd_profiles)
+    return parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", default="smoke", help=f"named profile ({', '.join(PROFILES)}); default smoke")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a parameter (repeatable), e.g. -p width=0.5 -p epochs=3")
+    p.add_argument("--results", default="results", help="artifact store folder (default: results)")
+    p.add_argument("--fresh", action="store_true", help="recompute cached artifacts instead of reusing them")
+
+
+def _cmd_book(args: argparse.Namespace) -> int:
+    from .book import build_book, parse_value, run_notebooks
+
+    repo = Path.cwd()
+    if args.profile not in PROFILES:
+        raise ValueError(f"unknown profile {args.profile!r}; valid profiles: {', '.join(PROFILES)}")
+    params = {k: parse_value(v) for k, v in parse_assignments(args.param).items()}
+    params.update(results_dir=args.results, fresh=args.fresh)
+    run_notebooks(repo, args.profile, params, force=args.force or args.fresh, only=args.only)
+    if not args.no_build:
+        html = build_book(repo, strict=args.strict)
+        print(f"the book is at {html / 'index.html'}")
+    return 0
+
+
+def _cmd_baseline(args: argparse.Namespace) -> int:
+    from . import experiments as ex
+    from .store import Store
+
+    params = parse_assignments(args.param)
+    cfg = resolve(args.profile, **{("root" if k == "data_root" else k): v for k, v in params.items()})
+    store = Store(args.results, fresh=args.fresh)
+    train, test = ex.datasets(cfg)
+    model, _ = ex.baseline(cfg, store, train)
+    measured = ex.baseline_tables(cfg, store, model, test)
+    for kind, title in (("blur", "Table 1 - Gaussian blur"), ("awgn", "Table 2 - AWGN")):
+        print(f"\n{title} (profile {cfg.name})")
+        print(ex.compare_with_paper(measured, kind, cfg.data.family).round(4).to_string())
+    return 0
+
+
+def _cmd_profiles(_args: argparse.Namespace) -> int:
+    for name, p in PROFILES.items():
+        print(f"{name:12s} {p.description}")
+    print("\noverride keys (-p KEY=VALUE): " + ", ".join(sorted(override_keys())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

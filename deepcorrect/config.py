@@ -1,0 +1,208 @@
+"""Typed, frozen configuration for every experiment knob, and the named profiles.
+
+A profile is one :class:`Profile`; notebooks and the CLI take flat ``key=value`` overrides (``width=0.5``,
+``epochs=3``) that :func:`resolve` maps onto the nested fields, rejecting unknown keys with the valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from .distortions import LEVELS
+
+
+def _choice(name: str, value: Any, valid: tuple) -> None:
+    if value not in valid:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, valid))}, got {value!r}")
+
+
+def _positive(name: str, value: Any) -> None:
+    _at_least(name, value, 1)
+
+
+def _at_least(name: str, value: Any, low: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name} must be an integer ≥ {low}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: str = "embedded"  # embedded | cifar10 | cifar100 (torchvision) | folder (ImageFolder train/test)
+    root: str = ""  # folder tree or .tar.gz of one (folder); torchvision root (cifar*)
+    family: str = "cifar"  # distortion level table: cifar | imagenet
+    image_size: int = 32  # images are resized / centre-cropped to this square size
+    train_per_class: int = 0  # cap on training images per class (0 = all)
+    test_per_class: int = 0  # cap on test images per class (0 = all)
+    seed: int = 0  # seed of the embedded generator and of the per-class subsampling
+    download: bool = False  # torchvision sources only: download when missing
+    cache_dir: str = "~/.cache/deepcorrect"  # where archives are extracted and decoded tensors kept
+
+    def __post_init__(self):
+        _choice("source", self.source, ("embedded", "cifar10", "cifar100", "folder"))
+        _choice("family", self.family, tuple(LEVELS))
+        _positive("image_size", self.image_size)
+        _at_least("train_per_class", self.train_per_class, 0)
+        _at_least("test_per_class", self.test_per_class, 0)
+        if self.source in ("folder",) and not self.root:
+            raise ValueError("data source 'folder' needs data_root: an ImageFolder tree with train/ and "
+                             "test/ (or val/) folders, or a .tar.gz archive of one")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = "allconv"  # allconv | alexnet_caffe | alexnet_tv
+    width: float = 1.0  # All-Conv-BN width multiplier (1.0 = the paper's 96/192 filters)
+    weights: str = ""  # local state-dict file of a pretrained baseline ("" = train it here)
+
+    def __post_init__(self):
+        _choice("arch", self.arch, ("allconv", "alexnet_caffe", "alexnet_tv"))
+        if not (isinstance(self.width, (int, float)) and 0 < self.width <= 4):
+            raise ValueError(f"width must be in (0, 4], got {self.width!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10  # passes over the training set
+    batch_size: int = 128  # images per SGD step
+    lr: float = 0.05  # initial learning rate
+    lr_step: int = 0  # divide the learning rate by lr_gamma every lr_step epochs (0 = at 50 % and 75 %)
+    lr_gamma: float = 0.1  # factor applied at each step
+    momentum: float = 0.9  # SGD momentum
+    nesterov: bool = True  # Nesterov momentum (the release's baseline)
+    weight_decay: float = 5e-4  # L2 on every parameter
+    crop_pad: int = 4  # random-crop padding in pixels (0 = no crops)
+    flip: bool = True  # random horizontal flips
+    seed: int = 0  # seeds initialisation, data order, augmentation and distortion draws
+    bf16: bool = True  # bf16 autocast on CUDA (ignored on the CPU)
+    channels_last: bool = True  # channels_last memory format on CUDA (ignored on the CPU)
+    compile: bool = False  # torch.compile the model (off by default; slow to warm up on the CPU)
+
+    def __post_init__(self):
+        _at_least("epochs", self.epochs, 0)
+        _positive("batch_size", self.batch_size)
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        _at_least("lr_step", self.lr_step, 0)
+        _at_least("crop_pad", self.crop_pad, 0)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    batch_size: int = 500  # images per evaluation batch
+    clip: bool = False  # clip AWGN results to [0, 255] (the paper does not)
+    tsne_per_class: int = 50  # images per class in the t-SNE of Fig. 2
+    tsne_classes: int = 10  # classes shown in the t-SNE (the paper shows 11)
+    seed: int = 0  # seeds the noise of evaluation
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto
+
+
+_SHARED_CIFAR10 = "../shared/data/cifar10-jpg.tar.gz"
+
+PROFILES: dict[str, Profile] = {p.name: p for p in [
+    Profile("smoke", "Embedded synthetic data (generated in code), All-Conv-BN at width 0.25, CPU, minutes.",
+            data=DataConfig(source="embedded", train_per_class=1200, test_per_class=200),
+            model=ModelConfig(width=0.25),
+            train=TrainConfig(epochs=8, batch_size=128, lr=0.05)),
+    Profile("cifar10-jpg", "Real photographs: the CIFAR-10 JPEG tree from ../shared/data, 1,000 training and "
+            "200 test images per class, All-Conv-BN at width 0.5, CPU-feasible.",
+            data=DataConfig(source="folder", root=_SHARED_CIFAR10, train_per_class=1000, test_per_class=200),
+            model=ModelConfig(width=0.5),
+            train=TrainConfig(epochs=15, batch_size=128, lr=0.05)),
+    Profile("cifar10", "CIFAR-10 through torchvision at the paper's CIFAR scale (GPU).",
+            data=DataConfig(source="cifar10", root="data/cifar10"),
+            model=ModelConfig(width=1.0),
+            train=TrainConfig(epochs=110, batch_size=256, lr=0.1, lr_step=30, weight_decay=3e-4),
+            device="auto"),
+    Profile("cifar100", "CIFAR-100 through torchvision: the paper's §5.1 baseline at full scale (GPU).",
+            data=DataConfig(source="cifar100", root="data/cifar100"),
+            model=ModelConfig(width=1.0),
+            train=TrainConfig(epochs=110, batch_size=256, lr=0.1, lr_step=30, weight_decay=3e-4),
+            device="auto"),
+]}
+
+_SECTIONS = ("data", "model", "train", "eval")
+
+
+def override_keys() -> dict[str, tuple[str | None, str]]:
+    """Flat override names → (section, field). A field name unique across sections stands alone
+    (``width``); a shared one takes its section as prefix (``data_seed``, ``train_seed``)."""
+    owners: dict[str, list[str]] = {}
+    for sec in _SECTIONS:
+        for f in fields(_section_type(sec)):
+            owners.setdefault(f.name, []).append(sec)
+    keys: dict[str, tuple[str | None, str]] = {"device": (None, "device")}
+    for name, secs in owners.items():
+        for sec in secs:
+            keys[name if len(secs) == 1 else f"{sec}_{name}"] = (sec, name)
+            keys[f"{sec}_{name}"] = (sec, name)
+    return keys
+
+
+def resolve(profile: str | Profile, **overrides: Any) -> Profile:
+    """The named profile with flat ``overrides`` applied; ``None`` values mean "keep the profile's"."""
+    if isinstance(profile, str):
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+        profile = PROFILES[profile]
+    keys = override_keys()
+    unknown = sorted(k for k in overrides if k not in keys)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(keys))}")
+    changes: dict[str | None, dict[str, Any]] = {}
+    for key, value in overrides.items():
+        if value is not None:
+            sec, name = keys[key]
+            changes.setdefault(sec, {})[name] = _coerce(sec, name, value)
+    top = changes.pop(None, {})
+    sections = {sec: replace(getattr(profile, sec), **kw) for sec, kw in changes.items()}
+    return replace(profile, **sections, **top)
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """``["width=0.5", "epochs=2"]`` → ``{"width": "0.5", "epochs": "2"}``."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"parameter {pair!r} is not of the form key=value")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    return dataclasses.asdict(obj)
+
+
+def _section_type(sec: str) -> type:
+    return {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig}[sec]
+
+
+def _coerce(sec: str | None, name: str, value: Any) -> Any:
+    """Values from the command line arrive as strings; give them the field's type."""
+    if not isinstance(value, str):
+        return value
+    ftype = "str" if sec is None else {f.name: f.type for f in fields(_section_type(sec))}[name]
+    try:
+        if ftype == "bool":
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(value)
+            return value.lower() in ("true", "1", "yes")
+        if ftype == "int":
+            return int(value)
+        if ftype == "float":
+            return float(value)
+    except ValueError:
+        raise ValueError(f"parameter {name}={value!r} is not a valid {ftype}") from None
+    return value

@@ -1,0 +1,106 @@
+"""Datasets as device-ready uint8 tensors: the embedded default, CIFAR through torchvision, ImageFolder trees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..config import DataConfig
+from .embedded import CLASSES as EMBEDDED_CLASSES
+from .embedded import make_embedded
+from .folders import load_folder_split, resolve_tree
+
+
+@dataclass(frozen=True)
+class TensorData:
+    """Images as uint8 (N, 3, H, W) and int64 labels; small enough to live on the device whole."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: tuple[str, ...]
+
+    def __post_init__(self):
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
+            raise ValueError(f"images must be uint8 (N, C, H, W), got {self.images.dtype} {tuple(self.images.shape)}")
+        if self.labels.shape != self.images.shape[:1]:
+            raise ValueError(f"{self.images.shape[0]} images but {self.labels.numel()} labels")
+
+    def __len__(self) -> int:
+        return self.labels.numel()
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def to(self, device: torch.device | str) -> TensorData:
+        return TensorData(self.images.to(device), self.labels.to(device), self.classes)
+
+    def subset(self, index: torch.Tensor) -> TensorData:
+        index = index.to(self.labels.device)
+        return TensorData(self.images[index], self.labels[index], self.classes)
+
+    def per_class(self, k: int, seed: int) -> TensorData:
+        """k images of every class, chosen with a seeded permutation (deterministic tie-free order)."""
+        return self.subset(per_class_index(self.labels, k, seed))
+
+
+def per_class_index(labels: torch.Tensor, k: int, seed: int) -> torch.Tensor:
+    """Indices of the first k images of each class in a seeded random order, sorted."""
+    if k < 1:
+        raise ValueError(f"need at least one image per class, got {k}")
+    g = torch.Generator().manual_seed(seed)
+    labels = labels.cpu()
+    order = torch.randperm(labels.numel(), generator=g)
+    picked = []
+    for c in torch.unique(labels).tolist():
+        members = order[labels[order] == c]
+        if members.numel() < k:
+            raise ValueError(f"class {c} has only {members.numel()} images, fewer than the {k} requested")
+        picked.append(members[:k])
+    return torch.cat(picked).sort().values
+
+
+def load_dataset(cfg: DataConfig) -> tuple[TensorData, TensorData]:
+    """(train, test) for ``cfg``: generated, read from torchvision's CIFAR files, or decoded from an
+    ImageFolder tree; capped per class as the profile asks. Nothing is downloaded unless ``cfg.download``."""
+    if cfg.source == "embedded":
+        n_train = cfg.train_per_class or 1200
+        n_test = cfg.test_per_class or 200
+        x, y = make_embedded(n_train + n_test, seed=cfg.seed, size=cfg.image_size)
+        test_idx = per_class_index(y, n_test, seed=cfg.seed + 1)
+        is_test = torch.zeros(y.numel(), dtype=torch.bool)
+        is_test[test_idx] = True
+        return (TensorData(x[~is_test], y[~is_test], EMBEDDED_CLASSES),
+                TensorData(x[is_test], y[is_test], EMBEDDED_CLASSES))
+    if cfg.source in ("cifar10", "cifar100"):
+        train, test = (_torchvision_cifar(cfg, train) for train in (True, False))
+    else:
+        tree = resolve_tree(cfg.root, cfg.cache_dir)
+        train, test = (TensorData(*load_folder_split(tree, split, cfg)) for split in ("train", "test"))
+    return _cap(train, cfg.train_per_class, cfg.seed), _cap(test, cfg.test_per_class, cfg.seed + 1)
+
+
+def _cap(data: TensorData, k: int, seed: int) -> TensorData:
+    if k == 0 or k >= int(torch.bincount(data.labels).max()):
+        return data
+    return data.per_class(k, seed)
+
+
+def _torchvision_cifar(cfg: DataConfig, train: bool) -> TensorData:
+    from torchvision import datasets
+
+    cls = datasets.CIFAR10 if cfg.source == "cifar10" else datasets.CIFAR100
+    try:
+        ds = cls(root=cfg.root, train=train, download=cfg.download)
+    except RuntimeError as err:
+        raise FileNotFoundError(
+            f"{cfg.source} not found under {cfg.root!r}; put torchvision's {cfg.source} files there or pass "
+            f"download=true (data_download=true) to fetch them ({err})") from None
+    images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
+    if cfg.image_size != 32:
+        raise ValueError(f"CIFAR images are 32×32; image_size must be 32, got {cfg.image_size}")
+    return TensorData(images, torch.tensor(ds.targets, dtype=torch.long), tuple(ds.classes))
+
+
+__all__ = ["EMBEDDED_CLASSES", "TensorData", "load_dataset", "make_embedded", "per_class_index"]

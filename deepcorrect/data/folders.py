@@ -1,0 +1,110 @@
+"""ImageFolder trees (CIFAR-10 JPEGs, Imagenette, ImageNet, Caltech …) decoded once into uint8 tensors.
+
+An archive (``.tar.gz``) is extracted once into the cache folder, keyed by its checksum; decoded splits are
+cached there too, keyed by what selected them, so later runs start in a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..config import DataConfig
+
+_SPLIT_NAMES = {"train": ("train",), "test": ("test", "val")}
+_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp"}
+
+
+def resolve_tree(root: str, cache_dir: str) -> Path:
+    """The folder holding ``train/`` and ``test/`` (or ``val/``), extracting ``root`` first if it is an archive."""
+    path = Path(root).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"dataset path {str(path)!r} does not exist; set data_root to an ImageFolder tree with train/ and "
+            f"test/ (or val/) folders, or to a .tar.gz of one (the CIFAR-10 JPEGs: "
+            f"../shared/data/cifar10-jpg.tar.gz, see that folder's README)")
+    if path.is_file():
+        if not path.name.endswith((".tar.gz", ".tgz", ".tar")):
+            raise ValueError(f"dataset path {str(path)!r} is a file but not a .tar.gz archive")
+        path = _extract(path, Path(cache_dir).expanduser() / "data")
+    for candidate in [path, *sorted(p for p in path.iterdir() if p.is_dir())]:
+        if (candidate / "train").is_dir() and any((candidate / s).is_dir() for s in _SPLIT_NAMES["test"]):
+            return candidate
+    raise FileNotFoundError(f"no train/ and test/ (or val/) folders found in {str(path)!r}")
+
+
+def load_folder_split(tree: Path, split: str, cfg: DataConfig) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """(images uint8 (N, 3, S, S), labels, class names) of one split, capped per class, cached as a tensor file."""
+    folder = next((tree / s for s in _SPLIT_NAMES[split] if (tree / s).is_dir()), None)
+    if folder is None:
+        raise FileNotFoundError(f"{tree} has no {' or '.join(_SPLIT_NAMES[split])} folder")
+    cap = cfg.train_per_class if split == "train" else cfg.test_per_class
+    seed = cfg.seed if split == "train" else cfg.seed + 1
+    classes = tuple(sorted(p.name for p in folder.iterdir() if p.is_dir()))
+    if not classes:
+        raise FileNotFoundError(f"{folder} holds no class folders")
+    files, labels = [], []
+    g = torch.Generator().manual_seed(seed)
+    for label, name in enumerate(classes):
+        members = sorted(p for p in (folder / name).iterdir() if p.suffix.lower() in _EXTENSIONS)
+        if cap:
+            members = [members[i] for i in torch.randperm(len(members), generator=g)[:cap].sort().values]
+        files += members
+        labels += [label] * len(members)
+    key = hashlib.sha256(repr((str(folder.resolve()), [f.name for f in files], cfg.image_size)).encode())
+    cache = Path(cfg.cache_dir).expanduser() / "tensors" / f"{split}-{key.hexdigest()[:20]}.pt"
+    if cache.is_file():
+        try:
+            images = torch.load(cache, weights_only=True)
+            if images.shape[0] == len(files):
+                return images, torch.tensor(labels), classes
+        except Exception:  # a truncated cache file is rebuilt below
+            pass
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        images = torch.stack(list(pool.map(lambda f: _decode(f, cfg.image_size), files)))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(f".tmp{os.getpid()}")
+    torch.save(images, tmp)
+    os.replace(tmp, cache)
+    return images, torch.tensor(labels), classes
+
+
+def _decode(path: Path, size: int) -> torch.Tensor:
+    """Read an image as RGB uint8, resize its shorter side to ``size`` and centre-crop a square."""
+    from torchvision.io import ImageReadMode, decode_image, read_file
+
+    img = decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
+    h, w = img.shape[1:]
+    if (h, w) != (size, size):
+        scale = size / min(h, w)
+        nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+        img = F.interpolate(img[None].float(), size=(nh, nw), mode="bilinear", antialias=True,
+                            align_corners=False)[0].round().clamp(0, 255).to(torch.uint8)
+        top, left = (nh - size) // 2, (nw - size) // 2
+        img = img[:, top:top + size, left:left + size]
+    return img.contiguous()
+
+
+def _extract(archive: Path, into: Path) -> Path:
+    digest = hashlib.sha256()
+    with open(archive, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    target = into / digest.hexdigest()[:16]
+    if (target / ".complete").is_file():
+        return target
+    tmp = into / f".{target.name}.tmp{os.getpid()}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp, filter="data")
+    (tmp / ".complete").touch()
+    if target.exists():  # another process won the race
+        return target
+    os.replace(tmp, target)
+    return target

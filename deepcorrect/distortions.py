@@ -1,0 +1,137 @@
+"""Gaussian blur and additive white Gaussian noise (AWGN) on image batches, at the paper's levels (§3.2).
+
+Images are float tensors on the 0–255 scale, shape (N, C, H, W), on any device. Level 0 means clean; levels
+1–6 index the paper's per-family tables below. Blur follows the authors' release: an odd window of 4σ+1
+taps and a zero (constant) border, as OpenCV's ``GaussianBlur(..., borderType=BORDER_CONSTANT)``. AWGN is
+added on the 0–255 scale and, like the release, left unclipped unless ``clip=True``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+KINDS = ("blur", "awgn")
+NUM_LEVELS = 6
+
+#: σ per level (1–6) for each dataset family: blur σ_b in pixels, AWGN σ_n on the 0–255 scale.
+LEVELS: dict[str, dict[str, tuple[float, ...]]] = {
+    "cifar": {"blur": (0.5, 1.0, 1.5, 2.0, 2.5, 3.0), "awgn": (5.0, 10.0, 15.0, 20.0, 25.0, 30.0)},
+    "imagenet": {"blur": (1.0, 2.0, 3.0, 4.0, 5.0, 6.0), "awgn": (10.0, 20.0, 40.0, 60.0, 80.0, 100.0)},
+}
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown distortion {kind!r}; expected one of {', '.join(KINDS)}")
+    return kind
+
+
+def check_family(family: str) -> str:
+    if family not in LEVELS:
+        raise ValueError(f"unknown level family {family!r}; expected one of {', '.join(LEVELS)}")
+    return family
+
+
+def sigma_for(kind: str, level: int, family: str = "cifar") -> float:
+    """σ of ``kind`` at ``level`` (1–6) in the paper's table for ``family``; 0.0 for level 0 (clean)."""
+    table = LEVELS[check_family(family)][check_kind(kind)]
+    if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= NUM_LEVELS:
+        raise ValueError(f"distortion level must be an integer in 0..{NUM_LEVELS} (0 = clean), got {level!r}")
+    return 0.0 if level == 0 else table[level - 1]
+
+
+def blur_window(sigma: float) -> int:
+    """The release's odd window size, 4σ+1 (3, 5, …, 13 for CIFAR; 5, 9, …, 25 for ImageNet)."""
+    return int(round(4 * sigma)) + 1
+
+
+def gaussian_kernel1d(sigma: float, device=None, dtype=torch.float32) -> torch.Tensor:
+    """Normalised sampled Gaussian of ``blur_window(sigma)`` taps (OpenCV's kernel for σ > 0)."""
+    if not sigma > 0 or not math.isfinite(sigma):
+        raise ValueError(f"blur sigma must be a positive finite number, got {sigma!r}")
+    radius = blur_window(sigma) // 2
+    x = torch.arange(-radius, radius + 1, device=device, dtype=torch.float64)
+    k = torch.exp(-(x**2) / (2 * sigma**2))
+    return (k / k.sum()).to(dtype)
+
+
+def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of every channel with a zero border; shape and device are kept."""
+    _check_images(images)
+    if sigma == 0:
+        return images
+    n, c, h, w = images.shape
+    k = gaussian_kernel1d(sigma, device=images.device, dtype=images.dtype)
+    r = k.numel() // 2
+    x = images.reshape(n * c, 1, h, w)
+    x = F.conv2d(x, k.view(1, 1, 1, -1), padding=(0, r))
+    x = F.conv2d(x, k.view(1, 1, -1, 1), padding=(r, 0))
+    return x.reshape(n, c, h, w)
+
+
+def awgn(images: torch.Tensor, sigma: float, generator: torch.Generator | None = None,
+         clip: bool = False) -> torch.Tensor:
+    """Add N(0, σ²) noise on the 0–255 scale; ``clip`` limits the result to [0, 255]."""
+    _check_images(images)
+    if not sigma >= 0 or not math.isfinite(sigma):
+        raise ValueError(f"noise sigma must be a finite number ≥ 0, got {sigma!r}")
+    noise = torch.randn(images.shape, generator=generator, device=images.device, dtype=images.dtype)
+    out = images + sigma * noise
+    return out.clamp_(0, 255) if clip else out
+
+
+def distort(images: torch.Tensor, kind: str, level: int, family: str = "cifar",
+            generator: torch.Generator | None = None, clip: bool = False) -> torch.Tensor:
+    """Apply ``kind`` at the paper's ``level`` (0 = clean) for ``family`` to a batch."""
+    sigma = sigma_for(kind, level, family)
+    if level == 0:
+        return images
+    if kind == "blur":
+        return gaussian_blur(images, sigma)
+    return awgn(images, sigma, generator=generator, clip=clip)
+
+
+def distort_per_image(images: torch.Tensor, kind: str, levels: torch.Tensor, family: str = "cifar",
+                      generator: torch.Generator | None = None, clip: bool = False) -> torch.Tensor:
+    """Distort image n at ``levels[n]`` (0–6): one batched call per distinct level, not per image."""
+    _check_images(images)
+    if levels.shape != images.shape[:1]:
+        raise ValueError(f"need one level per image: {images.shape[0]} images, levels of shape "
+                         f"{tuple(levels.shape)}")
+    out = images.clone()
+    for level in torch.unique(levels).tolist():
+        idx = (levels == level).nonzero().squeeze(1)
+        out[idx] = distort(images[idx], kind, int(level), family, generator, clip)
+    return out
+
+
+def half_distorted(images: torch.Tensor, kinds: tuple[str, ...] | str, family: str = "cifar",
+                   generator: torch.Generator | None = None, clip: bool = False) -> torch.Tensor:
+    """A training batch as in §5.1: a random half stays clean, the other half is distorted at a random
+    level 1–6 (and, with several ``kinds``, a random kind per image). Models never see the level.
+    ``generator`` must live on the images' device, so nothing leaves the device."""
+    _check_images(images)
+    kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    for k in kinds:
+        check_kind(k)
+    n = images.shape[0]
+    dev = images.device
+    order = torch.randperm(n, generator=generator, device=dev)
+    levels = torch.zeros(n, dtype=torch.long, device=dev)
+    distorted = order[: n // 2]
+    levels[distorted] = torch.randint(1, NUM_LEVELS + 1, (distorted.numel(),), generator=generator, device=dev)
+    which = torch.randint(0, len(kinds), (n,), generator=generator, device=dev)
+    out = images
+    for i, kind in enumerate(kinds):
+        lv = torch.where(which == i, levels, torch.zeros_like(levels))
+        out = distort_per_image(out, kind, lv, family, generator, clip)
+    return out
+
+
+def _check_images(images: torch.Tensor) -> None:
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or not images.is_floating_point():
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"expected a float image batch of shape (N, C, H, W) on the 0–255 scale, got {shape}")

@@ -1,0 +1,99 @@
+"""Top-1 accuracy per distortion level in the layout of Tables 1–2, predictions and penultimate features.
+
+Noise for level ℓ of kind k is drawn from a generator seeded by (seed, k, ℓ, batch), so every model is
+evaluated on the very same distorted images — comparisons between models are paired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
+
+import pandas as pd
+import torch
+from torch import nn
+
+from .data import TensorData
+from .distortions import KINDS, NUM_LEVELS, distort
+from .models import capture
+
+COLUMNS = ["Clean", *[f"Level {i}" for i in range(1, NUM_LEVELS + 1)]]
+
+
+def distorted_batches(data: TensorData, kind: str, level: int, family: str, *, device: torch.device | str,
+                      batch_size: int, seed: int = 0, clip: bool = False
+                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(float images on the 0–255 scale, labels) of ``data`` distorted at ``level``, batch by batch on
+    ``device``; the same images for the same seed whatever the model."""
+    device = torch.device(device)
+    for b, start in enumerate(range(0, len(data), batch_size)):
+        x = data.images[start:start + batch_size].to(device).float()
+        g = torch.Generator(device).manual_seed(_seed(seed, kind, level, b))
+        yield distort(x, kind, level, family, generator=g, clip=clip), data.labels[start:start + batch_size].to(device)
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, data: TensorData, kind: str, level: int, family: str, *,
+            device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0,
+            clip: bool = False) -> torch.Tensor:
+    """Softmax probabilities (N, classes) on the CPU for ``data`` at one distortion level."""
+    model.eval().to(device)
+    out = []
+    for x, _ in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
+                                  clip=clip):
+        with _autocast(device):
+            out.append(model(x).float().softmax(1).cpu())
+    return torch.cat(out)
+
+
+@torch.inference_mode()
+def accuracy(model: nn.Module, data: TensorData, kind: str, level: int, family: str, *,
+             device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0, clip: bool = False) -> float:
+    """Top-1 accuracy of ``model`` on ``data`` distorted by ``kind`` at ``level`` (0 = clean)."""
+    model.eval().to(device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    for x, y in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
+                                  clip=clip):
+        with _autocast(device):
+            correct += (model(x).argmax(1) == y).sum()
+    return correct.item() / len(data)
+
+
+def accuracy_table(model: nn.Module, data: TensorData, family: str, kinds: Sequence[str] = KINDS, *,
+                   device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0,
+                   clip: bool = False) -> pd.DataFrame:
+    """One row per distortion kind: Clean, Level 1–6 and Avg (the mean of those 7 values, as in the paper)."""
+    clean = accuracy(model, data, kinds[0], 0, family, device=device, batch_size=batch_size, seed=seed)
+    rows = {}
+    for kind in kinds:
+        rows[kind] = [clean] + [accuracy(model, data, kind, lv, family, device=device, batch_size=batch_size,
+                                         seed=seed, clip=clip) for lv in range(1, NUM_LEVELS + 1)]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=COLUMNS)
+    table["Avg"] = table[COLUMNS].mean(axis=1)
+    return table
+
+
+@torch.inference_mode()
+def features(model: nn.Module, layer: str, data: TensorData, kind: str, level: int, family: str, *,
+             device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0,
+             clip: bool = False) -> torch.Tensor:
+    """Output of ``layer`` (spatially averaged when it is a feature map) for every image, (N, D) on the CPU."""
+    model.eval().to(device)
+    out = []
+    with capture(model, layer) as acts:
+        for x, _ in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size,
+                                      seed=seed, clip=clip):
+            with _autocast(device):
+                model(x)
+            f = acts[layer].float()
+            out.append((f.mean((2, 3)) if f.dim() == 4 else f.flatten(1)).cpu())
+    return torch.cat(out)
+
+
+def _autocast(device: torch.device | str):
+    device = torch.device(device)
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+
+def _seed(seed: int, kind: str, level: int, batch: int) -> int:
+    return ((seed * 7 + KINDS.index(kind)) * 11 + level) * 100_003 + batch

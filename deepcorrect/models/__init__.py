@@ -1,0 +1,25 @@
+"""The paper's networks and the uniform filter addressing used by ranking and correction."""
+
+from .alexnet import CaffeAlexNet, TorchvisionAlexNet, load_weights
+from .allconv import AllConvBN
+from .common import InputNorm, count_params
+from .layers import (FilterRef, capture, check_filter, conv_layers, get_conv, get_module, num_filters,
+                     replace_output, swap_filters)
+
+ARCHS = ("allconv", "alexnet_caffe", "alexnet_tv")
+
+
+def build_model(arch: str, num_classes: int, width: float = 1.0):
+    """A fresh network by name (``ARCHS``); ``width`` applies to All-Conv-BN only."""
+    if arch == "allconv":
+        return AllConvBN(num_classes=num_classes, width=width)
+    if arch == "alexnet_caffe":
+        return CaffeAlexNet(num_classes=num_classes)
+    if arch == "alexnet_tv":
+        return TorchvisionAlexNet(num_classes=num_classes)
+    raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHS)}")
+
+
+__all__ = ["ARCHS", "AllConvBN", "CaffeAlexNet", "FilterRef", "InputNorm", "TorchvisionAlexNet", "build_model",
+           "capture", "check_filter", "conv_layers", "count_params", "get_conv", "get_module", "load_weights",
+           "num_filters", "replace_output", "swap_filters"]

@@ -1,0 +1,83 @@
+"""AlexNet in the paper's Caffe form (Fig. 3b: groups, LRN; 60,965,224 parameters) and torchvision's form."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .common import IMAGENET_MEAN, IMAGENET_STD, InputNorm
+
+
+class CaffeAlexNet(nn.Module):
+    """The heuritech/convnets-keras AlexNet the paper uses: 227×227 input, grouped conv2/4/5, LRN after the
+    first two pooling layers. Conv layers are ``conv1`` … ``conv5``; features for transfer are ``fc6``/``fc7``
+    (after their ReLUs: ``relu6``/``relu7``)."""
+
+    input_size = 227
+
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.5):
+        super().__init__()
+        self.norm = InputNorm(IMAGENET_MEAN, IMAGENET_STD)
+        lrn = dict(size=5, alpha=1e-4, beta=0.75, k=2.0)
+        self.features = nn.Sequential(OrderedDict([
+            ("conv1", nn.Conv2d(3, 96, 11, stride=4)), ("relu1", nn.ReLU()),
+            ("pool1", nn.MaxPool2d(3, 2)), ("lrn1", nn.LocalResponseNorm(**lrn)),
+            ("conv2", nn.Conv2d(96, 256, 5, padding=2, groups=2)), ("relu2", nn.ReLU()),
+            ("pool2", nn.MaxPool2d(3, 2)), ("lrn2", nn.LocalResponseNorm(**lrn)),
+            ("conv3", nn.Conv2d(256, 384, 3, padding=1)), ("relu3", nn.ReLU()),
+            ("conv4", nn.Conv2d(384, 384, 3, padding=1, groups=2)), ("relu4", nn.ReLU()),
+            ("conv5", nn.Conv2d(384, 256, 3, padding=1, groups=2)), ("relu5", nn.ReLU()),
+            ("pool5", nn.MaxPool2d(3, 2)),
+        ]))
+        self.classifier = nn.Sequential(OrderedDict([
+            ("flatten", nn.Flatten()),
+            ("fc6", nn.Linear(256 * 6 * 6, 4096)), ("relu6", nn.ReLU()), ("drop6", nn.Dropout(dropout)),
+            ("fc7", nn.Linear(4096, 4096)), ("relu7", nn.ReLU()), ("drop7", nn.Dropout(dropout)),
+            ("fc8", nn.Linear(4096, num_classes)),
+        ]))
+        self.num_classes = num_classes
+        self.penultimate = "classifier.relu7"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(self.norm(x)))
+
+
+class TorchvisionAlexNet(nn.Module):
+    """torchvision's AlexNet (64/192/384/256/256 filters, no LRN, no groups) behind the 0–255 input
+    normalisation, so that pretrained torchvision weights work unchanged (224×224 input)."""
+
+    input_size = 224
+
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.5):
+        super().__init__()
+        from torchvision.models import alexnet
+
+        self.norm = InputNorm(IMAGENET_MEAN, IMAGENET_STD)
+        self.net = alexnet(weights=None, num_classes=num_classes, dropout=dropout)
+        self.num_classes = num_classes
+        self.penultimate = "net.classifier.5"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.norm(x))
+
+
+def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
+    """Load a local state dict (``torch.load(weights_only=True)``; nothing is downloaded). A torchvision
+    AlexNet file (keys ``features.*``/``classifier.*``) loads into :class:`TorchvisionAlexNet` as is."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {path} does not exist; pass the path of a saved state dict")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a truncated or foreign file
+        raise ValueError(f"cannot read weights from {path}: {err}") from err
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        state = state["model"]
+    if isinstance(model, TorchvisionAlexNet) and any(k.startswith("features.") for k in state):
+        model.net.load_state_dict(state)
+    else:
+        model.load_state_dict(state)
+    return model

@@ -1,0 +1,97 @@
+"""Artifact store: results cached under ``root/<kind>/<hash of the config that made them>/``.
+
+Each artifact is ``payload.pt`` (tensors, numbers, strings, lists and dicts; read back with
+``weights_only=True``) plus ``meta.json`` holding the config, the package version and the payload's SHA-256.
+Both are written to temporary files and renamed. A payload whose checksum or config does not match its
+metadata is reported and recomputed, never used. The artifact folder also holds the training checkpoint of
+a computation in progress, so a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+
+
+def config_hash(kind: str, config: Any) -> str:
+    blob = json.dumps({"kind": kind, "config": config}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class Store:
+    """``Store("results").get("baseline", cfg_dict, compute)`` loads or computes one artifact.
+    ``fresh=True`` discards what is cached (checkpoints included) and recomputes."""
+
+    def __init__(self, root: str | Path, fresh: bool = False):
+        self.root = Path(root)
+        self.fresh = fresh
+
+    def folder(self, kind: str, config: Any) -> Path:
+        return self.root / kind / config_hash(kind, config)
+
+    def get(self, kind: str, config: Any, compute: Callable[[Path], Any]) -> Any:
+        """The cached payload for (kind, config), or ``compute(folder)``'s result, saved before returning."""
+        folder = self.folder(kind, config)
+        if self.fresh and folder.exists():
+            shutil.rmtree(folder)
+        cached = self.load(kind, config)
+        if cached is not None:
+            return cached
+        folder.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        payload = compute(folder)
+        self._save(folder, kind, config, payload, time.perf_counter() - t0)
+        return payload
+
+    def load(self, kind: str, config: Any) -> Any | None:
+        """The payload if present and intact; ``None`` (with a warning saying why) if missing or damaged."""
+        folder = self.folder(kind, config)
+        meta_path, payload_path = folder / "meta.json", folder / "payload.pt"
+        if not meta_path.is_file() or not payload_path.is_file():
+            return None
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return self._reject(folder, "its meta.json is unreadable")
+        if json.dumps(meta.get("config"), sort_keys=True, default=str) != json.dumps(
+                json.loads(json.dumps(config, default=str)), sort_keys=True, default=str):
+            return self._reject(folder, "it was made by a different config")
+        if _sha256(payload_path) != meta.get("sha256"):
+            return self._reject(folder, "its payload does not match the recorded checksum (truncated?)")
+        return torch.load(payload_path, map_location="cpu", weights_only=True)
+
+    def _save(self, folder: Path, kind: str, config: Any, payload: Any, seconds: float) -> None:
+        payload_path = folder / "payload.pt"
+        tmp = folder / f".payload.tmp{os.getpid()}"
+        torch.save(payload, tmp)
+        os.replace(tmp, payload_path)
+        meta = {"kind": kind, "config": config, "version": __version__, "sha256": _sha256(payload_path),
+                "seconds": round(seconds, 3), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "torch": torch.__version__}
+        tmp = folder / f".meta.tmp{os.getpid()}"
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+        os.replace(tmp, folder / "meta.json")
+
+    @staticmethod
+    def _reject(folder: Path, why: str) -> None:
+        warnings.warn(f"ignoring cached artifact {folder}: {why}; it will be recomputed", stacklevel=3)
+        return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,169 @@
+"""One training loop for baselines (and, later, DeepCorrect and fine-tuning).
+
+Data live on the device as uint8; every batch is cropped, flipped and (optionally) distorted there. Each epoch
+draws its order and augmentation from a generator seeded by (seed, epoch), and a checkpoint written atomically
+after every epoch holds weights, optimiser and RNG state — so a killed run resumes and ends with exactly the
+weights of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import TrainConfig
+from .data import TensorData
+
+BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; an unavailable CUDA request is an error, not a silent CPU run."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} requested but CUDA is not available here; use device=cpu or auto")
+    return dev
+
+
+def lr_at(cfg: TrainConfig, epoch: int) -> float:
+    """Step schedule: ÷(1/γ) every ``lr_step`` epochs, or at 50 % and 75 % of the run when ``lr_step`` is 0."""
+    if cfg.lr_step:
+        steps = epoch // cfg.lr_step
+    else:
+        steps = sum(epoch >= m for m in (math.ceil(cfg.epochs * 0.5), math.ceil(cfg.epochs * 0.75)))
+    return cfg.lr * cfg.lr_gamma**steps
+
+
+def augment(images: torch.Tensor, generator: torch.Generator, pad: int, flip: bool) -> torch.Tensor:
+    """Random crops (zero padding ``pad``) and horizontal flips for a whole float batch, on its device."""
+    n, _, h, w = images.shape
+    dev = images.device
+    if pad:
+        padded = nn.functional.pad(images, (pad, pad, pad, pad))
+        oy = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator, device=dev)
+        ox = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator, device=dev)
+        rows = (oy + torch.arange(h, device=dev))[:, None, :, None]
+        cols = (ox + torch.arange(w, device=dev))[:, None, None, :]
+        batch = torch.arange(n, device=dev)[:, None, None, None]
+        chans = torch.arange(images.shape[1], device=dev)[None, :, None, None]
+        images = padded[batch, chans, rows, cols]
+    if flip:
+        mirrored = torch.rand(n, generator=generator, device=dev) < 0.5
+        images = torch.where(mirrored[:, None, None, None], images.flip(3), images)
+    return images
+
+
+def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.device | str = "cpu",
+        checkpoint: Path | str | None = None, batch_transform: BatchTransform | None = None,
+        set_train_mode: Callable[[nn.Module], None] | None = None,
+        on_epoch_end: Callable[[int, dict], None] | None = None, progress: bool = True) -> list[dict]:
+    """Train the parameters of ``model`` that require grad with SGD for ``cfg.epochs``; returns the per-epoch
+    log (loss, accuracy, images/s, lr). With ``checkpoint``, resumes from it when it exists and was made by
+    the same config, and rewrites it after every epoch. ``batch_transform(images, generator)`` runs after
+    augmentation (e.g. half-distorted batches); ``set_train_mode`` replaces ``model.train()`` (frozen BN)."""
+    device = torch.device(device)
+    model.to(device)
+    if device.type == "cuda" and cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters (every parameter has requires_grad=False)")
+    opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0,
+                          weight_decay=cfg.weight_decay)
+    fingerprint = json.dumps(asdict(cfg), sort_keys=True)
+    start, history = 0, []
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and ckpt.exists():
+        start, history = _resume(ckpt, model, opt, fingerprint, device)
+    step_model = torch.compile(model) if cfg.compile else model
+    images, labels = data.images.to(device), data.labels.to(device)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and cfg.bf16
+                else nullcontext())
+    for epoch in range(start, cfg.epochs):
+        lr = lr_at(cfg, epoch)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        (set_train_mode or nn.Module.train)(model)
+        g = torch.Generator(device).manual_seed(cfg.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(data), generator=g, device=device)
+        batches = order.split(cfg.batch_size)
+        total_loss = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        t0 = time.perf_counter()
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress,
+                   leave=False)
+        for idx in bar:
+            x = augment(images[idx].float(), g, cfg.crop_pad, cfg.flip)
+            if batch_transform is not None:
+                x = batch_transform(x, g)
+            if device.type == "cuda" and cfg.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            y = labels[idx]
+            with autocast:
+                out = step_model(x)
+                loss = nn.functional.cross_entropy(out.float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total_loss += loss.detach() * y.numel()
+            correct += (out.argmax(1) == y).sum()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = time.perf_counter() - t0
+        mean_loss = total_loss.item() / len(data)
+        if not math.isfinite(mean_loss):
+            raise FloatingPointError(f"training loss became {mean_loss} in epoch {epoch + 1}; lower lr "
+                                     f"(now {lr:g}) or check the data")
+        row = {"epoch": epoch + 1, "loss": mean_loss, "accuracy": correct.item() / len(data), "lr": lr,
+               "images_per_s": len(data) / seconds, "seconds": seconds}
+        history.append(row)
+        if progress:
+            tqdm.write(f"epoch {row['epoch']:3d}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "
+                       f"lr {lr:.4g}  {row['images_per_s']:.0f} img/s")
+        if ckpt is not None:
+            _save(ckpt, model, opt, epoch + 1, history, fingerprint)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, row)
+    return history
+
+
+def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, epoch: int, history: list[dict],
+          fingerprint: str) -> None:
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "history": history,
+             "config": fingerprint, "rng": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _resume(path: Path, model: nn.Module, opt: torch.optim.Optimizer, fingerprint: str,
+            device: torch.device) -> tuple[int, list[dict]]:
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:
+        raise ValueError(f"checkpoint {path} is corrupt or truncated ({type(err).__name__}: {err}); delete it "
+                         f"or rerun with --fresh to start over") from None
+    if state.get("config") != fingerprint:
+        raise ValueError(f"checkpoint {path} was written by a different training config; delete it or rerun "
+                         f"with --fresh to start over")
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"].cpu())
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+    return int(state["epoch"]), list(state["history"])
