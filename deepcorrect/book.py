@@ -64,10 +64,11 @@ def check_parameters(sources: list[Path], params: dict[str, Any]) -> dict[Path, 
     return {src: {k: v for k, v in params.items() if k in names} for src, names in declared.items()}
 
 
-def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, force: bool = False,
-                  only: list[str] | None = None, log=print) -> list[Path]:
-    """Execute every notebook (or those whose name starts with one of ``only``) into ``book/``; skips the
-    ones whose stamp is unchanged unless ``force``. Returns the executed notebook paths."""
+def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, out_dir: Path | None = None,
+                  force: bool = False, only: list[str] | None = None, log=print) -> list[Path]:
+    """Execute every notebook (or those whose name starts with one of ``only``) into ``out_dir`` (default
+    ``book/``); skips the ones whose stamp is unchanged unless ``force``. Returns the executed notebooks."""
+    out_dir = out_dir or repo / "book"
     import nbformat
 
     overrides = {k: v for k, v in params.items() if k not in ("results_dir", "fresh")}
@@ -79,13 +80,13 @@ def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, force: bo
             raise ValueError(f"no notebook matches {only}; notebooks: "
                              f"{', '.join(s.stem for s in notebook_sources(repo))}")
     split = check_parameters(sources, {"profile": profile, **params})
-    _write_profile_page(repo / "book" / "_profile.md", profile, overrides)
+    _write_profile_page(out_dir / "_profile.md", profile, overrides)
     outputs = []
     for src in sources:
-        out = repo / "book" / f"{src.stem}.ipynb"
+        out = out_dir / f"{src.stem}.ipynb"
         stamp = _stamp(src, split[src])
         if not force and out.is_file() and nbformat.read(out, as_version=4).metadata.get("deepcorrect_stamp") == stamp:
-            log(f"unchanged, reusing {out.relative_to(repo)}")
+            log(f"unchanged, reusing {out}")
         else:
             log(f"executing {src.relative_to(repo)} with {split[src]}")
             _execute(src, out, split[src], repo, stamp)
@@ -113,7 +114,7 @@ def build_book(repo: Path, strict: bool = False) -> Path:
         raise FileNotFoundError("jupyter-book is not installed; install the book extras: pip install -e '.[book]'")
     cmd = [exe, "build", "book/"] + (["-W", "-n", "--keep-going"] if strict else [])
     subprocess.run(cmd, cwd=repo, check=True)
-    return repo / "book" / "_build" / "html"
+    return repo / "_build" / "html"  # Jupyter Book writes next to the _config.yml it found
 
 
 def _profile_key(name: str) -> str | None:

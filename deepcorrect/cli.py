@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     _common(base)
     base.set_defaults(func=_cmd_baseline)
 
+    check = sub.add_parser("check-book", help="screenshot every built page in headless Chromium and check it",
+                           description="Fail on a broken image, an empty table or a visible traceback in "
+                                       "_build/html; save one screenshot per page in check-book/.")
+    check.add_argument("--out", default="check-book", help="screenshot folder (default: check-book)")
+    check.set_defaults(func=_cmd_check_book)
+
     prof = sub.add_parser("profiles", help="list the named profiles and the override keys")
     prof.set_defaults(func=_cmd_profiles)
     return parser
@@ -101,6 +107,18 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
         print(f"\n{title} (profile {cfg.name})")
         print(ex.compare_with_paper(measured, kind, cfg.data.family).round(4).to_string())
     return 0
+
+
+def _cmd_check_book(args: argparse.Namespace) -> int:
+    from .book_check import check_pages, screenshot_pages
+
+    html = Path("_build") / "html"
+    problems = check_pages(html)
+    shots = screenshot_pages(html, Path(args.out))
+    print(f"{len(shots)} screenshots in {args.out}/")
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _cmd_profiles(_args: argparse.Namespace) -> int:

@@ -76,7 +76,7 @@ class TrainConfig:
     flip: bool = True  # random horizontal flips
     seed: int = 0  # seeds initialisation, data order, augmentation and distortion draws
     bf16: bool = True  # bf16 autocast on CUDA (ignored on the CPU)
-    channels_last: bool = True  # channels_last memory format on CUDA (ignored on the CPU)
+    channels_last: bool = True  # channels_last memory format (faster on CUDA and on recent CPUs)
     compile: bool = False  # torch.compile the model (off by default; slow to warm up on the CPU)
 
     def __post_init__(self):
@@ -114,7 +114,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("smoke", "Embedded synthetic data (generated in code), All-Conv-BN at width 0.25, CPU, minutes.",
             data=DataConfig(source="embedded", train_per_class=1200, test_per_class=200),
             model=ModelConfig(width=0.25),
-            train=TrainConfig(epochs=8, batch_size=128, lr=0.05)),
+            train=TrainConfig(epochs=5, batch_size=128, lr=0.05)),
     Profile("cifar10-jpg", "Real photographs: the CIFAR-10 JPEG tree from ../shared/data, 1,000 training and "
             "200 test images per class, All-Conv-BN at width 0.5, CPU-feasible.",
             data=DataConfig(source="folder", root=_SHARED_CIFAR10, train_per_class=1000, test_per_class=200),
@@ -137,7 +137,8 @@ _SECTIONS = ("data", "model", "train", "eval")
 
 def override_keys() -> dict[str, tuple[str | None, str]]:
     """Flat override names → (section, field). A field name unique across sections stands alone
-    (``width``); a shared one takes its section as prefix (``data_seed``, ``train_seed``)."""
+    (``width``); a shared one takes its section as prefix (``data_seed``, ``train_seed``). Every field is
+    also reachable as ``section_field`` (``data_root``, ``model_width``)."""
     owners: dict[str, list[str]] = {}
     for sec in _SECTIONS:
         for f in fields(_section_type(sec)):
@@ -146,7 +147,6 @@ def override_keys() -> dict[str, tuple[str | None, str]]:
     for name, secs in owners.items():
         for sec in secs:
             keys[name if len(secs) == 1 else f"{sec}_{name}"] = (sec, name)
-            keys[f"{sec}_{name}"] = (sec, name)
     return keys
 
 
@@ -157,9 +157,10 @@ def resolve(profile: str | Profile, **overrides: Any) -> Profile:
             raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
         profile = PROFILES[profile]
     keys = override_keys()
+    keys.update({f"{sec}_{name}": (sec, name) for sec, name in list(keys.values()) if sec})  # prefixed aliases
     unknown = sorted(k for k in overrides if k not in keys)
     if unknown:
-        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(keys))}")
+        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(override_keys()))}")
     changes: dict[str | None, dict[str, Any]] = {}
     for key, value in overrides.items():
         if value is not None:

@@ -75,7 +75,7 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
     augmentation (e.g. half-distorted batches); ``set_train_mode`` replaces ``model.train()`` (frozen BN)."""
     device = torch.device(device)
     model.to(device)
-    if device.type == "cuda" and cfg.channels_last:
+    if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -108,7 +108,7 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
             x = augment(images[idx].float(), g, cfg.crop_pad, cfg.flip)
             if batch_transform is not None:
                 x = batch_transform(x, g)
-            if device.type == "cuda" and cfg.channels_last:
+            if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             y = labels[idx]
             with autocast:

@@ -77,9 +77,11 @@ def load_folder_split(tree: Path, split: str, cfg: DataConfig) -> tuple[torch.Te
 
 def _decode(path: Path, size: int) -> torch.Tensor:
     """Read an image as RGB uint8, resize its shorter side to ``size`` and centre-crop a square."""
-    from torchvision.io import ImageReadMode, decode_image, read_file
+    import numpy as np
+    from PIL import Image
 
-    img = decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
+    with Image.open(path) as pil:
+        img = torch.from_numpy(np.array(pil.convert("RGB"))).permute(2, 0, 1)
     h, w = img.shape[1:]
     if (h, w) != (size, size):
         scale = size / min(h, w)

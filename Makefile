@@ -1,0 +1,42 @@
+# deepcorrect — the two commands a newcomer needs: `make book` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PROFILE ?= smoke
+BOOK_ARGS ?=
+
+.PHONY: help venv book test check-book bench clean
+
+help:
+	@echo "make book        build the whole book on the embedded default profile (CPU, no download)"
+	@echo "make test        run the test suite"
+	@echo "make check-book  screenshot every page of the built book in headless Chromium and check it"
+	@echo "make bench       run the benchmarks in bench/"
+	@echo "make book PROFILE=cifar10-jpg BOOK_ARGS='-p epochs=5'   another profile"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch 2.14.1 / torchvision 0.29.1 install here without a multi-GB download; any torch >= 2.4 works
+	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install --quiet -e '.[book,test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+venv: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/deepcorrect book --profile $(PROFILE) $(if $(CI),--strict) $(BOOK_ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+check-book: $(STAMP)
+	$(BIN)/deepcorrect check-book
+
+bench: $(STAMP)
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf _build book/*.ipynb book/_profile.md check-book

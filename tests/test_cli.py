@@ -1,0 +1,46 @@
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+from deepcorrect.cli import main
+
+
+def run_cli(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "deepcorrect", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_help_lists_the_commands():
+    out = run_cli("--help")
+    assert out.returncode == 0 and "book" in out.stdout and "baseline" in out.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["book", "--profile", "nope", "--no-build"], "unknown profile 'nope'; valid profiles: smoke"),
+    (["book", "-p", "epoch=2", "--no-build"], "unknown notebook parameter(s) epoch; valid:"),
+    (["book", "-p", "width=-2", "--no-build"], "width must be in (0, 4]"),
+    (["baseline", "-p", "nonsense=1"], "unknown parameter(s) nonsense"),
+    (["baseline", "--profile", "cifar10-jpg", "-p", "data_root=/no/such/folder"], "'/no/such/folder' does not exist"),
+])
+def test_bad_input_is_one_clear_error_and_exit_2(args, message, tmp_path, capsys):
+    results = tmp_path / "results"
+    code = main([*args, "--results", str(results)])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.startswith("error:")
+    assert not results.exists()  # nothing written
+
+
+def test_profiles_command_lists_profiles_and_keys(capsys):
+    assert main(["profiles"]) == 0
+    out = capsys.readouterr().out
+    assert "smoke" in out and "cifar10-jpg" in out and "width" in out
+
+
+def test_baseline_command_trains_and_prints_tables(tmp_path):
+    out = run_cli("baseline", "-p", "epochs=1", "-p", "train_per_class=20", "-p", "test_per_class=10",
+                  "-p", "width=0.125", "--results", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "Table 1 - Gaussian blur" in out.stdout and "paper (CIFAR-100)" in out.stdout
+    assert "0.7028" in out.stdout

@@ -1,0 +1,52 @@
+"""Papermill smoke runs of every notebook with tiny parameters, asserting on the metrics each one saves."""
+
+import json
+
+import nbformat
+import pytest
+
+from conftest import REPO
+from deepcorrect.book import check_parameters, notebook_parameters, notebook_sources, run_notebooks
+
+TINY = {"epochs": 1, "width": 0.125, "train_per_class": 30, "test_per_class": 10, "tsne_per_class": 5}
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("book")
+    results = tmp / "results"
+    outputs = run_notebooks(REPO, "smoke", {**TINY, "results_dir": str(results)}, out_dir=tmp, log=lambda *_: None)
+    return outputs, results
+
+
+def test_every_notebook_has_a_parameters_cell_with_profile():
+    for src in notebook_sources(REPO):
+        params = notebook_parameters(src)
+        assert params["profile"].strip("'\"") == "smoke", src
+        assert "results_dir" in params
+
+
+def test_notebook_01_runs_and_saves_its_tables(executed):
+    outputs, results = executed
+    assert [p.stem for p in outputs] == [s.stem for s in notebook_sources(REPO)]
+    metrics = json.loads((results / "metrics" / "01_distortions_baselines.json").read_text())
+    tables = metrics["tables"]
+    assert set(tables) == {"blur", "awgn"}
+    for row in tables.values():
+        assert set(row) == {"Clean", *(f"Level {i}" for i in range(1, 7)), "Avg"}
+        assert all(0 <= v <= 1 for v in row.values())
+    assert set(metrics["tsne_separation"]) == {f"{k}/{lv}" for k in ("blur", "awgn") for lv in range(7)}
+    nb = nbformat.read(outputs[0], as_version=4)
+    assert not [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+
+
+def test_an_unchanged_notebook_is_not_executed_again(executed, tmp_path):
+    outputs, results = executed
+    lines = []
+    run_notebooks(REPO, "smoke", {**TINY, "results_dir": str(results)}, out_dir=outputs[0].parent, log=lines.append)
+    assert all(line.startswith("unchanged") for line in lines)
+
+
+def test_unknown_notebook_parameters_are_rejected():
+    with pytest.raises(ValueError, match="unknown notebook parameter"):
+        check_parameters(notebook_sources(REPO), {"widht": 1})

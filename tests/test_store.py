@@ -1,0 +1,41 @@
+import json
+
+import pytest
+import torch
+
+from deepcorrect.store import Store
+
+
+def test_store_computes_once_then_loads(tmp_path):
+    calls = []
+
+    def compute(folder):
+        calls.append(folder)
+        return {"x": torch.arange(3), "note": "hi"}
+
+    store = Store(tmp_path)
+    a = store.get("kind", {"a": 1}, compute)
+    b = store.get("kind", {"a": 1}, compute)
+    assert len(calls) == 1 and torch.equal(a["x"], b["x"]) and b["note"] == "hi"
+    meta = json.loads((calls[0] / "meta.json").read_text())
+    assert meta["config"] == {"a": 1} and meta["version"]
+    store.get("kind", {"a": 2}, compute)
+    assert len(calls) == 2
+    Store(tmp_path, fresh=True).get("kind", {"a": 1}, compute)
+    assert len(calls) == 3
+
+
+def test_truncated_or_mismatching_artifacts_are_detected_and_recomputed(tmp_path):
+    store = Store(tmp_path)
+    store.get("k", {"a": 1}, lambda f: {"x": torch.ones(1000)})
+    payload = store.folder("k", {"a": 1}) / "payload.pt"
+    payload.write_bytes(payload.read_bytes()[:100])
+    with pytest.warns(UserWarning, match="does not match the recorded checksum"):
+        out = store.get("k", {"a": 1}, lambda f: {"x": torch.zeros(2)})
+    assert torch.equal(out["x"], torch.zeros(2))
+    meta_path = store.folder("k", {"a": 1}) / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["config"] = {"a": 99}
+    meta_path.write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match="different config"):
+        assert store.load("k", {"a": 1}) is None

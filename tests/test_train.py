@@ -1,0 +1,92 @@
+import pytest
+import torch
+
+from deepcorrect.config import TrainConfig
+from deepcorrect.data import make_embedded, TensorData
+from deepcorrect.data.embedded import CLASSES
+from deepcorrect.models import AllConvBN
+from deepcorrect.train import augment, fit, lr_at
+
+CFG = TrainConfig(epochs=3, batch_size=32, lr=0.05, seed=1)
+
+
+def _data():
+    x, y = make_embedded(8, seed=0)
+    return TensorData(x, y, CLASSES)
+
+
+def _model():
+    torch.manual_seed(0)
+    return AllConvBN(num_classes=10, width=0.125)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_path):
+    data = _data()
+    reference = _model()
+    fit(reference, data, CFG, checkpoint=tmp_path / "a.pt", progress=False)
+
+    def kill_after_first_epoch(epoch, _row):
+        if epoch == 1:
+            raise Killed
+
+    victim = _model()
+    with pytest.raises(Killed):
+        fit(victim, data, CFG, checkpoint=tmp_path / "b.pt", progress=False, on_epoch_end=kill_after_first_epoch)
+    torch.manual_seed(123)  # the global RNG moved on in the meantime: resume must not depend on it
+    resumed = _model()
+    history = fit(resumed, data, CFG, checkpoint=tmp_path / "b.pt", progress=False)
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    for (name, a), b in zip(reference.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_corrupt_or_foreign_checkpoints_are_errors_and_are_left_alone(tmp_path):
+    path = tmp_path / "c.pt"
+    path.write_bytes(b"\x00garbage")
+    with pytest.raises(ValueError, match="corrupt or truncated"):
+        fit(_model(), _data(), CFG, checkpoint=path, progress=False)
+    assert path.read_bytes() == b"\x00garbage"
+    fit(_model(), _data(), TrainConfig(epochs=1, batch_size=32), checkpoint=tmp_path / "d.pt", progress=False)
+    with pytest.raises(ValueError, match="different training config"):
+        fit(_model(), _data(), CFG, checkpoint=tmp_path / "d.pt", progress=False)
+
+
+def test_training_learns_and_logs_each_epoch():
+    data = _data()
+    history = fit(_model(), data, TrainConfig(epochs=4, batch_size=16, lr=0.05), progress=False)
+    assert len(history) == 4 and history[-1]["loss"] < history[0]["loss"]
+    assert {"loss", "accuracy", "images_per_s", "lr"} <= set(history[0])
+
+
+def test_nan_loss_stops_with_a_clear_error():
+    data = _data()
+    with pytest.raises(FloatingPointError, match="training loss became nan"):
+        fit(_model(), data, TrainConfig(epochs=1, batch_size=16, lr=1e30), progress=False)
+
+
+def test_frozen_models_are_rejected():
+    model = _model().requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        fit(model, _data(), CFG, progress=False)
+
+
+def test_step_schedule():
+    assert [lr_at(TrainConfig(epochs=8, lr=1.0), e) for e in range(8)] == [1, 1, 1, 1, 0.1, 0.1, 0.1 * 0.1, 0.1 * 0.1]
+    assert lr_at(TrainConfig(epochs=110, lr=0.1, lr_step=30), 95) == pytest.approx(1e-4)
+
+
+def test_augment_crops_and_flips_on_the_batch():
+    g = torch.Generator().manual_seed(0)
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
+    y = augment(x, g, pad=0, flip=True)
+    assert all(torch.equal(y[i], x[i]) or torch.equal(y[i], x[i].flip(2)) for i in range(2))
+    z = augment(x, g, pad=2, flip=False)
+    assert z.shape == x.shape
+    # every crop is a shifted window of the zero-padded image
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for i in range(2):
+        assert any(torch.equal(z[i], padded[i, :, a:a + 8, b:b + 8]) for a in range(5) for b in range(5))
