@@ -88,7 +88,7 @@ def screenshot_pages(html_dir: Path, out_dir: Path, chromium: str | None = None)
             subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                             "--no-first-run", "--disable-background-networking", "--disable-component-update",
                             "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}",
-                            "--window-size=1280,5200", f"--screenshot={shot}", page.resolve().as_uri()],
+                            "--window-size=1280,12000", f"--screenshot={shot}", page.resolve().as_uri()],
                            check=True, capture_output=True, timeout=120)
         shots.append(shot)
     return shots

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .config import TrainConfig
 from .data import TensorData
@@ -102,7 +102,7 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
         total_loss = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
         t0 = time.perf_counter()
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress,
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=None if progress else True,
                    leave=False)
         for idx in bar:
             x = augment(images[idx].float(), g, cfg.crop_pad, cfg.flip)

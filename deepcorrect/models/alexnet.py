@@ -11,18 +11,18 @@ from torch import nn
 from .common import IMAGENET_MEAN, IMAGENET_STD, InputNorm
 
 
-class CaffeAlexNet(nn.Module):
+class CaffeAlexNet(nn.Sequential):
     """The heuritech/convnets-keras AlexNet the paper uses: 227×227 input, grouped conv2/4/5, LRN after the
-    first two pooling layers. Conv layers are ``conv1`` … ``conv5``; features for transfer are ``fc6``/``fc7``
-    (after their ReLUs: ``relu6``/``relu7``)."""
+    first two pooling layers. Layers carry the paper's names, ``conv1`` … ``conv5`` and ``fc6`` … ``fc8``;
+    ``penultimate`` (``relu7``) gives fc7 features, ``relu6`` fc6 features."""
 
     input_size = 227
+    penultimate = "relu7"
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.5):
-        super().__init__()
-        self.norm = InputNorm(IMAGENET_MEAN, IMAGENET_STD)
         lrn = dict(size=5, alpha=1e-4, beta=0.75, k=2.0)
-        self.features = nn.Sequential(OrderedDict([
+        super().__init__(OrderedDict([
+            ("norm", InputNorm(IMAGENET_MEAN, IMAGENET_STD)),
             ("conv1", nn.Conv2d(3, 96, 11, stride=4)), ("relu1", nn.ReLU()),
             ("pool1", nn.MaxPool2d(3, 2)), ("lrn1", nn.LocalResponseNorm(**lrn)),
             ("conv2", nn.Conv2d(96, 256, 5, padding=2, groups=2)), ("relu2", nn.ReLU()),
@@ -30,19 +30,12 @@ class CaffeAlexNet(nn.Module):
             ("conv3", nn.Conv2d(256, 384, 3, padding=1)), ("relu3", nn.ReLU()),
             ("conv4", nn.Conv2d(384, 384, 3, padding=1, groups=2)), ("relu4", nn.ReLU()),
             ("conv5", nn.Conv2d(384, 256, 3, padding=1, groups=2)), ("relu5", nn.ReLU()),
-            ("pool5", nn.MaxPool2d(3, 2)),
-        ]))
-        self.classifier = nn.Sequential(OrderedDict([
-            ("flatten", nn.Flatten()),
+            ("pool5", nn.MaxPool2d(3, 2)), ("flatten", nn.Flatten()),
             ("fc6", nn.Linear(256 * 6 * 6, 4096)), ("relu6", nn.ReLU()), ("drop6", nn.Dropout(dropout)),
             ("fc7", nn.Linear(4096, 4096)), ("relu7", nn.ReLU()), ("drop7", nn.Dropout(dropout)),
             ("fc8", nn.Linear(4096, num_classes)),
         ]))
         self.num_classes = num_classes
-        self.penultimate = "classifier.relu7"
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(self.norm(x)))
 
 
 class TorchvisionAlexNet(nn.Module):

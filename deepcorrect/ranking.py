@@ -1,0 +1,344 @@
+"""Correction priority of every filter (paper §4.1, Eq. 1, Algorithm 1), exact and batched, for any CNN.
+
+τ(i, j) = p_swp(i, j) − p_b: the gain in top-1 on the ranking set when the output of filter j of conv layer i
+is replaced by its clean value while the rest of the network sees the distorted image.
+
+The fast path never runs the whole network per filter. The model is traced with ``torch.fx``; for layer i the
+prefix up to i runs once on the clean and once on the distorted images; then ``chunk_filters`` swapped copies
+of layer i's output are stacked into one batch and only the suffix after layer i runs on it, with every value
+the suffix needs from the prefix (skip connections included) repeated alongside. The correct-prediction
+counts are exactly those of the literal algorithm (:func:`literal_counts`), which stays here as the fallback
+for models ``torch.fx`` cannot trace.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack, nullcontext
+from dataclasses import dataclass, field
+
+import pandas as pd
+import torch
+from torch import fx, nn
+from tqdm import tqdm
+
+from .data import TensorData
+from .distortions import KINDS, NUM_LEVELS, check_kind, distort
+from .models import capture, conv_layers, get_conv, swap_filters
+
+
+@dataclass(frozen=True)
+class RankingConfig:
+    kinds: tuple[str, ...] = KINDS  # distortions to rank for
+    levels: tuple[int, ...] = tuple(range(1, NUM_LEVELS + 1))  # distortion levels averaged over (paper: 1-6)
+    layers: tuple[str, ...] = ()  # conv layers to rank (empty: the model's default, see ranked_layers)
+    per_class: int = 10  # ranking-set images per class (CIFAR: 10 from validation; ImageNet: 5 from train)
+    chunk_filters: int = 16  # swapped filters stacked into one suffix batch (bounds memory)
+    chunk_images: int = 500  # ranking-set images per prefix batch (bounds memory)
+    bf16: bool = False  # bf16 autocast on CUDA (faster; counts may then differ from float32's)
+    seed: int = 0  # seeds the ranking-set sample and the noise
+    clip: bool = False  # clip AWGN to [0, 255]
+
+    def __post_init__(self):
+        for k in self.kinds:
+            check_kind(k)
+        if not self.levels or any(lv not in range(1, NUM_LEVELS + 1) for lv in self.levels):
+            raise ValueError(f"ranking levels must be a non-empty subset of 1..{NUM_LEVELS}, got {self.levels!r}")
+        for name in ("per_class", "chunk_filters", "chunk_images"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer ≥ 1, got {value!r}")
+
+
+@dataclass
+class Ranking:
+    """Raw correct-prediction counts, kept so results can be audited, and the scores derived from them.
+
+    ``counts[layer]`` has shape (kinds, levels, filters): correct predictions with that filter swapped;
+    ``base`` (kinds, levels): correct predictions with no swap (p_b · M); ``n_images`` = M; ``levels`` the
+    distortion levels ranked (the paper: 1–6).
+    """
+
+    layers: list[str]
+    kinds: list[str]
+    levels: list[int]
+    n_images: int
+    base: torch.Tensor
+    counts: dict[str, torch.Tensor]
+    seconds: float = 0.0
+    meta: dict = field(default_factory=dict)
+
+    def tau(self, layer: str, kind: str) -> torch.Tensor:
+        """Eq. 1 per level: (levels, filters) gains in top-1 accuracy."""
+        k = self._kind(kind)
+        return (self.counts[self._layer(layer)][k] - self.base[k][:, None]).double() / self.n_images
+
+    def score(self, layer: str, kind: str, method: str = "paper") -> torch.Tensor:
+        """Priority per filter: the mean over levels of τ (``paper``), or of the relative error reduction
+        |err_swp − err_dist| / err_dist (``release``, the authors' code)."""
+        if method == "paper":
+            return self.tau(layer, kind).mean(0)
+        if method == "release":
+            k = self._kind(kind)
+            err_swp = 1 - self.counts[self._layer(layer)][k].double() / self.n_images
+            err_dist = (1 - self.base[k].double() / self.n_images)[:, None]
+            return ((err_swp - err_dist).abs() / err_dist.clamp_min(1e-12)).mean(0)
+        raise ValueError(f"unknown ranking score {method!r}; expected 'paper' or 'release'")
+
+    def order(self, layer: str, kind: str, method: str = "paper") -> torch.Tensor:
+        """Filter indices by descending priority; ties go to the lower index (deterministic)."""
+        s = self.score(layer, kind, method)
+        idx = torch.arange(s.numel())
+        return torch.tensor(sorted(idx.tolist(), key=lambda j: (-float(s[j]), j)), dtype=torch.long)
+
+    def to_frame(self, method: str = "paper") -> pd.DataFrame:
+        """One row per (kind, layer, filter): τ per level, their mean, the score and the rank in the layer."""
+        rows = []
+        for kind in self.kinds:
+            for layer in self.layers:
+                tau = self.tau(layer, kind)
+                score = self.score(layer, kind, method)
+                rank = torch.empty_like(score, dtype=torch.long)
+                rank[self.order(layer, kind, method)] = torch.arange(1, score.numel() + 1)
+                for j in range(score.numel()):
+                    rows.append({"kind": kind, "layer": layer, "filter": j,
+                                 **{f"tau_L{lv}": float(tau[i, j]) for i, lv in enumerate(self.levels)},
+                                 "tau_mean": float(tau[:, j].mean()), "score": float(score[j]),
+                                 "rank": int(rank[j])})
+        return pd.DataFrame(rows)
+
+    def to_payload(self) -> dict:
+        return {"layers": self.layers, "kinds": self.kinds, "levels": self.levels, "n_images": self.n_images, "base": self.base,
+                "counts": self.counts, "seconds": self.seconds, "meta": self.meta}
+
+    @classmethod
+    def from_payload(cls, p: dict) -> Ranking:
+        return cls(list(p["layers"]), list(p["kinds"]), list(p["levels"]), int(p["n_images"]), p["base"], dict(p["counts"]),
+                   float(p["seconds"]), dict(p["meta"]))
+
+    def _kind(self, kind: str) -> int:
+        if kind not in self.kinds:
+            raise ValueError(f"this ranking covers {', '.join(self.kinds)}, not {kind!r}")
+        return self.kinds.index(kind)
+
+    def _layer(self, layer: str) -> str:
+        if layer not in self.counts:
+            raise ValueError(f"unknown layer {layer!r}; this ranking covers: {', '.join(self.layers)}")
+        return layer
+
+
+def ranked_layers(model: nn.Module) -> list[str]:
+    """The layers the paper ranks: the first six convs of All-Conv-BN, all five of AlexNet; for any other
+    model every conv layer."""
+    layers = conv_layers(model)
+    from .models import AllConvBN
+
+    return layers[:6] if isinstance(model, AllConvBN) else layers
+
+
+def ranking_set(data: TensorData, per_class: int, seed: int) -> TensorData:
+    """``per_class`` images of every class (10 from the validation split for CIFAR, 5 from the training split
+    for ImageNet), seeded; an error if the split holds fewer."""
+    have = int(torch.bincount(data.labels.cpu()).min()) if len(data) else 0
+    if per_class > have:
+        raise ValueError(f"the ranking set needs {per_class} images per class but the split has only {have} "
+                         f"for some class; lower per_class or use a larger split")
+    return data.per_class(per_class, seed)
+
+
+def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingConfig = RankingConfig(), *,
+                 device: torch.device | str = "cpu", method: str = "fast", progress: bool = True) -> Ranking:
+    """Correct-prediction counts for every filter of ``cfg.layers`` (default :func:`ranked_layers`), every
+    kind and level, on ``data`` (already the ranking set). ``method`` is ``fast`` (batched suffix) or
+    ``literal`` (Algorithm 1 as written: the whole network per filter)."""
+    if method not in ("fast", "literal"):
+        raise ValueError(f"unknown ranking method {method!r}; expected 'fast' or 'literal'")
+    device = torch.device(device)
+    model = model.eval().to(device)
+    layers = list(cfg.layers) or ranked_layers(model)
+    for layer in layers:
+        get_conv(model, layer)
+    sizes = {layer: get_conv(model, layer).out_channels for layer in layers}
+    splits = {layer: SuffixSplit(model, layer) for layer in layers} if method == "fast" else {}
+    n_levels = len(cfg.levels)
+    base = torch.zeros(len(cfg.kinds), n_levels, dtype=torch.long)
+    counts = {layer: torch.zeros(len(cfg.kinds), n_levels, n, dtype=torch.long) for layer, n in sizes.items()}
+    n_chunks = math.ceil(len(data) / cfg.chunk_images)
+    total = n_chunks * len(cfg.kinds) * n_levels * sum(sizes.values())
+    bar = tqdm(total=total, unit="filter", desc="ranking", disable=None if progress else True)
+    t0 = time.perf_counter()
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and cfg.bf16
+                else nullcontext())
+    with torch.inference_mode(), autocast:
+        for start in range(0, len(data), cfg.chunk_images):
+            images = data.images[start:start + cfg.chunk_images].to(device).float()
+            labels = data.labels[start:start + cfg.chunk_images].to(device)
+            batch_no = start // cfg.chunk_images
+            clean_out = {layer: split.prefix(images)[1] for layer, split in splits.items()}
+            for k, kind in enumerate(cfg.kinds):
+                for li, lv in enumerate(cfg.levels):
+                    g = torch.Generator(device).manual_seed(((cfg.seed * 7 + k) * 11 + lv) * 100_003 + batch_no)
+                    distorted = distort(images, kind, lv, family, generator=g, clip=cfg.clip)
+                    base[k, li] += (model(distorted).argmax(1) == labels).sum().cpu()
+                    for layer in layers:
+                        if method == "fast":
+                            c = splits[layer].swap_counts(clean_out[layer], distorted, labels, cfg.chunk_filters)
+                        else:
+                            c = literal_counts(model, layer, images, distorted, labels)
+                        counts[layer][k, li] += c.cpu()
+                        bar.update(sizes[layer])
+                        bar.set_postfix(filters_per_s=f"{bar.n / max(time.perf_counter() - t0, 1e-9):.0f}")
+    bar.close()
+    return Ranking(layers, list(cfg.kinds), list(cfg.levels), len(data), base, counts, time.perf_counter() - t0,
+                   {"method": method, "device": str(device), "bf16": cfg.bf16 and device.type == "cuda"})
+
+
+class SuffixSplit:
+    """``model`` traced with ``torch.fx`` and cut at conv ``layer``: :meth:`prefix` computes the layer's output
+    and every earlier value the rest of the network uses; :meth:`suffix` runs only the rest."""
+
+    def __init__(self, model: nn.Module, layer: str):
+        get_conv(model, layer)
+        try:
+            self.gm = fx.symbolic_trace(model)
+        except Exception as err:
+            raise ValueError(f"torch.fx cannot trace {type(model).__name__} ({type(err).__name__}: {err}); "
+                             f"rank it with method='literal'") from None
+        nodes = list(self.gm.graph.nodes)
+        t = next((i for i, n in enumerate(nodes) if n.op == "call_module" and n.target == layer), None)
+        if t is None:
+            raise ValueError(f"layer {layer!r} is not called in the traced forward pass")
+        after = set(nodes[t + 1:])
+        self.before = nodes[:t + 1]
+        self.target = nodes[t]
+        self.live = [n for n in nodes[:t] if any(u in after for u in n.users)]
+
+    def prefix(self, x: torch.Tensor) -> tuple[dict, torch.Tensor]:
+        interp = fx.Interpreter(self.gm, garbage_collect_values=False)
+        interp.env = {}
+        interp.args_iter = iter([x])
+        for node in self.before:
+            interp.env[node] = interp.run_node(node)
+        return {n: interp.env[n] for n in self.live}, interp.env[self.target]
+
+    def suffix(self, live: dict, target_value: torch.Tensor):
+        env = dict.fromkeys(self.before)
+        env.update(live)
+        env[self.target] = target_value
+        return fx.Interpreter(self.gm).run(initial_env=env, enable_io_processing=False)
+
+    def swap_counts(self, y_clean: torch.Tensor, distorted: torch.Tensor, labels: torch.Tensor,
+                    chunk: int) -> torch.Tensor:
+        """Correct predictions (per filter) when each filter alone takes its clean output ``y_clean``
+        (the layer's output for the clean images, from :meth:`prefix`)."""
+        live, y_dist = self.prefix(distorted)
+        if y_clean.shape != y_dist.shape:
+            raise ValueError(f"clean and distorted outputs of {self.target.target!r} differ in shape: "
+                             f"{tuple(y_clean.shape)} vs {tuple(y_dist.shape)}")
+        n_filters, batch = y_dist.shape[1], y_dist.shape[0]
+        out = torch.empty(n_filters, dtype=torch.long, device=y_dist.device)
+        for j0 in range(0, n_filters, chunk):
+            js = torch.arange(j0, min(j0 + chunk, n_filters), device=y_dist.device)
+            k = js.numel()
+            stacked = y_dist.repeat(k, *([1] * (y_dist.dim() - 1))).view(k, *y_dist.shape)
+            stacked[torch.arange(k, device=js.device), :, js] = y_clean[:, js].transpose(0, 1)
+            repeated = {n: _repeat(v, k, batch) for n, v in live.items()}
+            logits = self.suffix(repeated, stacked.view(k * batch, *y_dist.shape[1:]))
+            out[j0:j0 + k] = (logits.argmax(1).view(k, batch) == labels).sum(1)
+        return out
+
+
+def literal_counts(model: nn.Module, layer: str, clean: torch.Tensor, distorted: torch.Tensor,
+                   labels: torch.Tensor) -> torch.Tensor:
+    """Algorithm 1 as written: for each filter, the clean output of the layer and a whole forward pass of
+    the distorted images with that one channel swapped through a forward hook."""
+    n = get_conv(model, layer).out_channels
+    out = torch.empty(n, dtype=torch.long, device=clean.device)
+    for j in range(n):
+        with capture(model, layer) as acts:
+            model(clean)
+        with swap_filters(model, layer, [j], acts[layer]):
+            out[j] = (model(distorted).argmax(1) == labels).sum()
+    return out
+
+
+def _repeat(value, k: int, batch: int):
+    if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == batch:
+        return value.repeat(k, *([1] * (value.dim() - 1)))
+    return value
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Selection
+
+
+def n_selected(beta: float, n: int, release: bool = False) -> int:
+    """How many of ``n`` filters a fraction β selects: round(β·N) (the paper: 48 of 96, 96 of 192), or the
+    release's round(β·N·1.0417) (50 and 100)."""
+    if not (isinstance(beta, (int, float)) and 0 < beta <= 1):
+        raise ValueError(f"β must be in (0, 1], got {beta!r}")
+    return min(n, math.floor(beta * n * (1.0417 if release else 1.0) + 0.5))
+
+
+def select_local(ranking: Ranking, kind: str, betas: dict[str, float] | float, *, method: str = "paper",
+                 release_count: bool = False) -> dict[str, torch.Tensor]:
+    """The top β_i·N_i filters of each layer by its own priority order."""
+    betas = _betas(ranking, betas)
+    return {layer: ranking.order(layer, kind, method)[:n_selected(b, ranking.counts[layer].shape[-1], release_count)]
+            for layer, b in betas.items()}
+
+
+def select_global(ranking: Ranking, kind: str, betas: dict[str, float] | float, *, method: str = "paper",
+                  release_count: bool = False) -> dict[str, torch.Tensor]:
+    """The top K filters over all ranked layers together, K = the local total; ties go to the earlier layer,
+    then the lower filter index."""
+    betas = _betas(ranking, betas)
+    k = sum(n_selected(b, ranking.counts[layer].shape[-1], release_count) for layer, b in betas.items())
+    pool = []
+    for li, layer in enumerate(betas):
+        s = ranking.score(layer, kind, method)
+        pool += [(-float(s[j]), li, j, layer) for j in range(s.numel())]
+    chosen = sorted(pool)[:k]
+    return {layer: torch.tensor(sorted(j for _, _, j, lay in chosen if lay == layer), dtype=torch.long)
+            for layer in betas}
+
+
+def _betas(ranking: Ranking, betas: dict[str, float] | float) -> dict[str, float]:
+    if not isinstance(betas, dict):
+        betas = dict.fromkeys(ranking.layers, betas)
+    for layer, b in betas.items():
+        ranking._layer(layer)
+        n_selected(b, 1)
+    return betas
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Ideal correction
+
+
+@torch.inference_mode()
+def ideal_accuracy(model: nn.Module, data: TensorData, kind: str, level: int, family: str,
+                   selection: dict[str, Sequence[int] | torch.Tensor], *, device: torch.device | str = "cpu",
+                   batch_size: int = 500, seed: int = 0, clip: bool = False) -> float:
+    """Top-1 on ``data`` at one level when the ``selection`` (layer → filters) outputs its clean activations
+    (what Figures 4 and 5 plot). The clean activations come from a clean pass of the same batch."""
+    from .evaluate import distorted_batches
+
+    device = torch.device(device)
+    model.eval().to(device)
+    for layer in selection:
+        get_conv(model, layer)
+    correct = 0
+    clean_batches = distorted_batches(data, kind, 0, family, device=device, batch_size=batch_size, seed=seed)
+    for (x_clean, _), (x, y) in zip(clean_batches, distorted_batches(data, kind, level, family, device=device,
+                                                                      batch_size=batch_size, seed=seed, clip=clip)):
+        with capture(model, list(selection)) as acts:
+            model(x_clean)
+        with ExitStack() as stack:
+            for layer, filters in selection.items():
+                if len(filters):
+                    stack.enter_context(swap_filters(model, layer, [int(j) for j in filters], acts[layer]))
+            correct += int((model(x).argmax(1) == y).sum())
+    return correct / len(data)

@@ -1,0 +1,178 @@
+"""Ranking: the fast path's counts equal a literal Algorithm 1 written here as the reference."""
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from deepcorrect.data import TensorData
+from deepcorrect.distortions import distort
+from deepcorrect.models import AllConvBN, CaffeAlexNet, TorchvisionAlexNet, get_conv
+from deepcorrect.ranking import (RankingConfig, SuffixSplit, ideal_accuracy, n_selected, rank_filters, ranking_set,
+                                 select_global, select_local)
+
+
+def reference_counts(model, layer, images, labels, kind, level, family, seed_for_level):
+    """Algorithm 1 as written: one filter at a time, the whole network, a hook swapping one channel."""
+    conv = get_conv(model, layer)
+    clean_out = {}
+    handle = conv.register_forward_hook(lambda m, i, o: clean_out.__setitem__("y", o.detach().clone()))
+    model(images)
+    handle.remove()
+    distorted = distort(images, kind, level, family, generator=torch.Generator().manual_seed(seed_for_level))
+    counts = []
+    for j in range(conv.out_channels):
+        def swap(m, i, o, j=j):
+            o = o.clone()
+            o[:, j] = clean_out["y"][:, j]
+            return o
+        handle = conv.register_forward_hook(swap)
+        counts.append(int((model(distorted).argmax(1) == labels).sum()))
+        handle.remove()
+    base = int((model(distorted).argmax(1) == labels).sum())
+    return torch.tensor(counts), base
+
+
+def _level_seed(cfg, kind_index, level):
+    return ((cfg.seed * 7 + kind_index) * 11 + level) * 100_003 + 0
+
+
+def _small_resnet():
+    return torchvision.models.resnet18(num_classes=10)
+
+
+CASES = [
+    ("allconv", lambda: AllConvBN(10, width=0.125), 32, ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6"),
+     "cifar"),
+    ("caffe-alexnet", lambda: CaffeAlexNet(num_classes=10), 227, ("conv2",), "imagenet"),
+    ("tv-alexnet", lambda: TorchvisionAlexNet(num_classes=10), 224, ("net.features.3",), "imagenet"),
+    ("resnet18", _small_resnet, 32, ("conv1", "layer1.0.conv2", "layer2.0.downsample.0"), "cifar"),
+]
+
+
+@pytest.mark.parametrize("name,make,size,layers,family", CASES, ids=[c[0] for c in CASES])
+def test_fast_counts_equal_the_literal_algorithm(name, make, size, layers, family):
+    torch.manual_seed(0)
+    model = make().eval()
+    g = torch.Generator().manual_seed(1)
+    n = 12 if size == 32 else 3
+    images = (torch.rand(n, 3, size, size, generator=g) * 255).to(torch.uint8)
+    labels = model(images.float()).argmax(1).detach()  # random nets: make the clean predictions the labels
+    labels[::3] = (labels[::3] + 1) % 10
+    data = TensorData(images, labels, tuple(map(str, range(10))))
+    levels = (2, 5) if size == 32 else (4,)  # AlexNet-sized inputs: one level keeps the reference loop short
+    cfg = RankingConfig(kinds=("awgn",), levels=levels, layers=layers, chunk_filters=7, chunk_images=1000)
+    with torch.inference_mode():
+        ranking = rank_filters(model, data, family, cfg, progress=False)
+        for layer in layers:
+            for li, level in enumerate(cfg.levels):
+                expected, base = reference_counts(model, layer, images.float(), labels, "awgn", level, family,
+                                                  _level_seed(cfg, 0, level))
+                assert torch.equal(ranking.counts[layer][0, li], expected), (layer, level)
+                assert int(ranking.base[0, li]) == base
+
+
+@pytest.fixture(scope="module")
+def small_ranking():
+    torch.manual_seed(0)
+    model = AllConvBN(10, width=0.125).eval()
+    g = torch.Generator().manual_seed(2)
+    images = (torch.rand(20, 3, 32, 32, generator=g) * 255).to(torch.uint8)
+    labels = torch.arange(20) % 10
+    data = TensorData(images, labels, tuple(map(str, range(10))))
+    return model, data, rank_filters(model, data, "cifar", RankingConfig(chunk_filters=32), progress=False)
+
+
+def test_literal_method_gives_the_same_counts(small_ranking):
+    model, data, fast = small_ranking
+    literal = rank_filters(model, data, "cifar", RankingConfig(kinds=("blur",), levels=(3,)), method="literal",
+                           progress=False)
+    for layer in literal.layers:
+        assert torch.equal(literal.counts[layer][0, 0], fast.counts[layer][0, 2])
+
+
+def test_tau_is_eq1_and_the_release_score_is_relative_error_reduction(small_ranking):
+    _, data, r = small_ranking
+    tau = r.tau("conv1", "blur")
+    assert tau.shape == (6, 12)
+    expected = (r.counts["conv1"][0, 3, 5] - r.base[0, 3]).item() / len(data)
+    assert tau[3, 5].item() == pytest.approx(expected)
+    err_swp = 1 - r.counts["conv1"][0].double() / 20
+    err_dist = 1 - r.base[0].double() / 20
+    rel = ((err_swp - err_dist[:, None]).abs() / err_dist[:, None]).mean(0)
+    assert torch.allclose(r.score("conv1", "blur", "release"), rel)
+    frame = r.to_frame()
+    assert len(frame) == 2 * (12 * 3 + 24 * 3)
+    assert set(frame.loc[frame.layer == "conv1"].groupby("kind")["rank"].apply(sorted).iloc[0]) == set(range(1, 13))
+
+
+def test_selection_counts_follow_the_paper_and_the_release():
+    assert [n_selected(0.5, 96), n_selected(0.5, 192)] == [48, 96]
+    assert [n_selected(0.5, 96, release=True), n_selected(0.5, 192, release=True)] == [50, 100]
+    assert [n_selected(b, n) for b, n in [(0.75, 96), (0.75, 256), (0.5, 384), (0.5, 256)]] == [72, 192, 192, 128]
+
+
+def test_local_and_global_selection(small_ranking):
+    _, _, r = small_ranking
+    local = select_local(r, "awgn", 0.5)
+    assert {k: len(v) for k, v in local.items()} == {"conv1": 6, "conv2": 6, "conv3": 6, "conv4": 12, "conv5": 12,
+                                                     "conv6": 12}
+    assert torch.equal(local["conv1"], r.order("conv1", "awgn")[:6])
+    glob = select_global(r, "awgn", 0.5)
+    assert sum(len(v) for v in glob.values()) == 54
+    worst_chosen = min(float(r.score(layer, "awgn")[j]) for layer, idx in glob.items() for j in idx)
+    best_left = max(float(r.score(layer, "awgn")[j]) for layer in glob for j in range(r.counts[layer].shape[-1])
+                    if j not in glob[layer].tolist())
+    assert worst_chosen >= best_left
+    again = select_global(r, "awgn", 0.5)
+    assert all(torch.equal(glob[k], v) for k, v in again.items())  # deterministic
+
+
+def test_ideal_correction_of_every_filter_restores_clean_accuracy(small_ranking):
+    model, data, _ = small_ranking
+    clean = ideal_accuracy(model, data, "blur", 0, "cifar", {})
+    full = ideal_accuracy(model, data, "awgn", 6, "cifar", {"conv1": range(12)})
+    assert full == clean
+    none = ideal_accuracy(model, data, "awgn", 6, "cifar", {"conv1": []})
+    from deepcorrect.evaluate import accuracy
+    assert none == accuracy(model, data, "awgn", 6, "cifar")
+
+
+def test_ranking_set_is_per_class_and_bounded():
+    labels = torch.arange(30) % 3
+    data = TensorData(torch.zeros(30, 3, 4, 4, dtype=torch.uint8), labels, ("a", "b", "c"))
+    assert torch.bincount(ranking_set(data, 4, 0).labels).tolist() == [4, 4, 4]
+    with pytest.raises(ValueError, match="needs 11 images per class but the split has only 10"):
+        ranking_set(data, 11, 0)
+
+
+def test_bad_ranking_input_is_a_clear_error(small_ranking):
+    model, data, r = small_ranking
+    with pytest.raises(ValueError, match="unknown layer 'conv99'"):
+        rank_filters(model, data, "cifar", RankingConfig(layers=("conv99",)), progress=False)
+    with pytest.raises(ValueError, match="is a BatchNorm2d, not a conv layer"):
+        rank_filters(model, data, "cifar", RankingConfig(layers=("bn1",)), progress=False)
+    for beta in (0, 1.5, -0.1):
+        with pytest.raises(ValueError, match=r"β must be in \(0, 1\]"):
+            select_local(r, "blur", beta)
+    with pytest.raises(ValueError, match="differ in shape"):
+        split = SuffixSplit(model, "conv1")
+        split.swap_counts(torch.zeros(2, 12, 32, 32), torch.zeros(3, 3, 32, 32), torch.zeros(3, dtype=torch.long), 4)
+    with pytest.raises(ValueError, match="levels must be a non-empty subset"):
+        RankingConfig(levels=(0,))
+    with pytest.raises(ValueError, match="unknown ranking method"):
+        rank_filters(model, data, "cifar", method="quick", progress=False)
+
+
+def test_untraceable_models_are_reported():
+    class Dynamic(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return y.mean((2, 3)) if y.sum() > 0 else -y.mean((2, 3))
+
+    with pytest.raises(ValueError, match="rank it with method='literal'"):
+        SuffixSplit(Dynamic(), "conv")
