@@ -17,6 +17,7 @@ EPILOG = """examples:
   deepcorrect book                                  # every notebook on the embedded 'smoke' profile, then the book
   deepcorrect book --profile cifar10-jpg -p epochs=5
   deepcorrect baseline --profile smoke -p width=0.5 # train (or load) and print Tables 1-2
+  deepcorrect rank --profile smoke --out ranking.csv # correction priority of every filter (Algorithm 1)
   deepcorrect profiles                              # the named profiles and their settings
 """
 
@@ -59,6 +60,16 @@ def _parser() -> argparse.ArgumentParser:
     _common(base)
     base.set_defaults(func=_cmd_baseline)
 
+    rank = sub.add_parser("rank", help="rank the baseline's filters by correction priority (Algorithm 1)",
+                          description="Compute τ(i, j) for every filter of the ranked layers, per distortion "
+                                      "kind and level, on the profile's ranking set (cached), and write one row "
+                                      "per (kind, layer, filter) as CSV or JSON.")
+    _common(rank)
+    rank.add_argument("--out", default="ranking.csv", help="output file, .csv or .json (default: ranking.csv)")
+    rank.add_argument("--score", choices=("paper", "release"), default="paper",
+                      help="paper: mean τ over levels (Eq. 1); release: mean relative error reduction")
+    rank.set_defaults(func=_cmd_rank)
+
     check = sub.add_parser("check-book", help="screenshot every built page in headless Chromium and check it",
                            description="Fail on a broken image, an empty table or a visible traceback in "
                                        "_build/html; save one screenshot per page in check-book/.")
@@ -97,16 +108,45 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
     from . import experiments as ex
     from .store import Store
 
-    params = parse_assignments(args.param)
-    cfg = resolve(args.profile, **{("root" if k == "data_root" else k): v for k, v in params.items()})
+    cfg = _resolve_cli(args)
     store = Store(args.results, fresh=args.fresh)
-    train, test = ex.datasets(cfg)
-    model, _ = ex.baseline(cfg, store, train)
-    measured = ex.baseline_tables(cfg, store, model, test)
+    data = ex.datasets(cfg)
+    model, _ = ex.baseline(cfg, store, data.train)
+    measured = ex.baseline_tables(cfg, store, model, data.test)
     for kind, title in (("blur", "Table 1 - Gaussian blur"), ("awgn", "Table 2 - AWGN")):
         print(f"\n{title} (profile {cfg.name})")
         print(ex.compare_with_paper(measured, kind, cfg.data.family).round(4).to_string())
     return 0
+
+
+def _cmd_rank(args: argparse.Namespace) -> int:
+    from . import experiments as ex
+    from .store import Store
+
+    out = Path(args.out)
+    if out.suffix not in (".csv", ".json"):
+        raise ValueError(f"--out must end in .csv or .json, got {args.out!r}")
+    cfg = _resolve_cli(args)
+    data = ex.datasets(cfg)
+    ex.check_rank_layers(cfg, data.train.num_classes)  # before any training, so bad input writes nothing
+    store = Store(args.results, fresh=args.fresh)
+    model, _ = ex.baseline(cfg, store, data.train)
+    ranking = ex.ranking(cfg, store, model, data)
+    frame = ranking.to_frame(args.score)
+    tmp = out.with_name(f".{out.name}.tmp")
+    if out.suffix == ".csv":
+        frame.to_csv(tmp, index=False)
+    else:
+        frame.to_json(tmp, orient="records", indent=1)
+    tmp.replace(out)
+    print(ex.top_filters(ranking).to_string())
+    print(f"\n{len(frame)} rows written to {out} ({ranking.seconds:.1f} s of ranking)")
+    return 0
+
+
+def _resolve_cli(args: argparse.Namespace):
+    params = parse_assignments(args.param)
+    return resolve(args.profile, **{("root" if k == "data_root" else k): v for k, v in params.items()})
 
 
 def _cmd_check_book(args: argparse.Namespace) -> int:

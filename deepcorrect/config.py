@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from .distortions import LEVELS
+from .distortions import KINDS, LEVELS, NUM_LEVELS, check_kind
 
 
 def _choice(name: str, value: Any, valid: tuple) -> None:
@@ -35,6 +35,7 @@ class DataConfig:
     image_size: int = 32  # images are resized / centre-cropped to this square size
     train_per_class: int = 0  # cap on training images per class (0 = all)
     test_per_class: int = 0  # cap on test images per class (0 = all)
+    val_per_class: int = 0  # images per class held out of the training split as validation (ranking set)
     seed: int = 0  # seed of the embedded generator and of the per-class subsampling
     download: bool = False  # torchvision sources only: download when missing
     cache_dir: str = "~/.cache/deepcorrect"  # where archives are extracted and decoded tensors kept
@@ -45,6 +46,7 @@ class DataConfig:
         _positive("image_size", self.image_size)
         _at_least("train_per_class", self.train_per_class, 0)
         _at_least("test_per_class", self.test_per_class, 0)
+        _at_least("val_per_class", self.val_per_class, 0)
         if self.source in ("folder",) and not self.root:
             raise ValueError("data source 'folder' needs data_root: an ImageFolder tree with train/ and "
                              "test/ (or val/) folders, or a .tar.gz archive of one")
@@ -94,7 +96,31 @@ class EvalConfig:
     clip: bool = False  # clip AWGN results to [0, 255] (the paper does not)
     tsne_per_class: int = 50  # images per class in the t-SNE of Fig. 2
     tsne_classes: int = 10  # classes shown in the t-SNE (the paper shows 11)
+    ideal_per_class: int = 50  # test images per class for the ideal-correction curves (Figs. 4-5; 0 = all)
     seed: int = 0  # seeds the noise of evaluation
+
+
+@dataclass(frozen=True)
+class RankingConfig:
+    kinds: tuple[str, ...] = KINDS  # distortions to rank for
+    levels: tuple[int, ...] = tuple(range(1, NUM_LEVELS + 1))  # distortion levels averaged over (paper: 1-6)
+    layers: tuple[str, ...] = ()  # conv layers to rank (empty: the first six of All-Conv-BN, every other conv)
+    per_class: int = 10  # ranking-set images per class (CIFAR: 10 from validation; ImageNet: 5 from train)
+    split: str = "val"  # where the ranking set comes from: val (CIFAR-style) | train (ImageNet-style)
+    chunk_filters: int = 16  # swapped filters stacked into one suffix batch (bounds memory)
+    chunk_images: int = 500  # ranking-set images per prefix batch (bounds memory)
+    bf16: bool = False  # bf16 autocast on CUDA (faster; counts may then differ from float32's)
+    seed: int = 0  # seeds the ranking-set sample and the noise
+    clip: bool = False  # clip AWGN to [0, 255]
+
+    def __post_init__(self):
+        for k in self.kinds:
+            check_kind(k)
+        if not self.levels or any(lv not in range(1, NUM_LEVELS + 1) for lv in self.levels):
+            raise ValueError(f"ranking levels must be a non-empty subset of 1..{NUM_LEVELS}, got {self.levels!r}")
+        _choice("split", self.split, ("val", "train"))
+        for name in ("per_class", "chunk_filters", "chunk_images"):
+            _positive(name, getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -105,34 +131,39 @@ class Profile:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    rank: RankingConfig = field(default_factory=RankingConfig)
     device: str = "cpu"  # cpu | cuda | cuda:N | auto
 
 
 _SHARED_CIFAR10 = "../shared/data/cifar10-jpg.tar.gz"
 
 PROFILES: dict[str, Profile] = {p.name: p for p in [
-    Profile("smoke", "Embedded synthetic data (generated in code), All-Conv-BN at width 0.25, CPU, minutes.",
-            data=DataConfig(source="embedded", train_per_class=1200, test_per_class=200),
+    Profile("smoke", "Embedded synthetic data (generated in code), All-Conv-BN at width 0.25, a ranking set of "
+            "5 images per class, CPU, minutes.",
+            data=DataConfig(source="embedded", train_per_class=1200, test_per_class=200, val_per_class=100),
             model=ModelConfig(width=0.25),
-            train=TrainConfig(epochs=5, batch_size=128, lr=0.05)),
-    Profile("cifar10-jpg", "Real photographs: the CIFAR-10 JPEG tree from ../shared/data, 1,000 training and "
-            "200 test images per class, All-Conv-BN at width 0.5, CPU-feasible.",
-            data=DataConfig(source="folder", root=_SHARED_CIFAR10, train_per_class=1000, test_per_class=200),
+            train=TrainConfig(epochs=5, batch_size=128, lr=0.05),
+            eval=EvalConfig(ideal_per_class=30),
+            rank=RankingConfig(per_class=5)),
+    Profile("cifar10-jpg", "Real photographs: the CIFAR-10 JPEG tree from ../shared/data, 1,000 training, "
+            "100 validation and 200 test images per class, All-Conv-BN at width 0.5, CPU-feasible.",
+            data=DataConfig(source="folder", root=_SHARED_CIFAR10, train_per_class=1100, test_per_class=200,
+                            val_per_class=100),
             model=ModelConfig(width=0.5),
             train=TrainConfig(epochs=15, batch_size=128, lr=0.05)),
     Profile("cifar10", "CIFAR-10 through torchvision at the paper's CIFAR scale (GPU).",
-            data=DataConfig(source="cifar10", root="data/cifar10"),
+            data=DataConfig(source="cifar10", root="data/cifar10", val_per_class=500),
             model=ModelConfig(width=1.0),
             train=TrainConfig(epochs=110, batch_size=256, lr=0.1, lr_step=30, weight_decay=3e-4),
             device="auto"),
     Profile("cifar100", "CIFAR-100 through torchvision: the paper's §5.1 baseline at full scale (GPU).",
-            data=DataConfig(source="cifar100", root="data/cifar100"),
+            data=DataConfig(source="cifar100", root="data/cifar100", val_per_class=50),
             model=ModelConfig(width=1.0),
             train=TrainConfig(epochs=110, batch_size=256, lr=0.1, lr_step=30, weight_decay=3e-4),
             device="auto"),
 ]}
 
-_SECTIONS = ("data", "model", "train", "eval")
+_SECTIONS = ("data", "model", "train", "eval", "rank")
 
 
 def override_keys() -> dict[str, tuple[str | None, str]]:
@@ -187,7 +218,8 @@ def as_dict(obj: Any) -> dict[str, Any]:
 
 
 def _section_type(sec: str) -> type:
-    return {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig}[sec]
+    return {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig,
+            "rank": RankingConfig}[sec]
 
 
 def _coerce(sec: str | None, name: str, value: Any) -> Any:
@@ -204,6 +236,9 @@ def _coerce(sec: str | None, name: str, value: Any) -> Any:
             return int(value)
         if ftype == "float":
             return float(value)
+        if ftype.startswith("tuple["):
+            items = [v.strip() for v in value.split(",") if v.strip()]
+            return tuple(int(v) for v in items) if ftype.startswith("tuple[int") else tuple(items)
     except ValueError:
         raise ValueError(f"parameter {name}={value!r} is not a valid {ftype}") from None
     return value

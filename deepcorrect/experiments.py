@@ -6,7 +6,7 @@ explicitly; the cache key is the part of the profile that determines the result.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from .config import Profile
-from .data import TensorData, load_dataset
+from .data import TensorData, load_dataset, split_validation
 from .distortions import KINDS, NUM_LEVELS
-from .evaluate import accuracy_table, distorted_batches, features, predict
+from .evaluate import COLUMNS, accuracy_table, distorted_batches, features, predict
 from .models import build_model, load_weights
 from .paper import baseline_row
 from .store import Store
@@ -27,9 +27,20 @@ def _key(profile: Profile, *sections: str) -> dict:
     return {s: asdict(getattr(profile, s)) for s in sections}
 
 
-def datasets(profile: Profile) -> tuple[TensorData, TensorData]:
-    """(train, test) of the profile's data."""
-    return load_dataset(profile.data)
+@dataclass(frozen=True)
+class Splits:
+    train: TensorData  # what the baseline trains on
+    val: TensorData | None  # held out of the training split (the CIFAR ranking set comes from here)
+    test: TensorData  # what every table is measured on
+
+
+def datasets(profile: Profile) -> Splits:
+    """Train / validation / test splits of the profile's data."""
+    train, test = load_dataset(profile.data)
+    val = None
+    if profile.data.val_per_class:
+        train, val = split_validation(train, profile.data.val_per_class, profile.data.seed + 2)
+    return Splits(train, val, test)
 
 
 def baseline(profile: Profile, store: Store, train: TensorData, progress: bool = True) -> tuple[nn.Module, list[dict]]:
@@ -187,6 +198,159 @@ def save_metrics(results_dir: str | Path, name: str, metrics: dict) -> Path:
     path = Path(results_dir) / "metrics" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(plain(metrics), indent=2, sort_keys=True))
+    tmp.write_text(json.dumps(plain(metrics), indent=2, sort_keys=True,
+                              default=lambda v: v.item() if hasattr(v, "item") else str(v)))
     os.replace(tmp, path)
     return path
+
+
+def describe_splits(data: Splits) -> str:
+    val = f", {len(data.val):,} validation" if data.val is not None else ""
+    return (f"{len(data.train):,} training{val} and {len(data.test):,} test images of {data.train.num_classes} "
+            f"classes ({', '.join(data.train.classes)}).")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Ranking (§4.1)
+
+#: The paper's β for the ranked layers: 50 % in every CIFAR layer; Deepcorr-5's for AlexNet.
+PAPER_BETAS = {"cifar": (0.5,) * 6, "imagenet": (0.75, 0.75, 0.5, 0.5, 0.5)}
+#: Tables 5 and 9: filters corrected per layer under local and global ranking.
+PAPER_SELECTION_COUNTS = {
+    "cifar": {"local": {"blur": [48, 48, 48, 96, 96, 96], "awgn": [48, 48, 48, 96, 96, 96]},
+              "global": {"blur": [33, 46, 75, 95, 90, 93], "awgn": [30, 44, 61, 103, 99, 95]}},
+    "imagenet": {"local": {"blur": [72, 192, 192, 192, 128], "awgn": [72, 192, 192, 192, 128]},
+                 "global": {"blur": [81, 128, 168, 207, 192], "awgn": [71, 150, 187, 193, 175]}},
+}
+
+
+def ranking(profile: Profile, store: Store, model: nn.Module, data: Splits, progress: bool = True):
+    """Correction priorities of every ranked filter (cached): Algorithm 1 on the profile's ranking set."""
+    from .ranking import Ranking, rank_filters, ranking_set
+
+    source = data.val if profile.rank.split == "val" else data.train
+    if source is None:
+        raise ValueError("the ranking set comes from the validation split, but this profile holds none out; "
+                         "set val_per_class > 0 or split=train")
+    device = resolve_device(profile.device)
+
+    def compute(_folder: Path) -> dict:
+        rset = ranking_set(source, profile.rank.per_class, profile.rank.seed)
+        return rank_filters(model, rset, profile.data.family, profile.rank, device=device,
+                            progress=progress).to_payload()
+
+    payload = store.get("ranking", _key(profile, "data", "model", "train", "rank"), compute)
+    return Ranking.from_payload(payload)
+
+
+def check_rank_layers(profile: Profile, num_classes: int) -> None:
+    """Fail early (before training anything) when ``rank.layers`` names a layer the network lacks."""
+    from .models import get_conv
+
+    model = build_model(profile.model.arch, num_classes, profile.model.width)
+    for layer in profile.rank.layers:
+        get_conv(model, layer)
+
+
+def paper_betas(profile: Profile, layers: list[str]) -> dict[str, float]:
+    betas = PAPER_BETAS[profile.data.family]
+    return {layer: betas[min(i, len(betas) - 1)] for i, layer in enumerate(layers)}
+
+
+def ideal_correction(profile: Profile, store: Store, model: nn.Module, data: Splits, rank, name: str,
+                     selections: dict[str, dict[str, dict[str, list[int]]]]) -> pd.DataFrame:
+    """Top-1 at every level when the selected filters get their clean activations (Figures 4–5).
+    ``selections``: row label → kind → {layer: filters}. Measured on ``eval.ideal_per_class`` test images
+    per class; cached under ``name``."""
+    from .ranking import ideal_curve
+
+    device = resolve_device(profile.device)
+    test = data.test
+    if profile.eval.ideal_per_class and profile.eval.ideal_per_class < int(torch.bincount(test.labels).min()):
+        test = test.per_class(profile.eval.ideal_per_class, profile.eval.seed)
+
+    def compute(_folder: Path) -> dict:
+        rows = []
+        for label, per_kind in selections.items():
+            for kind, selection in per_kind.items():
+                acc = ideal_curve(model, test, kind, profile.data.family, selection, device=device,
+                                  batch_size=profile.eval.batch_size, seed=profile.eval.seed, clip=profile.eval.clip)
+                rows.append({"selection": label, "kind": kind, **dict(zip(COLUMNS, acc))})
+        return {"rows": rows}
+
+    key = {**_key(profile, "data", "model", "train", "rank", "eval"), "name": name, "selections": selections}
+    return pd.DataFrame(store.get("ideal", key, compute)["rows"])
+
+
+def first_layer_fractions(rank, betas=(0.1, 0.25, 0.5, 0.75, 0.9)) -> dict[str, dict[str, dict[str, list[int]]]]:
+    """Figure 4's selections: the top β₁ of the first ranked layer, per kind, plus no correction."""
+    from .ranking import select_local
+
+    first = rank.layers[0]
+    out = {"none": {kind: {} for kind in rank.kinds}}
+    for beta in betas:
+        out[f"β₁={beta:.0%}"] = {kind: {first: select_local(rank, kind, {first: beta})[first].tolist()}
+                                 for kind in rank.kinds}
+    return out
+
+
+def single_layer_fractions(rank, beta: float) -> dict[str, dict[str, dict[str, list[int]]]]:
+    """Figure 5's selections: the top β of one layer at a time, per kind."""
+    from .ranking import select_local
+
+    return {layer: {kind: {layer: select_local(rank, kind, {layer: beta})[layer].tolist()} for kind in rank.kinds}
+            for layer in rank.layers}
+
+
+def selection_counts(profile: Profile, rank) -> pd.DataFrame:
+    """Filters corrected per layer under local and global ranking (the rows of Tables 5 and 9), measured
+    and, where the network has the paper's widths, the paper's."""
+    from .ranking import select_global, select_local
+
+    betas = paper_betas(profile, rank.layers)
+    paper = PAPER_SELECTION_COUNTS[profile.data.family]
+    rows = []
+    for scheme, select in (("local", select_local), ("global", select_global)):
+        for kind in rank.kinds:
+            chosen = select(rank, kind, betas)
+            rows.append({"ranking": scheme, "kind": kind, "source": "measured",
+                         **{layer: len(chosen[layer]) for layer in rank.layers}})
+            if len(paper[scheme][kind]) == len(rank.layers):
+                rows.append({"ranking": scheme, "kind": kind, "source": "paper (full width)",
+                             **dict(zip(rank.layers, paper[scheme][kind]))})
+    return pd.DataFrame(rows).set_index(["ranking", "kind", "source"])
+
+
+def describe_layers(per_layer: pd.DataFrame, rank) -> str:
+    """Which single layer's ideal correction recovers most (the paper: the first one for CIFAR)."""
+    parts = []
+    for kind in rank.kinds:
+        rows = per_layer[per_layer.kind == kind].set_index("selection")
+        avg = rows[COLUMNS].mean(axis=1)
+        best = avg.idxmax()
+        order = " > ".join(avg.sort_values(ascending=False).index)
+        verdict = ("agrees with the paper (the first layer is best)" if best == rank.layers[0]
+                   else "differs from the paper, which finds the first layer best")
+        parts.append(f"{'Blur' if kind == 'blur' else 'AWGN'}: average top-1 after correcting one layer ranks "
+                     f"{order}; the best is {best} — this {verdict}.")
+    return " ".join(parts)
+
+
+def top_filters(rank, k: int = 5) -> pd.DataFrame:
+    """The k highest-priority filters of each layer per kind, with their mean τ."""
+    rows = []
+    for kind in rank.kinds:
+        for layer in rank.layers:
+            order = rank.order(layer, kind)[:k]
+            score = rank.score(layer, kind)
+            rows.append({"kind": kind, "layer": layer,
+                         "top filters (τ̄)": ", ".join(f"{int(j)} ({float(score[j]):+.3f})" for j in order),
+                         "filters with τ̄ > 0": int((score > 0).sum()), "filters": score.numel()})
+    return pd.DataFrame(rows).set_index(["kind", "layer"])
+
+
+def first_layer_weights(model: nn.Module, rank) -> torch.Tensor:
+    """Kernels of the first ranked conv layer (Figure 6)."""
+    from .models import get_conv
+
+    return get_conv(model, rank.layers[0]).weight

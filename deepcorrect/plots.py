@@ -100,3 +100,72 @@ def training_curve(history: list[dict], title: str = "training") -> plt.Figure:
     fig.legend(loc="center right", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def ideal_curves(df: pd.DataFrame, title: str, clean: float | None = None) -> plt.Figure:
+    """Figures 4–5: top-1 against level for each selection (one panel per kind)."""
+    cols = ["Clean", *[f"Level {i}" for i in range(1, NUM_LEVELS + 1)]]
+    kinds = list(dict.fromkeys(df["kind"]))
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4.6 * len(kinds), 3.3), squeeze=False, sharey=True)
+    levels = np.arange(NUM_LEVELS + 1)
+    palette = sns.color_palette("viridis", df["selection"].nunique())
+    for ax, kind in zip(axes[0], kinds):
+        part = df[df["kind"] == kind]
+        for colour, (_, row) in zip(palette, part.iterrows()):
+            none = row["selection"] == "none"
+            ax.plot(levels, row[cols].to_numpy(float), marker="o", ms=3, ls="--" if none else "-",
+                    color="0.4" if none else colour, label="no correction" if none else row["selection"])
+        ax.set_xticks(levels, ["clean", *map(str, levels[1:])])
+        ax.set_xlabel("distortion level")
+        ax.set_title(KIND_TITLES.get(kind, kind))
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("top-1 with ideal correction")
+    axes[0, -1].legend(fontsize=7, loc="lower left")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def tau_distribution(frame: pd.DataFrame) -> plt.Figure:
+    """Spread of the mean correction priority τ̄ per layer, one panel per kind."""
+    kinds = list(dict.fromkeys(frame["kind"]))
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4.8 * len(kinds), 3.2), squeeze=False, sharey=True)
+    for ax, kind in zip(axes[0], kinds):
+        part = frame[frame["kind"] == kind]
+        sns.boxplot(data=part, x="layer", y="tau_mean", ax=ax, color="#cfe2f3", fliersize=0)
+        sns.stripplot(data=part, x="layer", y="tau_mean", ax=ax, size=2, color="#1f4e79", alpha=0.6)
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_title(KIND_TITLES.get(kind, kind))
+        ax.set_xlabel("")
+        ax.set_ylabel("τ̄ (mean gain in top-1 over levels)")
+    fig.tight_layout()
+    return fig
+
+
+def figure_6(weights, orders: dict[str, list[int]], fraction: float = 0.5) -> plt.Figure:
+    """First-layer kernels (a) and the top ``fraction`` most susceptible to each kind, by priority (b, c)."""
+    w = weights.detach().float().cpu()
+    lo = w.amin(dim=(1, 2, 3), keepdim=True)
+    hi = w.amax(dim=(1, 2, 3), keepdim=True)
+    w = ((w - lo) / (hi - lo).clamp_min(1e-12)).permute(0, 2, 3, 1).numpy()
+    if w.shape[-1] != 3:
+        w = w.mean(-1, keepdims=True).repeat(3, -1)
+    panels = [("(a) all first-layer kernels", list(range(len(w))))]
+    for kind, order in orders.items():
+        k = max(1, round(fraction * len(order)))
+        panels.append((f"({'bc'[len(panels) - 1]}) top {fraction:.0%}, {KIND_TITLES.get(kind, kind)}", order[:k]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4))
+    for ax, (title, idx) in zip(np.atleast_1d(axes), panels):
+        cols = int(np.ceil(np.sqrt(len(idx))))
+        rows = int(np.ceil(len(idx) / cols))
+        kh, kw = w.shape[1:3]
+        canvas = np.ones((rows * (kh + 1) + 1, cols * (kw + 1) + 1, 3))
+        for n, j in enumerate(idx):
+            r, c = divmod(n, cols)
+            canvas[1 + r * (kh + 1):1 + r * (kh + 1) + kh, 1 + c * (kw + 1):1 + c * (kw + 1) + kw] = w[j]
+        ax.imshow(canvas, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.suptitle("Figure 6 — first-layer filters, sorted by correction priority (row-major)", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -24,32 +24,10 @@ import torch
 from torch import fx, nn
 from tqdm import tqdm
 
+from .config import RankingConfig
 from .data import TensorData
-from .distortions import KINDS, NUM_LEVELS, check_kind, distort
+from .distortions import NUM_LEVELS, distort
 from .models import capture, conv_layers, get_conv, swap_filters
-
-
-@dataclass(frozen=True)
-class RankingConfig:
-    kinds: tuple[str, ...] = KINDS  # distortions to rank for
-    levels: tuple[int, ...] = tuple(range(1, NUM_LEVELS + 1))  # distortion levels averaged over (paper: 1-6)
-    layers: tuple[str, ...] = ()  # conv layers to rank (empty: the model's default, see ranked_layers)
-    per_class: int = 10  # ranking-set images per class (CIFAR: 10 from validation; ImageNet: 5 from train)
-    chunk_filters: int = 16  # swapped filters stacked into one suffix batch (bounds memory)
-    chunk_images: int = 500  # ranking-set images per prefix batch (bounds memory)
-    bf16: bool = False  # bf16 autocast on CUDA (faster; counts may then differ from float32's)
-    seed: int = 0  # seeds the ranking-set sample and the noise
-    clip: bool = False  # clip AWGN to [0, 255]
-
-    def __post_init__(self):
-        for k in self.kinds:
-            check_kind(k)
-        if not self.levels or any(lv not in range(1, NUM_LEVELS + 1) for lv in self.levels):
-            raise ValueError(f"ranking levels must be a non-empty subset of 1..{NUM_LEVELS}, got {self.levels!r}")
-        for name in ("per_class", "chunk_filters", "chunk_images"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer ≥ 1, got {value!r}")
 
 
 @dataclass
@@ -318,27 +296,36 @@ def _betas(ranking: Ranking, betas: dict[str, float] | float) -> dict[str, float
 # Ideal correction
 
 
-@torch.inference_mode()
 def ideal_accuracy(model: nn.Module, data: TensorData, kind: str, level: int, family: str,
-                   selection: dict[str, Sequence[int] | torch.Tensor], *, device: torch.device | str = "cpu",
-                   batch_size: int = 500, seed: int = 0, clip: bool = False) -> float:
-    """Top-1 on ``data`` at one level when the ``selection`` (layer → filters) outputs its clean activations
-    (what Figures 4 and 5 plot). The clean activations come from a clean pass of the same batch."""
+                   selection: dict[str, Sequence[int] | torch.Tensor], **kwargs) -> float:
+    """Top-1 on ``data`` at one level when the ``selection`` (layer → filters) outputs its clean activations."""
+    return ideal_curve(model, data, kind, family, selection, levels=[level], **kwargs)[0]
+
+
+@torch.inference_mode()
+def ideal_curve(model: nn.Module, data: TensorData, kind: str, family: str,
+                selection: dict[str, Sequence[int] | torch.Tensor], *, levels: Sequence[int] = range(NUM_LEVELS + 1),
+                device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0,
+                clip: bool = False) -> list[float]:
+    """Top-1 at each of ``levels`` when the ``selection`` (layer → filters) outputs its clean activations
+    (what Figures 4 and 5 plot). The clean activations of each batch are computed once for all levels."""
     from .evaluate import distorted_batches
 
     device = torch.device(device)
     model.eval().to(device)
     for layer in selection:
         get_conv(model, layer)
-    correct = 0
-    clean_batches = distorted_batches(data, kind, 0, family, device=device, batch_size=batch_size, seed=seed)
-    for (x_clean, _), (x, y) in zip(clean_batches, distorted_batches(data, kind, level, family, device=device,
-                                                                      batch_size=batch_size, seed=seed, clip=clip)):
+    correct = [0] * len(levels)
+    streams = [distorted_batches(data, kind, lv, family, device=device, batch_size=batch_size, seed=seed, clip=clip)
+               for lv in levels]
+    for (x_clean, y), *distorted in zip(distorted_batches(data, kind, 0, family, device=device,
+                                                          batch_size=batch_size, seed=seed), *streams):
         with capture(model, list(selection)) as acts:
             model(x_clean)
         with ExitStack() as stack:
             for layer, filters in selection.items():
                 if len(filters):
                     stack.enter_context(swap_filters(model, layer, [int(j) for j in filters], acts[layer]))
-            correct += int((model(x).argmax(1) == y).sum())
-    return correct / len(data)
+            for i, (x, _) in enumerate(distorted):
+                correct[i] += int((model(x).argmax(1) == y).sum())
+    return [c / len(data) for c in correct]

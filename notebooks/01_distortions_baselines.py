@@ -38,6 +38,7 @@ width = None  # All-Conv-BN width multiplier (None: from the profile)
 epochs = None  # baseline training epochs (None: from the profile)
 train_per_class = None  # training images per class (None: from the profile)
 test_per_class = None  # test images per class (None: from the profile)
+val_per_class = None  # validation images per class held out of training (None: from the profile)
 data_root = None  # dataset folder or .tar.gz (None: from the profile)
 tsne_per_class = None  # images per class in Figure 2 (None: from the profile)
 results_dir = "results"  # artifact store (cached weights, tables, embeddings)
@@ -45,7 +46,8 @@ fresh = False  # recompute every cached artifact
 
 # %%
 cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_class=train_per_class,
-              test_per_class=test_per_class, root=data_root, tsne_per_class=tsne_per_class)
+              test_per_class=test_per_class, val_per_class=val_per_class, root=data_root,
+              tsne_per_class=tsne_per_class)
 store = Store(results_dir, fresh=fresh)
 ex.summary(cfg)
 
@@ -59,9 +61,9 @@ ex.summary(cfg)
 # profiles run the same cells on real photographs.
 
 # %%
-train, test = ex.datasets(cfg)
-display(Markdown(f"{len(train):,} training and {len(test):,} test images of {train.num_classes} classes "
-                 f"({', '.join(train.classes)})."))
+data = ex.datasets(cfg)
+train, test = data.train, data.test
+display(Markdown(ex.describe_splits(data)))
 
 # %% [markdown]
 # ## The baseline network

@@ -23,13 +23,17 @@ def test_help_lists_the_commands():
     (["book", "-p", "width=-2", "--no-build"], "width must be in (0, 4]"),
     (["baseline", "-p", "nonsense=1"], "unknown parameter(s) nonsense"),
     (["baseline", "--profile", "cifar10-jpg", "-p", "data_root=/no/such/folder"], "'/no/such/folder' does not exist"),
+    (["rank", "--out", "ranking.txt"], "--out must end in .csv or .json"),
+    (["rank", "-p", "levels=0,7"], "ranking levels must be a non-empty subset of 1..6"),
+    (["rank", "-p", "layers=conv1,bn1", "-p", "epochs=1", "-p", "train_per_class=20", "-p", "val_per_class=2",
+      "-p", "test_per_class=5", "-p", "per_class=1", "-p", "width=0.125"], "is a BatchNorm2d, not a conv layer"),
 ])
 def test_bad_input_is_one_clear_error_and_exit_2(args, message, tmp_path, capsys):
     results = tmp_path / "results"
     code = main([*args, "--results", str(results)])
     err = capsys.readouterr().err
     assert code == 2 and message in err and err.startswith("error:")
-    assert not results.exists()  # nothing written
+    assert not results.exists()  # rejected before any work: nothing written
 
 
 def test_profiles_command_lists_profiles_and_keys(capsys):
@@ -39,8 +43,23 @@ def test_profiles_command_lists_profiles_and_keys(capsys):
 
 
 def test_baseline_command_trains_and_prints_tables(tmp_path):
-    out = run_cli("baseline", "-p", "epochs=1", "-p", "train_per_class=20", "-p", "test_per_class=10",
+    out = run_cli("baseline", "-p", "epochs=1", "-p", "train_per_class=20", "-p", "test_per_class=10", "-p",
+                  "val_per_class=2",
                   "-p", "width=0.125", "--results", str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert "Table 1 - Gaussian blur" in out.stdout and "paper (CIFAR-100)" in out.stdout
     assert "0.7028" in out.stdout
+
+
+def test_rank_command_writes_one_row_per_filter(tmp_path):
+    out_csv = tmp_path / "ranking.csv"
+    out = run_cli("rank", "-p", "epochs=1", "-p", "train_per_class=20", "-p", "test_per_class=5", "-p",
+                  "val_per_class=3", "-p", "width=0.125", "-p", "per_class=2", "-p", "levels=1,6",
+                  "--results", str(tmp_path / "r"), "--out", str(out_csv))
+    assert out.returncode == 0, out.stderr
+    import pandas as pd
+
+    frame = pd.read_csv(out_csv)
+    assert len(frame) == 2 * (12 * 3 + 24 * 3)
+    assert {"kind", "layer", "filter", "tau_L1", "tau_L6", "tau_mean", "rank"} <= set(frame.columns)
+    assert sorted(frame[(frame.kind == "blur") & (frame.layer == "conv1")]["rank"]) == list(range(1, 13))

@@ -4,7 +4,7 @@ from deepcorrect.config import PROFILES, parse_assignments, resolve
 
 
 def test_profiles_resolve_and_overrides_reach_the_nested_fields():
-    p = resolve("smoke", width="0.5", epochs="3", data_seed="4", train_seed=7, device="cpu", bf16="false")
+    p = resolve("smoke", width="0.5", epochs="3", data_seed="4", train_seed=7, device="cpu", train_bf16="false")
     assert p.model.width == 0.5 and p.train.epochs == 3 and p.data.seed == 4 and p.train.seed == 7
     assert p.train.bf16 is False
     assert resolve("smoke", width=None) == PROFILES["smoke"]
@@ -22,7 +22,7 @@ def test_unknown_profile_and_parameter_name_the_valid_ones():
     ("epochs", "two", "not a valid int"),
     ("train_batch_size", "0", "batch_size must be an integer ≥ 1"),
     ("source", "mnist", "source must be one of"),
-    ("bf16", "maybe", "not a valid bool"),
+    ("train_bf16", "maybe", "not a valid bool"),
 ])
 def test_bad_values_are_clear_errors(key, value, message):
     with pytest.raises(ValueError, match=message):

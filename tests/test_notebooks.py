@@ -8,7 +8,8 @@ import pytest
 from conftest import REPO
 from deepcorrect.book import check_parameters, notebook_parameters, notebook_sources, run_notebooks
 
-TINY = {"epochs": 1, "width": 0.125, "train_per_class": 30, "test_per_class": 10, "tsne_per_class": 5}
+TINY = {"epochs": 1, "width": 0.125, "train_per_class": 30, "test_per_class": 10, "val_per_class": 4,
+        "tsne_per_class": 5, "per_class": 2, "ideal_per_class": 5}
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,10 @@ def test_every_notebook_has_a_parameters_cell_with_profile():
 def test_notebook_01_runs_and_saves_its_tables(executed):
     outputs, results = executed
     assert [p.stem for p in outputs] == [s.stem for s in notebook_sources(REPO)]
+    for out in outputs:
+        nb = nbformat.read(out, as_version=4)
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+        assert not errors, out
     metrics = json.loads((results / "metrics" / "01_distortions_baselines.json").read_text())
     tables = metrics["tables"]
     assert set(tables) == {"blur", "awgn"}
@@ -36,8 +41,19 @@ def test_notebook_01_runs_and_saves_its_tables(executed):
         assert set(row) == {"Clean", *(f"Level {i}" for i in range(1, 7)), "Avg"}
         assert all(0 <= v <= 1 for v in row.values())
     assert set(metrics["tsne_separation"]) == {f"{k}/{lv}" for k in ("blur", "awgn") for lv in range(7)}
-    nb = nbformat.read(outputs[0], as_version=4)
-    assert not [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+
+
+def test_notebook_02_ranks_every_filter_and_saves_figures_4_5(executed):
+    _, results = executed
+    metrics = json.loads((results / "metrics" / "02_ranking.json").read_text())
+    assert metrics["layers"] == [f"conv{i}" for i in range(1, 7)] and metrics["n_images"] == 20
+    fig4 = metrics["figure4"]
+    assert {row["selection"] for row in fig4} == {"none", "β₁=10%", "β₁=25%", "β₁=50%", "β₁=75%", "β₁=90%"}
+    assert all(0 <= row["Level 6"] <= 1 for row in fig4)
+    local = [r for r in metrics["selection_counts"] if r["ranking"] == "local" and r["source"] == "measured"]
+    assert [local[0][f"conv{i}"] for i in range(1, 7)] == [6, 6, 6, 12, 12, 12]  # β = 50 % of 12 / 24 filters
+    glob = [r for r in metrics["selection_counts"] if r["ranking"] == "global" and r["source"] == "measured"]
+    assert sum(glob[0][f"conv{i}"] for i in range(1, 7)) == 54
 
 
 def test_an_unchanged_notebook_is_not_executed_again(executed, tmp_path):

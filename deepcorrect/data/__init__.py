@@ -61,6 +61,14 @@ def per_class_index(labels: torch.Tensor, k: int, seed: int) -> torch.Tensor:
     return torch.cat(picked).sort().values
 
 
+def split_validation(data: TensorData, per_class: int, seed: int) -> tuple[TensorData, TensorData]:
+    """(rest, validation): ``per_class`` images of each class held out, as the paper's 45k/5k CIFAR split."""
+    held = per_class_index(data.labels, per_class, seed)
+    keep = torch.ones(len(data), dtype=torch.bool)
+    keep[held] = False
+    return data.subset(keep.nonzero().squeeze(1)), data.subset(held)
+
+
 def load_dataset(cfg: DataConfig) -> tuple[TensorData, TensorData]:
     """(train, test) for ``cfg``: generated, read from torchvision's CIFAR files, or decoded from an
     ImageFolder tree; capped per class as the profile asks. Nothing is downloaded unless ``cfg.download``."""
@@ -103,4 +111,4 @@ def _torchvision_cifar(cfg: DataConfig, train: bool) -> TensorData:
     return TensorData(images, torch.tensor(ds.targets, dtype=torch.long), tuple(ds.classes))
 
 
-__all__ = ["EMBEDDED_CLASSES", "TensorData", "load_dataset", "make_embedded", "per_class_index"]
+__all__ = ["EMBEDDED_CLASSES", "TensorData", "load_dataset", "make_embedded", "per_class_index", "split_validation"]

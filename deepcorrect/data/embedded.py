@@ -63,8 +63,7 @@ def make_embedded(n_per_class: int, seed: int, size: int = 32) -> tuple[torch.Te
 
     hue = (shape_id.float() / len(SHAPES) * 0.8 + 0.05 * tex_id + 0.06 * torch.randn(n, generator=g)) % 1.0
     colour = _hsv_to_rgb(hue, 0.55 + 0.3 * torch.rand(n, generator=g), 0.55 + 0.35 * torch.rand(n, generator=g))
-    contrast = 0.14 + 0.16 * torch.rand(n, 1, 1, 1, generator=g)  # texture contrast varies per image
-    fg = 255.0 * colour[:, :, None, None] * (1 - contrast + contrast * texture[:, None])
+    fg = 255.0 * colour[:, :, None, None] * (0.78 + 0.22 * texture[:, None])
 
     background = _crops(_BACKGROUNDS, n, size, g, zoom=(0.25, 0.6))
     dim = 0.35 + 0.4 * torch.rand(n, 1, 1, 1, generator=g)
