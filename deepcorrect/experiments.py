@@ -321,6 +321,22 @@ def selection_counts(profile: Profile, rank) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["ranking", "kind", "source"])
 
 
+def describe_first_layer(fig4: pd.DataFrame, beta_label: str = "β₁=25%") -> str:
+    """How much of the accuracy lost at each level the top 25 % of the first layer recovers (Figure 4)."""
+    parts = []
+    for kind in dict.fromkeys(fig4["kind"]):
+        rows = fig4[fig4.kind == kind].set_index("selection")
+        levels = COLUMNS[1:]
+        lost = rows.loc["none", "Clean"] - rows.loc["none", levels]
+        regained = rows.loc[beta_label, levels] - rows.loc["none", levels]
+        share = float(regained.sum() / max(float(lost.sum()), 1e-9))
+        verdict = "agrees with" if share >= 0.5 else "falls short of"
+        parts.append(f"{'Blur' if kind == 'blur' else 'AWGN'}: ideally correcting the top 25 % of the first layer "
+                     f"regains {share:.0%} of the accuracy lost over levels 1–6 — this {verdict} the paper's "
+                     f"\"large part\".")
+    return " ".join(parts)
+
+
 def describe_layers(per_layer: pd.DataFrame, rank) -> str:
     """Which single layer's ideal correction recovers most (the paper: the first one for CIFAR)."""
     parts = []

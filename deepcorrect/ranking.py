@@ -135,6 +135,8 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
         raise ValueError(f"unknown ranking method {method!r}; expected 'fast' or 'literal'")
     device = torch.device(device)
     model = model.eval().to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
     layers = list(cfg.layers) or ranked_layers(model)
     for layer in layers:
         get_conv(model, layer)

@@ -121,5 +121,5 @@ plots.figure_2(tsne);
 Markdown(ex.describe_tsne(tsne))
 
 # %%
-ex.save_metrics(results_dir, "01_distortions_baselines", {"profile": cfg.name, "tables": measured,
-                                                          "tsne_separation": ex.tsne_separation(tsne)})
+metrics = {"profile": cfg.name, "tables": measured, "tsne_separation": ex.tsne_separation(tsne)}
+saved = ex.save_metrics(results_dir, "01_distortions_baselines", metrics)

@@ -102,6 +102,9 @@ plots.ideal_curves(fig4, "Figure 4 — ideal correction of the top β₁ filters
 # %%
 fig4.set_index(["kind", "selection"]).style.format("{:.3f}")
 
+# %%
+Markdown(ex.describe_first_layer(fig4))
+
 # %% [markdown]
 # ## Figure 5 — correcting β = 50 % of one layer at a time
 #
@@ -136,9 +139,7 @@ plots.figure_6(ex.first_layer_weights(model, rank),
 ex.selection_counts(cfg, rank)
 
 # %%
-ex.save_metrics(results_dir, "02_ranking", {"profile": cfg.name, "ranking_seconds": rank.seconds,
-                                            "figure4": fig4.to_dict(orient="records"),
-                                            "figure5": fig5.to_dict(orient="records"),
-                                            "selection_counts": ex.selection_counts(cfg, rank).reset_index()
-                                            .to_dict(orient="records"),
-                                            "layers": rank.layers, "n_images": rank.n_images})
+metrics = {"profile": cfg.name, "ranking_seconds": rank.seconds, "layers": rank.layers, "n_images": rank.n_images,
+           "figure4": fig4.to_dict(orient="records"), "figure5": fig5.to_dict(orient="records"),
+           "selection_counts": ex.selection_counts(cfg, rank).reset_index().to_dict(orient="records")}
+saved = ex.save_metrics(results_dir, "02_ranking", metrics)
