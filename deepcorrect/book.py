@@ -98,10 +98,10 @@ def _write_profile_page(path: Path, profile: str, overrides: dict[str, Any]) -> 
     """The front page's "which profile produced these pages" paragraph."""
     cfg = resolve(profile, **{_profile_key(k): v for k, v in overrides.items() if _profile_key(k)})
     shown = ", ".join(f"`{k}={v!r}`" for k, v in overrides.items()) or "none"
-    text = (f"```{{admonition}} These pages were produced by profile `{cfg.name}`\n"
+    text = (f":::{{admonition}} These pages were produced by profile `{cfg.name}`\n"
             f"{cfg.description}\n\nOverrides: {shown}. Data source: `{cfg.data.source}`"
             f"{f' ({cfg.data.root})' if cfg.data.root else ''}; network: `{cfg.model.arch}` at width "
-            f"{cfg.model.width:g}; {cfg.train.epochs} training epochs; device `{cfg.device}`.\n```\n")
+            f"{cfg.model.width:g}; {cfg.train.epochs} training epochs; device `{cfg.device}`.\n:::\n")
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.is_file() or path.read_text() != text:
         path.write_text(text)

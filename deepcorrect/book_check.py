@@ -71,6 +71,8 @@ def check_pages(html_dir: Path) -> list[str]:
                 problems.append(f"{page.name}: table {i + 1} is empty")
         if parsed.error_outputs or any(m in text for m in _ERROR_MARKERS):
             problems.append(f"{page.name}: shows an error or traceback")
+        if "```{" in text or ":::{" in text:
+            problems.append(f"{page.name}: shows an unrendered MyST directive")
     return problems
 
 
