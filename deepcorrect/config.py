@@ -109,6 +109,7 @@ class RankingConfig:
     split: str = "val"  # where the ranking set comes from: val (CIFAR-style) | train (ImageNet-style)
     chunk_filters: int = 16  # swapped filters stacked into one suffix batch (bounds memory)
     chunk_images: int = 500  # ranking-set images per prefix batch (bounds memory)
+    shortcut: bool = True  # next conv: add one channel's contribution instead of rerunning it (same maths)
     bf16: bool = False  # bf16 autocast on CUDA (faster; counts may then differ from float32's)
     seed: int = 0  # seeds the ranking-set sample and the noise
     clip: bool = False  # clip AWGN to [0, 255]

@@ -141,7 +141,7 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
     for layer in layers:
         get_conv(model, layer)
     sizes = {layer: get_conv(model, layer).out_channels for layer in layers}
-    splits = {layer: SuffixSplit(model, layer) for layer in layers} if method == "fast" else {}
+    splits = {layer: SuffixSplit(model, layer, cfg.shortcut) for layer in layers} if method == "fast" else {}
     n_levels = len(cfg.levels)
     base = torch.zeros(len(cfg.kinds), n_levels, dtype=torch.long)
     counts = {layer: torch.zeros(len(cfg.kinds), n_levels, n, dtype=torch.long) for layer, n in sizes.items()}
@@ -175,25 +175,54 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
                    {"method": method, "device": str(device), "bf16": cfg.bf16 and device.type == "cuda"})
 
 
+#: Modules that act on each channel separately (in eval mode), so a one-channel swap passes through them.
+_PER_CHANNEL = (nn.BatchNorm2d, nn.ReLU, nn.Identity, nn.Dropout, nn.MaxPool2d, nn.AvgPool2d)
+
+
 class SuffixSplit:
     """``model`` traced with ``torch.fx`` and cut at conv ``layer``: :meth:`prefix` computes the layer's output
-    and every earlier value the rest of the network uses; :meth:`suffix` runs only the rest."""
+    and every earlier value the rest of the network uses; :meth:`suffix` runs only the rest.
 
-    def __init__(self, model: nn.Module, layer: str):
+    With ``shortcut``, when the layer's output reaches the next conv only through per-channel maps (BN in eval
+    mode, ReLU), that next conv is not rerun per swap: it is linear in its input channels, so swapping
+    channel j adds ``conv(a_clean_j − a_dist_j)`` with filter j's weights alone to its distorted output.
+    Mathematically the same; in floating point the sums are ordered differently (see :func:`rank_filters`).
+    """
+
+    def __init__(self, model: nn.Module, layer: str, shortcut: bool = False):
         get_conv(model, layer)
         try:
             self.gm = fx.symbolic_trace(model)
         except Exception as err:
             raise ValueError(f"torch.fx cannot trace {type(model).__name__} ({type(err).__name__}: {err}); "
                              f"rank it with method='literal'") from None
-        nodes = list(self.gm.graph.nodes)
-        t = next((i for i, n in enumerate(nodes) if n.op == "call_module" and n.target == layer), None)
+        self.nodes = list(self.gm.graph.nodes)
+        t = next((i for i, n in enumerate(self.nodes) if n.op == "call_module" and n.target == layer), None)
         if t is None:
             raise ValueError(f"layer {layer!r} is not called in the traced forward pass")
-        after = set(nodes[t + 1:])
-        self.before = nodes[:t + 1]
-        self.target = nodes[t]
-        self.live = [n for n in nodes[:t] if any(u in after for u in n.users)]
+        self.target = self.nodes[t]
+        self.before, self.live = self._cut(t)
+        self.chain, self.next_conv = self._linear_chain() if shortcut else ([], None)
+        if self.next_conv is not None:
+            self.before_next, self.live_next = self._cut(self.nodes.index(self.next_conv))
+
+    def _cut(self, index: int) -> tuple[list, list]:
+        after = set(self.nodes[index + 1:])
+        return self.nodes[:index + 1], [n for n in self.nodes[:index] if any(u in after for u in n.users)]
+
+    def _linear_chain(self) -> tuple[list, fx.Node | None]:
+        """The per-channel modules between the target and the next conv, and that conv (or no shortcut)."""
+        chain, node = [], self.target
+        while len(node.users) == 1:
+            (user,) = node.users
+            module = self.gm.get_submodule(user.target) if user.op == "call_module" else None
+            if isinstance(module, nn.Conv2d) and module.padding_mode == "zeros" and len(user.args) == 1:
+                return chain, user
+            if not isinstance(module, _PER_CHANNEL) or len(user.args) != 1:
+                break
+            chain.append(user)
+            node = user
+        return [], None
 
     def prefix(self, x: torch.Tensor) -> tuple[dict, torch.Tensor]:
         interp = fx.Interpreter(self.gm, garbage_collect_values=False)
@@ -203,10 +232,12 @@ class SuffixSplit:
             interp.env[node] = interp.run_node(node)
         return {n: interp.env[n] for n in self.live}, interp.env[self.target]
 
-    def suffix(self, live: dict, target_value: torch.Tensor):
-        env = dict.fromkeys(self.before)
+    def suffix(self, live: dict, value: torch.Tensor, at: fx.Node | None = None):
+        """Run the network after node ``at`` (default: the target layer) with ``value`` as that node's output."""
+        before = self.before if at is None else self.before_next
+        env = dict.fromkeys(before)
         env.update(live)
-        env[self.target] = target_value
+        env[at or self.target] = value
         return fx.Interpreter(self.gm).run(initial_env=env, enable_io_processing=False)
 
     def swap_counts(self, y_clean: torch.Tensor, distorted: torch.Tensor, labels: torch.Tensor,
@@ -218,16 +249,45 @@ class SuffixSplit:
             raise ValueError(f"clean and distorted outputs of {self.target.target!r} differ in shape: "
                              f"{tuple(y_clean.shape)} vs {tuple(y_dist.shape)}")
         n_filters, batch = y_dist.shape[1], y_dist.shape[0]
+        if self.next_conv is not None:
+            a_clean, a_dist = self._through_chain(y_clean), self._through_chain(y_dist)
+            conv = self.gm.get_submodule(self.next_conv.target)
+            z_dist = conv(a_dist)
+            live = {n: v for n, v in live.items() if n in self.live_next}
         out = torch.empty(n_filters, dtype=torch.long, device=y_dist.device)
         for j0 in range(0, n_filters, chunk):
             js = torch.arange(j0, min(j0 + chunk, n_filters), device=y_dist.device)
             k = js.numel()
-            stacked = y_dist.repeat(k, *([1] * (y_dist.dim() - 1))).view(k, *y_dist.shape)
-            stacked[torch.arange(k, device=js.device), :, js] = y_clean[:, js].transpose(0, 1)
             repeated = {n: _repeat(v, k, batch) for n, v in live.items()}
-            logits = self.suffix(repeated, stacked.view(k * batch, *y_dist.shape[1:]))
+            if self.next_conv is None:
+                stacked = y_dist.repeat(k, *([1] * (y_dist.dim() - 1))).view(k, *y_dist.shape)
+                stacked[torch.arange(k, device=js.device), :, js] = y_clean[:, js].transpose(0, 1)
+                logits = self.suffix(repeated, stacked.view(k * batch, *y_dist.shape[1:]))
+            else:
+                delta = _one_channel_conv(conv, a_clean[:, js] - a_dist[:, js], js)  # (B, k, C_out, H, W)
+                z = (z_dist[:, None] + delta).transpose(0, 1).reshape(k * batch, *z_dist.shape[1:])
+                logits = self.suffix(repeated, z, at=self.next_conv)
             out[j0:j0 + k] = (logits.argmax(1).view(k, batch) == labels).sum(1)
         return out
+
+    def _through_chain(self, y: torch.Tensor) -> torch.Tensor:
+        y = y.clone()  # in-place ReLUs must not touch the caller's tensor
+        for node in self.chain:
+            y = self.gm.get_submodule(node.target)(y)
+        return y
+
+
+def _one_channel_conv(conv: nn.Conv2d, delta: torch.Tensor, js: torch.Tensor) -> torch.Tensor:
+    """For each channel j in ``js``: ``conv`` applied to an input that is zero except channel j = delta[:, i],
+    without bias — one grouped convolution for all of them. Returns (B, k, C_out, H', W')."""
+    c_out, c_in_group = conv.out_channels, conv.in_channels // conv.groups
+    group = js // c_in_group
+    rows = torch.arange(c_out, device=js.device)
+    in_group = (rows[None] // (c_out // conv.groups)) == group[:, None]  # (k, C_out): outputs channel j reaches
+    weight = conv.weight[:, js % c_in_group].transpose(0, 1) * in_group[:, :, None, None]  # (k, C_out, kh, kw)
+    weight = weight.reshape(js.numel() * c_out, 1, *conv.kernel_size)
+    out = nn.functional.conv2d(delta, weight, None, conv.stride, conv.padding, conv.dilation, groups=js.numel())
+    return out.view(delta.shape[0], js.numel(), c_out, *out.shape[2:])
 
 
 def literal_counts(model: nn.Module, layer: str, clean: torch.Tensor, distorted: torch.Tensor,

@@ -1,5 +1,7 @@
 """Ranking: the fast path's counts equal a literal Algorithm 1 written here as the reference."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 import torchvision
@@ -52,6 +54,8 @@ CASES = [
 
 @pytest.mark.parametrize("name,make,size,layers,family", CASES, ids=[c[0] for c in CASES])
 def test_fast_counts_equal_the_literal_algorithm(name, make, size, layers, family):
+    """Both fast variants — suffix only, and suffix plus the next conv's one-channel shortcut — must
+    reproduce the literal counts exactly."""
     torch.manual_seed(0)
     model = make().eval()
     g = torch.Generator().manual_seed(1)
@@ -63,13 +67,15 @@ def test_fast_counts_equal_the_literal_algorithm(name, make, size, layers, famil
     levels = (2, 5) if size == 32 else (4,)  # AlexNet-sized inputs: one level keeps the reference loop short
     cfg = RankingConfig(kinds=("awgn",), levels=levels, layers=layers, chunk_filters=7, chunk_images=1000)
     with torch.inference_mode():
-        ranking = rank_filters(model, data, family, cfg, progress=False)
+        rankings = [rank_filters(model, data, family, replace(cfg, shortcut=sc), progress=False)
+                    for sc in (False, True)]
         for layer in layers:
             for li, level in enumerate(cfg.levels):
                 expected, base = reference_counts(model, layer, images.float(), labels, "awgn", level, family,
                                                   _level_seed(cfg, 0, level))
-                assert torch.equal(ranking.counts[layer][0, li], expected), (layer, level)
-                assert int(ranking.base[0, li]) == base
+                for ranking in rankings:
+                    assert torch.equal(ranking.counts[layer][0, li], expected), (layer, level)
+                    assert int(ranking.base[0, li]) == base
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +182,14 @@ def test_untraceable_models_are_reported():
 
     with pytest.raises(ValueError, match="rank it with method='literal'"):
         SuffixSplit(Dynamic(), "conv")
+
+
+def test_the_shortcut_applies_where_only_per_channel_maps_lead_to_the_next_conv():
+    model = CaffeAlexNet(num_classes=10).eval()
+    found = {layer: SuffixSplit(model, layer, shortcut=True).next_conv for layer in ("conv1", "conv3", "conv5")}
+    assert found["conv1"] is None  # LRN mixes channels
+    assert found["conv3"].target == "conv4"
+    assert found["conv5"] is None  # the next layer is fully connected
+    resnet = torchvision.models.resnet18(num_classes=10).eval()
+    assert SuffixSplit(resnet, "layer1.0.conv1", shortcut=True).next_conv.target == "layer1.0.conv2"
+    assert SuffixSplit(resnet, "layer1.0.conv2", shortcut=True).next_conv is None  # the residual add follows
