@@ -107,7 +107,7 @@ class RankingConfig:
     layers: tuple[str, ...] = ()  # conv layers to rank (empty: the first six of All-Conv-BN, every other conv)
     per_class: int = 10  # ranking-set images per class (CIFAR: 10 from validation; ImageNet: 5 from train)
     split: str = "val"  # where the ranking set comes from: val (CIFAR-style) | train (ImageNet-style)
-    chunk_filters: int = 16  # swapped filters stacked into one suffix batch (bounds memory)
+    chunk_filters: int = 4  # swapped filters stacked into one suffix batch (small is fastest on CPUs)
     chunk_images: int = 500  # ranking-set images per prefix batch (bounds memory)
     shortcut: bool = True  # next conv: add one channel's contribution instead of rerunning it (same maths)
     bf16: bool = False  # bf16 autocast on CUDA (faster; counts may then differ from float32's)
