@@ -6,9 +6,11 @@ is replaced by its clean value while the rest of the network sees the distorted 
 The fast path never runs the whole network per filter. The model is traced with ``torch.fx``; for layer i the
 prefix up to i runs once on the clean and once on the distorted images; then ``chunk_filters`` swapped copies
 of layer i's output are stacked into one batch and only the suffix after layer i runs on it, with every value
-the suffix needs from the prefix (skip connections included) repeated alongside. The correct-prediction
-counts are exactly those of the literal algorithm (:func:`literal_counts`), which stays here as the fallback
-for models ``torch.fx`` cannot trace.
+the suffix needs from the prefix (skip connections included) repeated alongside. Where only per-channel maps
+(BN, ReLU, pooling) lead to the next conv, that conv is not rerun either: a swap adds one channel's
+contribution to its distorted output. The tests check that the correct-prediction counts equal those of the
+literal algorithm (:func:`literal_counts`), which stays here as the fallback for models ``torch.fx`` cannot
+trace.
 """
 
 from __future__ import annotations
