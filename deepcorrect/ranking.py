@@ -90,13 +90,13 @@ class Ranking:
         return pd.DataFrame(rows)
 
     def to_payload(self) -> dict:
-        return {"layers": self.layers, "kinds": self.kinds, "levels": self.levels, "n_images": self.n_images, "base": self.base,
-                "counts": self.counts, "seconds": self.seconds, "meta": self.meta}
+        return {"layers": self.layers, "kinds": self.kinds, "levels": self.levels, "n_images": self.n_images,
+                "base": self.base, "counts": self.counts, "seconds": self.seconds, "meta": self.meta}
 
     @classmethod
     def from_payload(cls, p: dict) -> Ranking:
-        return cls(list(p["layers"]), list(p["kinds"]), list(p["levels"]), int(p["n_images"]), p["base"], dict(p["counts"]),
-                   float(p["seconds"]), dict(p["meta"]))
+        return cls(list(p["layers"]), list(p["kinds"]), list(p["levels"]), int(p["n_images"]), p["base"],
+                   dict(p["counts"]), float(p["seconds"]), dict(p["meta"]))
 
     def _kind(self, kind: str) -> int:
         if kind not in self.kinds:
