@@ -90,3 +90,42 @@ def test_augment_crops_and_flips_on_the_batch():
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
     for i in range(2):
         assert any(torch.equal(z[i], padded[i, :, a:a + 8, b:b + 8]) for a in range(5) for b in range(5))
+
+
+def test_a_sigkilled_cli_run_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path):
+    """Kill -9 a real `deepcorrect baseline` process once its first checkpoint exists, rerun the same command,
+    and compare the final weights with those of a run that was never interrupted."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    args = [sys.executable, "-m", "deepcorrect", "baseline", "-p", "epochs=4", "-p", "width=0.125",
+            "-p", "train_per_class=200", "-p", "val_per_class=2", "-p", "test_per_class=5"]
+
+    def run(results, **kw):
+        return subprocess.run([*args, "--results", str(results)], cwd=REPO, capture_output=True, text=True,
+                              timeout=600, **kw)
+
+    killed_dir = tmp_path / "killed"
+    proc = subprocess.Popen([*args, "--results", str(killed_dir)], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list(killed_dir.glob("baseline/*/checkpoint.pt")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    ckpt = next(killed_dir.glob("baseline/*/checkpoint.pt"))
+    epoch_at_kill = torch.load(ckpt, weights_only=True)["epoch"]
+    assert epoch_at_kill < 4, "the run finished before it could be killed"
+    assert not list(killed_dir.glob("baseline/*/payload.pt"))
+    assert run(killed_dir).returncode == 0
+    assert run(tmp_path / "clean").returncode == 0
+    resumed = torch.load(next(killed_dir.glob("baseline/*/payload.pt")), weights_only=True)
+    reference = torch.load(next((tmp_path / "clean").glob("baseline/*/payload.pt")), weights_only=True)
+    assert [row["epoch"] for row in resumed["history"]] == [1, 2, 3, 4]
+    for name, value in reference["state"].items():
+        assert torch.equal(value, resumed["state"][name]), name
