@@ -7,9 +7,7 @@ bench/out/distortions.json. Usage: python bench/bench_distortions.py [--images N
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,6 +15,8 @@ from scipy import ndimage
 
 from deepcorrect import distortions as D
 from deepcorrect.data import make_embedded
+
+from _report import save  # bench/ is on sys.path when a benchmark runs as a script
 
 
 def per_image_reference(images: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
@@ -57,9 +57,7 @@ def main() -> None:
     n = x.shape[0]
     result = {"images": n, "device": str(dev), "per_image_scipy_images_per_s": n / ref_s,
               "batched_images_per_s": n / fast_s, "ratio": ref_s / fast_s}
-    out = Path(__file__).parent / "out"
-    out.mkdir(exist_ok=True)
-    (out / "distortions.json").write_text(json.dumps(result, indent=2))
+    save("distortions", result)
     print(f"per-image scipy: {result['per_image_scipy_images_per_s']:.0f} images/s")
     print(f"batched on {dev}: {result['batched_images_per_s']:.0f} images/s")
     print(f"ratio batched/per-image: {result['ratio']:.1f}x")

@@ -11,11 +11,9 @@ Usage: python bench/bench_ranking.py [--images 50] [--width 0.25] [--device cpu]
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import torch
 
@@ -24,6 +22,8 @@ from deepcorrect.data import TensorData, make_embedded
 from deepcorrect.data.embedded import CLASSES
 from deepcorrect.models import AllConvBN
 from deepcorrect.ranking import rank_filters
+
+from _report import save  # bench/ is on sys.path when a benchmark runs as a script
 
 
 def timed(model, data, cfg, method, device):
@@ -61,11 +61,8 @@ def main() -> None:
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     result = {"device": str(device), "images": len(data), "filters": filters, "width": args.width,
               "literal_filters_per_s": filters / literal_s, "fast_filters_per_s": filters / fast_s,
-              "identical_counts": identical, "peak_memory_bytes": peak, "ratio": literal_s / fast_s,
-              "torch_threads": torch.get_num_threads()}
-    out = Path(__file__).parent / "out"
-    out.mkdir(exist_ok=True)
-    (out / "ranking.json").write_text(json.dumps(result, indent=2))
+              "identical_counts": identical, "peak_memory_bytes": peak, "ratio": literal_s / fast_s}
+    save("ranking", result)
     print(f"{filters} filters x {len(data)} images, one distortion level, on {device}")
     print(f"literal Algorithm 1: {result['literal_filters_per_s']:.1f} filter-evaluations/s ({literal_s:.1f} s)")
     print(f"fast path:           {result['fast_filters_per_s']:.1f} filter-evaluations/s ({fast_s:.1f} s)")

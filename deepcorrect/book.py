@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .config import resolve
+from .config import Profile, is_override_key, resolve
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -71,8 +71,8 @@ def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, out_dir: 
     out_dir = out_dir or repo / "book"
     import nbformat
 
-    overrides = {k: v for k, v in params.items() if k not in ("results_dir", "fresh")}
-    resolve(profile, **{_profile_key(k): v for k, v in overrides.items() if _profile_key(k)})
+    overrides = {k: v for k, v in params.items() if is_override_key(k)}
+    cfg = resolve(profile, **overrides)  # bad values fail here, before any notebook runs
     sources = notebook_sources(repo)
     if only:
         sources = [s for s in sources if any(s.stem.startswith(o) for o in only)]
@@ -80,7 +80,7 @@ def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, out_dir: 
             raise ValueError(f"no notebook matches {only}; notebooks: "
                              f"{', '.join(s.stem for s in notebook_sources(repo))}")
     split = check_parameters(sources, {"profile": profile, **params})
-    _write_profile_page(out_dir / "_profile.md", profile, overrides)
+    _write_profile_page(out_dir / "_profile.md", cfg, overrides)
     outputs = []
     for src in sources:
         out = out_dir / f"{src.stem}.ipynb"
@@ -94,9 +94,8 @@ def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, out_dir: 
     return outputs
 
 
-def _write_profile_page(path: Path, profile: str, overrides: dict[str, Any]) -> None:
+def _write_profile_page(path: Path, cfg: Profile, overrides: dict[str, Any]) -> None:
     """The front page's "which profile produced these pages" paragraph."""
-    cfg = resolve(profile, **{_profile_key(k): v for k, v in overrides.items() if _profile_key(k)})
     shown = ", ".join(f"`{k}={v!r}`" for k, v in overrides.items()) or "none"
     text = (f":::{{admonition}} These pages were produced by profile `{cfg.name}`\n"
             f"{cfg.description}\n\nOverrides: {shown}. Data source: `{cfg.data.source}`"
@@ -115,14 +114,6 @@ def build_book(repo: Path, strict: bool = False) -> Path:
     cmd = [exe, "build", "book/"] + (["-W", "-n", "--keep-going"] if strict else [])
     subprocess.run(cmd, cwd=repo, check=True)
     return repo / "_build" / "html"  # Jupyter Book writes next to the _config.yml it found
-
-
-def _profile_key(name: str) -> str | None:
-    """Notebook parameter → profile override key (``data_root`` → ``root``); None for notebook-only ones."""
-    from .config import override_keys
-
-    name = {"data_root": "root"}.get(name, name)
-    return name if name in override_keys() else None
 
 
 def _stamp(src: Path, params: dict[str, Any]) -> str:

@@ -145,8 +145,7 @@ def _cmd_rank(args: argparse.Namespace) -> int:
 
 
 def _resolve_cli(args: argparse.Namespace):
-    params = parse_assignments(args.param)
-    return resolve(args.profile, **{("root" if k == "data_root" else k): v for k, v in params.items()})
+    return resolve(args.profile, **parse_assignments(args.param))
 
 
 def _cmd_check_book(args: argparse.Namespace) -> int:

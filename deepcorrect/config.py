@@ -182,14 +182,25 @@ def override_keys() -> dict[str, tuple[str | None, str]]:
     return keys
 
 
+def _accepted_keys() -> dict[str, tuple[str | None, str]]:
+    """The override keys plus their ``section_field`` aliases."""
+    keys = override_keys()
+    keys.update({f"{sec}_{name}": (sec, name) for sec, name in list(keys.values()) if sec})
+    return keys
+
+
+def is_override_key(key: str) -> bool:
+    """Whether ``key`` sets a profile field (notebook-only parameters such as ``results_dir`` do not)."""
+    return key in _accepted_keys()
+
+
 def resolve(profile: str | Profile, **overrides: Any) -> Profile:
     """The named profile with flat ``overrides`` applied; ``None`` values mean "keep the profile's"."""
     if isinstance(profile, str):
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
         profile = PROFILES[profile]
-    keys = override_keys()
-    keys.update({f"{sec}_{name}": (sec, name) for sec, name in list(keys.values()) if sec})  # prefixed aliases
+    keys = _accepted_keys()
     unknown = sorted(k for k in overrides if k not in keys)
     if unknown:
         raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(override_keys()))}")
