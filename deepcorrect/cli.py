@@ -12,12 +12,15 @@ from pathlib import Path
 
 from . import __version__
 from .config import PROFILES, override_keys, parse_assignments, resolve
+from .distortions import KINDS
 
 EPILOG = """examples:
   deepcorrect book                                  # every notebook on the embedded 'smoke' profile, then the book
   deepcorrect book --profile cifar10-jpg -p epochs=5
   deepcorrect baseline --profile smoke -p width=0.5 # train (or load) and print Tables 1-2
   deepcorrect rank --profile smoke --out ranking.csv # correction priority of every filter (Algorithm 1)
+  deepcorrect correct --model Deepcorr-6c --kind blur # train correction units, print its row of Table 3
+  deepcorrect finetune --k 9 --kind awgn            # fine-tune the first 9 conv layers, print its row of Table 4
   deepcorrect profiles                              # the named profiles and their settings
 """
 
@@ -69,6 +72,28 @@ def _parser() -> argparse.ArgumentParser:
     rank.add_argument("--score", choices=("paper", "release"), default="paper",
                       help="paper: mean τ over levels (Eq. 1); release: mean relative error reduction")
     rank.set_defaults(func=_cmd_rank)
+
+    corr = sub.add_parser("correct", help="train DeepCorrect correction units and print their accuracy table",
+                          description="Rank the baseline's filters (cached), attach correction units to the "
+                                      "top-ranked ones, train them on half-distorted batches (cached, resumable) "
+                                      "and print top-1 per level next to the paper's Table 3/4 row.")
+    _common(corr)
+    corr.add_argument("--model", nargs="+", default=["Deepcorr-6c"], metavar="NAME",
+                      help="Deepcorr-K, Deepcorr-Kc, Deepcorr-Kc-global, ranked.L, random.L#T or least.L "
+                           "(default Deepcorr-6c); several names train one after the other")
+    corr.add_argument("--kind", choices=KINDS, nargs="+", default=list(KINDS), help="distortion(s) (default both)")
+    corr.add_argument("--out", help="also write the table to this .csv file")
+    corr.set_defaults(func=_cmd_correct)
+
+    ft = sub.add_parser("finetune", help="fine-tune the first k conv layers and print their accuracy table",
+                        description="Fine-tune the first k conv layers (and their BN) of the baseline on "
+                                    "half-distorted batches (cached, resumable) and print top-1 per level next "
+                                    "to the paper's Table 3/4 row.")
+    _common(ft)
+    ft.add_argument("--k", type=int, nargs="+", default=[9], help="conv layers to fine-tune (default 9: all)")
+    ft.add_argument("--kind", choices=KINDS, nargs="+", default=list(KINDS), help="distortion(s) (default both)")
+    ft.add_argument("--out", help="also write the table to this .csv file")
+    ft.set_defaults(func=_cmd_correct)
 
     check = sub.add_parser("check-book", help="screenshot every built page in headless Chromium and check it",
                            description="Fail on a broken image, an empty table or a visible traceback in "
@@ -141,6 +166,43 @@ def _cmd_rank(args: argparse.Namespace) -> int:
     tmp.replace(out)
     print(ex.top_filters(ranking).to_string())
     print(f"\n{len(frame)} rows written to {out} ({ranking.seconds:.1f} s of ranking)")
+    return 0
+
+
+def _cmd_correct(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from . import comparisons as cmp
+    from . import experiments as ex
+    from .paper import correction_table
+    from .store import Store
+
+    names = args.model if args.command == "correct" else [f"Finetune-{k}" for k in args.k]
+    specs = [cmp.parse_model(n) for n in names]  # bad names fail here, before anything trains
+    if args.out and not args.out.endswith(".csv"):
+        raise ValueError(f"--out must end in .csv, got {args.out!r}")
+    cfg = _resolve_cli(args)
+    data = ex.datasets(cfg)
+    store = Store(args.results, fresh=args.fresh)
+    cmp.check_specs(cfg, data.train.num_classes, specs)  # before anything trains, so bad input writes nothing
+    model, _ = ex.baseline(cfg, store, data.train)
+    rank = ex.ranking(cfg, store, model, data)
+    frames = []
+    for kind in args.kind:
+        table, _ = cmp.evaluate_models(cfg, store, model, data, rank, kind, ["Baseline", *names])
+        paper = correction_table(kind).reindex(table.index).dropna(how="all")
+        print(f"\n{'Table 3 - Gaussian blur' if kind == 'blur' else 'Table 4 - AWGN'} (profile {cfg.name}; "
+              f"measured, then the paper's CIFAR-100 rows)")
+        print(table.round(4).to_string())
+        if len(paper):
+            print(paper.round(4).to_string())
+        frames.append(table.assign(kind=kind))
+    if args.out:
+        out = Path(args.out)
+        tmp = out.with_name(f".{out.name}.tmp")
+        pd.concat(frames).to_csv(tmp)
+        tmp.replace(out)
+        print(f"\nwritten to {out}")
     return 0
 
 

@@ -125,6 +125,40 @@ class RankingConfig:
 
 
 @dataclass(frozen=True)
+class CorrectConfig:
+    variant: str = "release"  # correction unit: release (CIFAR) | cw | lite | bottleneck | nobn
+    unit_width: int = 0  # inner width of release / lite units (0 = the paper's 64 / 128 times the model width)
+    release_count: bool = False  # correct round(β·N·1.0417) filters (the release; 50 of 96) not round(β·N) (48)
+    score: str = "paper"  # ranking score used for selection: paper (mean τ) | release (relative error)
+    correct_epochs: int = 40  # epochs of DeepCorrect and fine-tuning training (the paper: 40)
+    correct_lr_step: int = 10  # divide the learning rate by 10 every this many epochs (the paper: 10)
+    correct_batch_size: int = 250  # images per step, half of them distorted (the paper: 250)
+    deepcorr_lr: float = 0.1  # initial learning rate of DeepCorrect models (the paper: 0.1)
+    finetune_lr: float = 0.01  # initial learning rate of Finetune-k models (the paper: 0.01)
+    l1: float = 1e-5  # Eq. (5) regulariser: L1 on correction-unit weights (the release: 1e-5)
+    l2: float = 3e-4  # L2 on fine-tuned base weights (the release: 3e-4)
+    correct_train_per_class: int = 0  # training images per class for these models (0 = the whole split)
+    correct_test_per_class: int = 0  # test images per class for their tables (0 = the whole split)
+    draws: int = 10  # random filter draws per size in Figure 9 (the paper: 10)
+    fig9_filters: tuple[int, ...] = (6, 12, 24, 48)  # Figure 9 sizes at full width (scaled by the width)
+
+    def __post_init__(self):
+        _choice("variant", self.variant, ("release", "cw", "lite", "bottleneck", "nobn"))
+        _choice("score", self.score, ("paper", "release"))
+        for name in ("unit_width", "correct_train_per_class", "correct_test_per_class"):
+            _at_least(name, getattr(self, name), 0)
+        for name in ("correct_epochs", "correct_lr_step", "correct_batch_size", "draws"):
+            _positive(name, getattr(self, name))
+        for name in ("deepcorr_lr", "finetune_lr"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not (self.l1 >= 0 and self.l2 >= 0):
+            raise ValueError(f"l1 and l2 must be ≥ 0, got {self.l1!r}, {self.l2!r}")
+        if not self.fig9_filters or any(not isinstance(n, int) or n < 1 for n in self.fig9_filters):
+            raise ValueError(f"fig9_filters must be positive integers, got {self.fig9_filters!r}")
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -133,6 +167,7 @@ class Profile:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     rank: RankingConfig = field(default_factory=RankingConfig)
+    correct: CorrectConfig = field(default_factory=CorrectConfig)
     device: str = "cpu"  # cpu | cuda | cuda:N | auto
 
 
@@ -140,18 +175,23 @@ _SHARED_CIFAR10 = "../shared/data/cifar10-jpg.tar.gz"
 
 PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("smoke", "Embedded synthetic data (generated in code), All-Conv-BN at width 0.25, a ranking set of "
-            "5 images per class, CPU, minutes.",
+            "5 images per class; Finetune and Deepcorr models train 2 short epochs on 60 images per class and "
+            "are measured on 20 per class: the code path on a CPU in minutes, not the paper's numbers.",
             data=DataConfig(source="embedded", train_per_class=1200, test_per_class=200, val_per_class=100),
             model=ModelConfig(width=0.25),
             train=TrainConfig(epochs=5, batch_size=128, lr=0.05),
             eval=EvalConfig(ideal_per_class=30),
-            rank=RankingConfig(per_class=5)),
+            rank=RankingConfig(per_class=5),
+            correct=CorrectConfig(correct_epochs=2, correct_lr_step=1, correct_batch_size=60,
+                                  correct_train_per_class=60, correct_test_per_class=20, draws=2)),
     Profile("cifar10-jpg", "Real photographs: the CIFAR-10 JPEG tree from ../shared/data, 1,000 training, "
             "100 validation and 200 test images per class, All-Conv-BN at width 0.5, CPU-feasible.",
             data=DataConfig(source="folder", root=_SHARED_CIFAR10, train_per_class=1100, test_per_class=200,
                             val_per_class=100),
             model=ModelConfig(width=0.5),
-            train=TrainConfig(epochs=15, batch_size=128, lr=0.05)),
+            train=TrainConfig(epochs=15, batch_size=128, lr=0.05),
+            correct=CorrectConfig(correct_epochs=4, correct_lr_step=2, correct_batch_size=125,
+                                  correct_train_per_class=300, draws=3)),
     Profile("cifar10", "CIFAR-10 through torchvision at the paper's CIFAR scale (GPU).",
             data=DataConfig(source="cifar10", root="data/cifar10", val_per_class=500),
             model=ModelConfig(width=1.0),
@@ -164,7 +204,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             device="auto"),
 ]}
 
-_SECTIONS = ("data", "model", "train", "eval", "rank")
+_SECTIONS = ("data", "model", "train", "eval", "rank", "correct")
 
 
 def override_keys() -> dict[str, tuple[str | None, str]]:
@@ -231,7 +271,7 @@ def as_dict(obj: Any) -> dict[str, Any]:
 
 def _section_type(sec: str) -> type:
     return {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig,
-            "rank": RankingConfig}[sec]
+            "rank": RankingConfig, "correct": CorrectConfig}[sec]
 
 
 def _coerce(sec: str | None, name: str, value: Any) -> Any:

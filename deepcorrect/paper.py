@@ -23,3 +23,58 @@ def baseline_row(kind: str, family: str) -> pd.Series:
     dataset = "CIFAR-100" if family == "cifar" else "ImageNet"
     values = TABLE_1_2[kind][dataset]
     return pd.Series(values + [TABLE_1_2_AVG[kind][dataset]], index=[*COLUMNS, "Avg"], name=f"paper ({dataset})")
+
+
+_T34 = {  # Tables 3 (blur) and 4 (AWGN): Clean, Levels 1–6, Avg, # Params
+    "blur": """Baseline 0.7028 0.6402 0.2212 0.0806 0.0440 0.0340 0.0290 0.2502 1389804
+Finetune-1 0.6310 0.6254 0.4664 0.2824 0.1694 0.1139 0.0761 0.3378 2880
+Finetune-3 0.6642 0.6573 0.5905 0.5169 0.4291 0.3431 0.2678 0.4955 169344
+Finetune-6 0.6887 0.6841 0.6266 0.5702 0.5088 0.4544 0.3931 0.5608 1000512
+Finetune-9 0.6875 0.6808 0.6296 0.5789 0.5297 0.4812 0.4218 0.5727 1389804
+Deepcorr-1 0.6746 0.6500 0.5787 0.5217 0.4307 0.3395 0.2466 0.4917 80954
+Deepcorr-3 0.6890 0.6781 0.6414 0.5944 0.5441 0.4769 0.4007 0.5749 242862
+Deepcorr-6 0.6963 0.6871 0.6548 0.6116 0.5638 0.5128 0.4405 0.5952 505674
+Deepcorr-1c 0.6893 0.6806 0.6344 0.5905 0.5253 0.4643 0.3961 0.5686 470246
+Deepcorr-3c 0.6947 0.6871 0.6515 0.6035 0.5617 0.5086 0.4456 0.5932 632154
+Deepcorr-6c 0.6937 0.6874 0.6552 0.6118 0.5720 0.5269 0.4694 0.6023 894966""",
+    "awgn": """Baseline 0.7028 0.6184 0.3862 0.2239 0.1324 0.0829 0.0569 0.3147 1389804
+Finetune-1 0.6358 0.6391 0.6257 0.5859 0.5213 0.4571 0.3760 0.5487 2880
+Finetune-3 0.6832 0.6771 0.6588 0.6329 0.6070 0.5694 0.5220 0.6214 169344
+Finetune-6 0.6843 0.6845 0.6687 0.6465 0.6245 0.5940 0.5593 0.6374 1000512
+Finetune-9 0.6876 0.6838 0.6719 0.6562 0.6317 0.6104 0.5742 0.6451 1389804
+Deepcorr-1 0.6930 0.6802 0.6612 0.6339 0.6030 0.5688 0.5330 0.6247 80954
+Deepcorr-3 0.6932 0.6846 0.6732 0.6436 0.6181 0.5914 0.5604 0.6377 242862
+Deepcorr-6 0.6964 0.6903 0.6769 0.6496 0.6277 0.5986 0.5679 0.6439 505674
+Deepcorr-1c 0.6952 0.6864 0.6715 0.6467 0.6260 0.5985 0.5642 0.6412 470246
+Deepcorr-3c 0.6964 0.6893 0.6776 0.6512 0.6290 0.6010 0.5723 0.6452 632154
+Deepcorr-6c 0.6930 0.6879 0.6727 0.6484 0.6304 0.6084 0.5757 0.6452 894966""",
+}
+
+#: Table 5: Deepcorr-6c Avg under local and global ranking; the paper's local-vs-global t-test p-value.
+TABLE_5 = {"local": {"blur": 0.6023, "awgn": 0.6452}, "global": {"blur": 0.6025, "awgn": 0.6467}}
+TABLE_5_P = 0.2151
+#: Table 6: paired t-test p-values, ranked.l vs random.l, l = 6, 12, 24, 48 of 96 first-layer filters.
+TABLE_6 = {6: 0.0001, 12: 0.00014, 24: 0.0002, 48: 0.0119}
+
+
+def correction_table(kind: str) -> pd.DataFrame:
+    """The paper's Table 3 (``blur``) or Table 4 (``awgn``): CIFAR-100, per level, Avg and # Params."""
+    rows = {}
+    for line in _T34[kind].splitlines():
+        name, *values = line.split()
+        rows[name] = [float(v) for v in values[:8]] + [int(values[8])]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=[*COLUMNS, "Avg", "# Params"])
+    table.index.name = "Method"
+    return table
+
+#: Table 10 (Caffe AlexNet, Deepcorr-5 variants): parameters and "FLOPs" (multiply-accumulates) of each unit.
+TABLE_10 = {
+    "cw": {"params": [270288, 739200, 739200, 739200, 328960], "flops": [8.16e8, 5.38e8, 1.24e8, 1.24e8, 5.54e7]},
+    "lite": {"params": [314568, 345408, 345408, 345408, 328960], "flops": [9.49e8, 2.51e8, 5.82e7, 5.82e7, 5.54e7]},
+    "bottleneck": {"params": [40680, 287040, 287040, 287040, 127872],
+                   "flops": [1.22e8, 2.08e8, 4.83e7, 4.83e7, 2.15e7]},
+}
+#: Corrected filters per AlexNet layer in Table 10 (β = 0.75, 0.75, 0.5, 0.5, 0.5 of 96, 256, 384, 384, 256).
+TABLE_10_FILTERS = [72, 192, 192, 192, 128]
+#: Deepcorr-5c: the units plus fc6–fc8 (Table 7: 61.44 M).
+DEEPCORR_5C_PARAMS = 61_447_992

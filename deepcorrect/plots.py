@@ -169,3 +169,93 @@ def figure_6(weights, orders: dict[str, list[int]], fraction: float = 0.5) -> pl
     fig.suptitle("Figure 6 — first-layer filters, sorted by correction priority (row-major)", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def _levels_axis(ax) -> np.ndarray:
+    levels = np.arange(NUM_LEVELS + 1)
+    ax.set_xticks(levels, ["clean", *map(str, levels[1:])])
+    ax.set_xlabel("distortion level")
+    ax.grid(alpha=0.3)
+    return levels
+
+
+def correction_tables(tables: dict[str, pd.DataFrame], paper: dict[str, pd.DataFrame] | None = None) -> plt.Figure:
+    """Tables 3–4 as curves: top-1 per level of every model, fine-tuning dashed, DeepCorrect solid, the
+    baseline grey; one panel per kind. Beside each, Avg against trainable parameters (log scale), measured
+    (filled) and the paper's (hollow)."""
+    cols = ["Clean", *[f"Level {i}" for i in range(1, NUM_LEVELS + 1)]]
+    fig, axes = plt.subplots(len(tables), 2, figsize=(11, 3.6 * len(tables)), squeeze=False,
+                             gridspec_kw={"width_ratios": [1.5, 1]})
+    for (kind, t), (ax, ax2) in zip(tables.items(), axes):
+        levels = _levels_axis(ax)
+        ft = [m for m in t.index if m.startswith("Finetune")]
+        dc = [m for m in t.index if m.startswith("Deepcorr")]
+        colours = dict(zip(ft, sns.color_palette("Oranges", len(ft) + 1)[1:]))
+        colours |= dict(zip(dc, sns.color_palette("Blues", len(dc) + 1)[1:]))
+        for m in t.index:
+            style = {"color": "0.45", "ls": ":"} if m == "Baseline" else {
+                "color": colours[m], "ls": "--" if m in ft else "-"}
+            ax.plot(levels, t.loc[m, cols].to_numpy(float), marker="o", ms=2.5, lw=1.3, label=m, **style)
+            marker = "s" if m in ft else ("o" if m in dc else "D")
+            ax2.scatter(t.loc[m, "# Params"], t.loc[m, "Avg"], color=style["color"], marker=marker, s=28)
+            ax2.annotate(m, (t.loc[m, "# Params"], t.loc[m, "Avg"]), fontsize=6, xytext=(3, 2),
+                         textcoords="offset points")
+            if paper is not None and m in paper[kind].index:
+                ax2.scatter(paper[kind].loc[m, "# Params"], paper[kind].loc[m, "Avg"], facecolor="none",
+                            edgecolor=style["color"], marker=marker, s=28)
+        ax.set_ylabel("top-1")
+        ax.set_title(f"{KIND_TITLES.get(kind, kind)}: every model, per level")
+        ax.legend(fontsize=6, ncol=2, loc="lower left")
+        ax2.set_xscale("log")
+        ax2.set_xlabel("trainable parameters")
+        ax2.set_ylabel("Avg top-1")
+        ax2.set_title("Avg vs parameters" + (" (hollow: paper, CIFAR-100)" if paper is not None else ""))
+        ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def figure_9(frames: dict[str, pd.DataFrame]) -> plt.Figure:
+    """Figure 9: Deepcorr-1 on the top-l ranked filters (solid) vs the mean of random draws of l filters
+    (dashed, band = min–max over draws) vs the l least susceptible (dotted), per level; one panel per kind."""
+    cols = ["Clean", *[f"Level {i}" for i in range(1, NUM_LEVELS + 1)]]
+    fig, axes = plt.subplots(1, len(frames), figsize=(5.2 * len(frames), 3.6), squeeze=False, sharey=True)
+    for ax, (kind, f) in zip(axes[0], frames.items()):
+        levels = _levels_axis(ax)
+        sizes = sorted(set(f[f.group == "ranked"].filters))
+        for colour, n in zip(sns.color_palette("viridis", len(sizes)), sizes):
+            ranked = f[(f.group == "ranked") & (f.filters == n)][cols].to_numpy(float)[0]
+            ax.plot(levels, ranked, "-", marker="o", ms=3, color=colour, label=f"ranked.{n}")
+            random = f[(f.group == "random") & (f.filters == n)][cols].to_numpy(float)
+            if len(random):
+                ax.plot(levels, random.mean(0), "--", color=colour, label=f"random.{n} (mean of {len(random)})")
+                ax.fill_between(levels, random.min(0), random.max(0), color=colour, alpha=0.12, lw=0)
+        for _, row in f[f.group == "least"].iterrows():
+            ax.plot(levels, row[cols].to_numpy(float), ":", marker="x", color="0.2",
+                    label=f"least.{row['filters']}")
+        ax.set_title(KIND_TITLES.get(kind, kind))
+        ax.legend(fontsize=6, ncol=2, loc="lower left")
+    axes[0, 0].set_ylabel("top-1")
+    fig.tight_layout()
+    return fig
+
+
+def validation_curves(records: dict[str, dict[str, dict]]) -> plt.Figure:
+    """Validation top-1 (half of the images distorted) against training iterations for every trained
+    model, one panel per kind — the CIFAR counterpart of Figure 12."""
+    fig, axes = plt.subplots(1, len(records), figsize=(5.2 * len(records), 3.4), squeeze=False, sharey=True)
+    for ax, (kind, recs) in zip(axes[0], records.items()):
+        trained = [r for r in recs.values() if r["history"]]
+        palette = sns.color_palette("tab20", len(trained))
+        for colour, rec in zip(palette, trained):
+            h = pd.DataFrame(rec["history"])
+            if "val_accuracy" in h:
+                ls = "--" if rec["name"].startswith("Finetune") else "-"
+                ax.plot(h["iteration"], h["val_accuracy"], ls, marker="o", ms=2.5, color=colour, label=rec["name"])
+        ax.set_xlabel("training iterations")
+        ax.set_title(KIND_TITLES.get(kind, kind))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, ncol=2)
+    axes[0, 0].set_ylabel("validation top-1 (half distorted)")
+    fig.tight_layout()
+    return fig

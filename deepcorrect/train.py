@@ -68,11 +68,14 @@ def augment(images: torch.Tensor, generator: torch.Generator, pad: int, flip: bo
 def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.device | str = "cpu",
         checkpoint: Path | str | None = None, batch_transform: BatchTransform | None = None,
         set_train_mode: Callable[[nn.Module], None] | None = None,
-        on_epoch_end: Callable[[int, dict], None] | None = None, progress: bool = True) -> list[dict]:
+        on_epoch_end: Callable[[int, dict], None] | None = None,
+        regularizer: Callable[[], torch.Tensor] | None = None, progress: bool = True) -> list[dict]:
     """Train the parameters of ``model`` that require grad with SGD for ``cfg.epochs``; returns the per-epoch
     log (loss, accuracy, images/s, lr). With ``checkpoint``, resumes from it when it exists and was made by
     the same config, and rewrites it after every epoch. ``batch_transform(images, generator)`` runs after
-    augmentation (e.g. half-distorted batches); ``set_train_mode`` replaces ``model.train()`` (frozen BN)."""
+    augmentation (e.g. half-distorted batches); ``set_train_mode`` replaces ``model.train()`` (frozen BN);
+    ``regularizer()`` is added to the loss (Eq. 5's λ·R(W)); ``on_epoch_end(epoch, row)`` may add entries to the
+    epoch's log row (e.g. a validation accuracy) before it is checkpointed."""
     device = torch.device(device)
     model.to(device)
     if cfg.channels_last:
@@ -102,9 +105,9 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
         total_loss = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
         t0 = time.perf_counter()
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=None if progress else True,
-                   leave=False)
-        for idx in bar:
+        bar = tqdm(total=len(data), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="img", unit_scale=True,
+                   disable=None if progress else True, leave=False)
+        for idx in batches:
             x = augment(images[idx].float(), g, cfg.crop_pad, cfg.flip)
             if batch_transform is not None:
                 x = batch_transform(x, g)
@@ -114,11 +117,14 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
             with autocast:
                 out = step_model(x)
                 loss = nn.functional.cross_entropy(out.float(), y)
+            objective = loss if regularizer is None else loss + regularizer()
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            objective.backward()
             opt.step()
             total_loss += loss.detach() * y.numel()
             correct += (out.argmax(1) == y).sum()
+            bar.update(idx.numel())
+        bar.close()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - t0
@@ -126,16 +132,17 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
         if not math.isfinite(mean_loss):
             raise FloatingPointError(f"training loss became {mean_loss} in epoch {epoch + 1}; lower lr "
                                      f"(now {lr:g}) or check the data")
-        row = {"epoch": epoch + 1, "loss": mean_loss, "accuracy": correct.item() / len(data), "lr": lr,
+        row = {"epoch": epoch + 1, "iteration": (epoch + 1) * len(batches), "loss": mean_loss,
+               "accuracy": correct.item() / len(data), "lr": lr,
                "images_per_s": len(data) / seconds, "seconds": seconds}
         history.append(row)
         if progress:
             tqdm.write(f"epoch {row['epoch']:3d}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "
                        f"lr {lr:.4g}  {row['images_per_s']:.0f} img/s")
-        if ckpt is not None:
-            _save(ckpt, model, opt, epoch + 1, history, fingerprint)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
+        if ckpt is not None:
+            _save(ckpt, model, opt, epoch + 1, history, fingerprint)
     return history
 
 

@@ -9,7 +9,8 @@ from conftest import REPO
 from deepcorrect.book import check_parameters, notebook_parameters, notebook_sources, run_notebooks
 
 TINY = {"epochs": 1, "width": 0.125, "train_per_class": 30, "test_per_class": 10, "val_per_class": 4,
-        "tsne_per_class": 5, "per_class": 2, "ideal_per_class": 5}
+        "tsne_per_class": 5, "per_class": 2, "ideal_per_class": 5, "correct_epochs": 1, "correct_train_per_class": 3,
+        "correct_test_per_class": 3, "draws": 1}
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,22 @@ def test_notebook_02_ranks_every_filter_and_saves_figures_4_5(executed):
     assert [local[0][f"conv{i}"] for i in range(1, 7)] == [6, 6, 6, 12, 12, 12]  # β = 50 % of 12 / 24 filters
     glob = [r for r in metrics["selection_counts"] if r["ranking"] == "global" and r["source"] == "measured"]
     assert sum(glob[0][f"conv{i}"] for i in range(1, 7)) == 54
+
+
+def test_notebook_03_trains_every_model_of_tables_3_to_6(executed):
+    _, results = executed
+    metrics = json.loads((results / "metrics" / "03_deepcorrect_cifar.json").read_text())
+    names = {"Baseline", "Finetune-1", "Finetune-3", "Finetune-6", "Finetune-9", "Deepcorr-1", "Deepcorr-3",
+             "Deepcorr-6", "Deepcorr-1c", "Deepcorr-3c", "Deepcorr-6c", "Deepcorr-6c-global"}
+    for kind in ("blur", "awgn"):
+        assert set(metrics["tables"][kind]) == names
+        assert all(0 <= v <= 1 for row in metrics["tables"][kind].values() for v in row.values())
+        params = metrics["params"][kind]
+        assert params["Finetune-9"] == params["Baseline"] and params["Deepcorr-1"] < params["Deepcorr-1c"]
+        groups = [(r["group"], r["filters"]) for r in metrics["figure9"][kind]]
+        assert groups == [("ranked", n) for n in (1, 2, 3, 6)] + [("random", n) for n in (1, 2, 3, 6)] + [("least", 6)]
+    assert set(metrics["table6"]["p-value"]) == {f"{n} filters" for n in (1, 2, 3, 6)}
+    assert 0 <= metrics["local_vs_global"]["p-value"] <= 1
 
 
 def test_an_unchanged_notebook_is_not_executed_again(executed, tmp_path):

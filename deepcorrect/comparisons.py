@@ -1,0 +1,480 @@
+"""DeepCorrect against fine-tuning (paper §5.1): named models, their training and the tables built on them.
+
+Models are named as in the paper — ``Finetune-9``, ``Deepcorr-6``, ``Deepcorr-6c``, ``Deepcorr-6c-global`` —
+and, for Figure 9, ``ranked.12`` / ``random.12#3`` / ``least.12`` (a Deepcorr-1 on the top, three random or
+the bottom 12 filters of the first ranked layer). Trained weights are cached by what determines them (data,
+baseline, ranking, schedule, distortion kind and the exact filter selection), so a model that two tables share
+(``ranked.48`` is ``Deepcorr-1``) trains once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .config import Profile
+from .correction import (
+    DEFAULT_WIDTH,
+    check_frozen,
+    deepcorrect_model,
+    finetune_model,
+    frozen_state,
+    regulariser,
+    set_training_mode,
+)
+from .data import TensorData
+from .distortions import half_distorted
+from .evaluate import COLUMNS, accuracy_table
+from .models import count_params
+from .store import Store
+from .train import fit, resolve_device
+
+#: Rows of Tables 3–4, in the paper's order.
+TABLE_3_MODELS = ("Baseline", "Finetune-1", "Finetune-3", "Finetune-6", "Finetune-9", "Deepcorr-1", "Deepcorr-3",
+                  "Deepcorr-6", "Deepcorr-1c", "Deepcorr-3c", "Deepcorr-6c")
+
+_NAME = re.compile(r"^(?:(?P<ft>Finetune)-(?P<ftk>\d+)|Deepcorr-(?P<k>\d+)(?P<c>c?)(?P<glob>-global)?"
+                   r"|(?P<fig9>ranked|random|least)\.(?P<l>\d+)(?:#(?P<draw>\d+))?)$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a model name means: ``method`` deepcorr | finetune, ``k`` layers, ``train_last`` extra layers
+    trained (the "c" models), ``selection`` local | global | ranked | random | least, and for Figure 9 the
+    number of first-layer ``filters`` and the random ``draw``."""
+
+    name: str
+    method: str
+    k: int
+    train_last: int = 0
+    selection: str = "local"
+    filters: int = 0
+    draw: int = 0
+
+
+def parse_model(name: str) -> ModelSpec:
+    """``"Deepcorr-6c"`` → its :class:`ModelSpec`; a clear error listing the accepted forms otherwise."""
+    m = _NAME.match(name.strip()) if isinstance(name, str) else None
+    if m is None or (m["fig9"] == "random") != (m["draw"] is not None):
+        raise ValueError(f"unknown model name {name!r}; expected Finetune-K, Deepcorr-K, Deepcorr-Kc, "
+                         f"Deepcorr-Kc-global, ranked.L, least.L or random.L#T (e.g. Deepcorr-6c, random.12#3)")
+    if m["ft"]:
+        return ModelSpec(name, "finetune", int(m["ftk"]))
+    if m["fig9"]:
+        return ModelSpec(name, "deepcorr", 1, selection=m["fig9"], filters=int(m["l"]), draw=int(m["draw"] or 0))
+    return ModelSpec(name, "deepcorr", int(m["k"]), train_last=3 if m["c"] else 0,
+                     selection="global" if m["glob"] else "local")
+
+
+def check_specs(profile: Profile, num_classes: int, specs: list[ModelSpec]) -> None:
+    """Fail before any training when a model cannot exist on this network (k beyond its layers, more
+    first-layer filters than it has)."""
+    from .models import build_model, get_conv
+    from .ranking import ranked_layers
+
+    net = build_model(profile.model.arch, num_classes, profile.model.width)
+    layers = list(profile.rank.layers) or ranked_layers(net)
+    for spec in specs:
+        if spec.method == "finetune":
+            finetune_model(net, spec.k)
+        elif not 1 <= spec.k <= len(layers):
+            raise ValueError(f"{spec.name}: k must lie in 1..{len(layers)} (the ranked layers {', '.join(layers)})")
+        elif spec.filters > get_conv(net, layers[0]).out_channels:
+            raise ValueError(f"{spec.name}: the first ranked layer {layers[0]} has "
+                             f"{get_conv(net, layers[0]).out_channels} filters")
+
+
+def selection_for(profile: Profile, rank, kind: str, spec: ModelSpec) -> dict[str, list[int]]:
+    """The filters a DeepCorrect model corrects, layer → sorted indices."""
+    from .experiments import paper_betas
+    from .ranking import select_global, select_local
+
+    c = profile.correct
+    if not 1 <= spec.k <= len(rank.layers):
+        raise ValueError(f"{spec.name}: k must lie in 1..{len(rank.layers)} (the ranked layers "
+                         f"{', '.join(rank.layers)}), got {spec.k}")
+    if spec.selection in ("local", "global"):
+        betas = paper_betas(profile, rank.layers[:spec.k])
+        select = select_local if spec.selection == "local" else select_global
+        chosen = select(rank, kind, betas, method=c.score, release_count=c.release_count)
+        return {layer: sorted(int(j) for j in idx) for layer, idx in chosen.items()}
+    first = rank.layers[0]
+    n = rank.counts[first].shape[-1]
+    if not 1 <= spec.filters <= n:
+        raise ValueError(f"{spec.name}: the first ranked layer {first} has {n} filters; cannot correct {spec.filters}")
+    order = rank.order(first, kind, c.score)
+    if spec.selection == "ranked":
+        picked = order[:spec.filters]
+    elif spec.selection == "least":
+        picked = order[-spec.filters:]
+    else:
+        g = torch.Generator().manual_seed(1_000_003 * profile.train.seed + 1009 * spec.filters + spec.draw)
+        picked = torch.randperm(n, generator=g)[:spec.filters]
+    return {first: sorted(int(j) for j in picked)}
+
+
+def build(profile: Profile, base: nn.Module, rank, kind: str, spec: ModelSpec) -> tuple[nn.Module, dict]:
+    """The untrained model for ``spec`` and the selection it corrects (empty for fine-tuning)."""
+    if spec.method == "finetune":
+        return finetune_model(base, spec.k), {}
+    selection = selection_for(profile, rank, kind, spec)
+    corrected = {layer: idx for layer, idx in selection.items() if idx}  # global ranking may leave a layer out
+    model = deepcorrect_model(base, corrected, profile.correct.variant, width=unit_width(profile),
+                              train_last=spec.train_last)
+    return model, selection
+
+
+def unit_width(profile: Profile) -> int | None:
+    """Inner width of release / lite units: as configured, else the paper's scaled by the model's width
+    (64 for the full-width CIFAR network, 16 at width 0.25); ``None`` for units whose width follows C."""
+    c = profile.correct
+    if c.variant not in DEFAULT_WIDTH:
+        return None
+    return c.unit_width or max(4, round(DEFAULT_WIDTH[c.variant] * profile.model.width))
+
+
+def subsets(profile: Profile, data) -> tuple[TensorData, TensorData | None, TensorData]:
+    """The training, validation and test images these models use: the profile's splits, capped per class
+    (``correct_train_per_class``; ``correct_test_per_class`` for validation and test) if asked."""
+    c, seed = profile.correct, profile.data.seed
+
+    def cap(split: TensorData | None, k: int, offset: int) -> TensorData | None:
+        if split is None or not k or k >= int(torch.bincount(split.labels).min()):
+            return split
+        return split.per_class(k, seed + offset)
+
+    return (cap(data.train, c.correct_train_per_class, 5), cap(data.val, c.correct_test_per_class, 7),
+            cap(data.test, c.correct_test_per_class, 6))
+
+
+def train_corrected(model: nn.Module, train: TensorData, val: TensorData | None, profile: Profile, kind: str, *,
+                    lr: float, device: torch.device, checkpoint: Path | None = None, progress: bool = True
+                    ) -> list[dict]:
+    """§5.1 training: half of every batch distorted by ``kind`` at a random level, SGD with momentum, the
+    step schedule, Eq. (5)'s regulariser; validation top-1 (half distorted, fixed draw) after every epoch;
+    and a check that every frozen parameter and buffer is bit-identical afterwards."""
+    c, family, clip = profile.correct, profile.data.family, profile.eval.clip
+    cfg = replace(profile.train, epochs=c.correct_epochs, lr=lr, lr_step=c.correct_lr_step,
+                  batch_size=c.correct_batch_size, weight_decay=0.0, nesterov=False)
+    model.to(device)
+    before = frozen_state(model)
+    val_x = val_y = None
+    if val is not None:
+        g = torch.Generator(device).manual_seed(profile.eval.seed + 17)
+        val_x = half_distorted(val.images.to(device).float(), kind, family, g, clip)
+        val_y = val.labels.to(device)
+
+    def validate(_epoch: int, row: dict) -> None:
+        if val_x is not None:
+            row["val_accuracy"] = _top1(model, val_x, val_y, profile.eval.batch_size)
+
+    history = fit(model, train, cfg, device=device, checkpoint=checkpoint,
+                  batch_transform=lambda x, gen: half_distorted(x, kind, family, gen, clip),
+                  set_train_mode=set_training_mode, regularizer=regulariser(model, c.l1, c.l2),
+                  on_epoch_end=validate, progress=progress)
+    check_frozen(model, before)
+    return history
+
+
+@torch.inference_mode()
+def _top1(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
+    model.eval()
+    correct = sum(int((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
+                  for i in range(0, len(x), batch_size))
+    return correct / len(x)
+
+
+def corrected_model(profile: Profile, store: Store, base: nn.Module, data, rank, kind: str, name: str,
+                    progress: bool = True) -> tuple[nn.Module, dict]:
+    """Train (or load) the named model for ``kind``; returns it in eval mode with its record: history,
+    selection, trainable parameters and seconds."""
+    from .experiments import _key
+
+    spec = parse_model(name)
+    model, selection = build(profile, base, rank, kind, spec)
+    lr = profile.correct.deepcorr_lr if spec.method == "deepcorr" else profile.correct.finetune_lr
+    device = resolve_device(profile.device)
+
+    def compute(folder: Path) -> dict:
+        train, val, _ = subsets(profile, data)
+        history = train_corrected(model, train, val, profile, kind, lr=lr, device=device,
+                                  checkpoint=folder / "checkpoint.pt", progress=progress)
+        return {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history}
+
+    key = {**_key(profile, "data", "model", "train", "rank", "correct"), "kind": kind, "method": spec.method,
+           "k": spec.k, "train_last": spec.train_last, "selection": selection}
+    result = store.get("corrected", key, compute)
+    model.load_state_dict(result["state"])
+    record = {"name": name, "history": result["history"], "selection": selection,
+              "params": count_params(model, trainable_only=True)}
+    return model.eval(), record
+
+
+def evaluate_models(profile: Profile, store: Store, base: nn.Module, data, rank, kind: str, names,
+                    progress: bool = True) -> tuple[pd.DataFrame, dict[str, dict]]:
+    """Top-1 per level, Avg and trainable parameters for each named model (``Baseline`` is the untouched
+    network, with all its parameters counted as the paper does); the training records alongside."""
+    from .experiments import _key
+
+    device = resolve_device(profile.device)
+    test = subsets(profile, data)[2]
+    rows, records = {}, {}
+    for name in names:
+        if name == "Baseline":
+            model, record = base, {"name": name, "history": [], "selection": {}, "params": count_params(base)}
+        else:
+            model, record = corrected_model(profile, store, base, data, rank, kind, name, progress)
+
+        def compute(_folder: Path, model=model) -> dict:
+            table = accuracy_table(model, test, profile.data.family, (kind,), device=device,
+                                   batch_size=profile.eval.batch_size, seed=profile.eval.seed, clip=profile.eval.clip)
+            return {"row": table.loc[kind].to_dict()}
+
+        key = {**_key(profile, "data", "model", "train", "rank", "correct", "eval"), "kind": kind,
+               "model": name, "selection": record["selection"]}
+        rows[name] = {**store.get("corrected_eval", key, compute)["row"], "# Params": record["params"]}
+        records[name] = record
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "Method"
+    table["# Params"] = table["# Params"].astype(int)
+    return table, records
+
+
+def compare_table(measured: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Measured Avg and parameters next to the paper's Table 3 (blur) or 4 (AWGN), with the differences."""
+    from .paper import correction_table
+
+    paper = correction_table(kind)
+    out = pd.DataFrame({"measured Avg": measured["Avg"], "paper Avg": paper["Avg"].reindex(measured.index)})
+    out["Δ Avg"] = out["measured Avg"] - out["paper Avg"]
+    out["measured # Params"] = measured["# Params"]
+    out["paper # Params"] = paper["# Params"].reindex(measured.index)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Figure 9 and Table 6
+
+
+def figure9_scaled(profile: Profile, first_layer_filters: int) -> dict[int, int]:
+    """The paper's l ∈ {6, 12, 24, 48} of 96 first-layer filters → l scaled to this network's first layer
+    (sizes that coincide after scaling are kept once)."""
+    scale = first_layer_filters / 96
+    out: dict[int, int] = {}
+    for n in sorted(profile.correct.fig9_filters):
+        scaled = max(1, min(first_layer_filters, round(n * scale)))
+        if scaled not in out.values():
+            out[n] = scaled
+    return out
+
+
+def figure9_sizes(profile: Profile, first_layer_filters: int) -> list[int]:
+    return list(figure9_scaled(profile, first_layer_filters).values())
+
+
+def figure9_names(profile: Profile, first_layer_filters: int) -> list[str]:
+    sizes = figure9_sizes(profile, first_layer_filters)
+    names = [f"ranked.{n}" for n in sizes]
+    names += [f"random.{n}#{t}" for n in sizes for t in range(profile.correct.draws)]
+    return names + [f"least.{sizes[-1]}"]
+
+
+def figure9_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """Figure 9's rows of an :func:`evaluate_models` table with their group (ranked / random / least) and l."""
+    parsed = [parse_model(n) for n in table.index]
+    out = table.copy()
+    out["group"] = [p.selection for p in parsed]
+    out["filters"] = [p.filters for p in parsed]
+    return out
+
+
+def ttest_ranked_vs_random(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Table 6: paired-sample t-test (``scipy.stats.ttest_rel``) between ranked.l and the mean over draws of
+    random.l, paired over the clean column and the six levels of every distortion kind given."""
+    from scipy.stats import ttest_rel
+
+    rows = {}
+    sizes = sorted(set.intersection(*(set(f[f.group == "ranked"].filters) for f in frames.values())))
+    for n in sizes:
+        ranked = np.concatenate([f[(f.group == "ranked") & (f.filters == n)][COLUMNS].to_numpy()[0]
+                                 for f in frames.values()])
+        random = np.concatenate([f[(f.group == "random") & (f.filters == n)][COLUMNS].mean().to_numpy()
+                                 for f in frames.values()])
+        test = ttest_rel(ranked, random)
+        rows[f"{n} filters"] = {"ranked − random (mean)": float((ranked - random).mean()),
+                                "t": float(test.statistic), "p-value": float(test.pvalue), "pairs": len(ranked)}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def ttest_local_vs_global(tables: dict[str, pd.DataFrame], local: str = "Deepcorr-6c",
+                          glob: str = "Deepcorr-6c-global") -> dict:
+    """Table 5's test: paired t-test between local and global ranking over the clean column and six levels of
+    each kind (the paper: p = 0.2151)."""
+    from scipy.stats import ttest_rel
+
+    a = np.concatenate([t.loc[local, COLUMNS].to_numpy(float) for t in tables.values()])
+    b = np.concatenate([t.loc[glob, COLUMNS].to_numpy(float) for t in tables.values()])
+    test = ttest_rel(b, a)
+    return {"global − local (mean)": float((b - a).mean()), "t": float(test.statistic),
+            "p-value": float(test.pvalue), "pairs": len(a)}
+
+
+def describe_claims(tables: dict[str, pd.DataFrame]) -> str:
+    """Plain verdicts on the paper's §5.1 claims, from the measured Tables 3–4."""
+    parts = []
+    for kind, t in tables.items():
+        title = "Blur" if kind == "blur" else "AWGN"
+        avg = t["Avg"]
+        wins = [k for k in (1, 3, 6) if f"Deepcorr-{k}" in avg and f"Finetune-{k}" in avg]
+        beat = [k for k in wins if avg[f"Deepcorr-{k}"] > avg[f"Finetune-{k}"]]
+        verdict = ("holds for every k" if len(beat) == len(wins) else
+                   f"holds for k = {', '.join(map(str, beat))} only" if beat else "fails for every k")
+        best = avg.idxmax()
+        gain = {k: avg[f"Deepcorr-{k}"] / avg[f"Finetune-{k}"] - 1 for k in wins}
+        parts.append(
+            f"**{title}.** \"Deepcorr-k beats Finetune-k at equal k\" {verdict} in this measurement "
+            f"(relative gain in Avg: " + ", ".join(f"k={k}: {g:+.0%}" for k, g in gain.items())
+            + "; the paper: +46 %, +16 %, +6 % for blur and +14 %, +3 %, +1 % for AWGN). "
+            f"The best average is {best} ({avg[best]:.3f}; the paper: Deepcorr-6c for blur, Deepcorr-3c/6c for "
+            f"AWGN). Baseline → best: {avg.get('Baseline', float('nan')):.3f} → {avg[best]:.3f}.")
+    return "\n\n".join(parts)
+
+
+def local_vs_global(tables: dict[str, pd.DataFrame], records: dict[str, dict[str, dict]],
+                    local: str = "Deepcorr-6c", glob: str = "Deepcorr-6c-global") -> pd.DataFrame:
+    """Table 5: Avg of Deepcorr-6c under local and global ranking per kind, the filters corrected per layer,
+    and the paper's values."""
+    from .paper import TABLE_5
+
+    rows = []
+    for scheme, name in (("local", local), ("global", glob)):
+        for kind, t in tables.items():
+            sel = records[kind][name]["selection"]
+            rows.append({"ranking": scheme, "kind": kind, "measured Avg": float(t.loc[name, "Avg"]),
+                         "paper Avg": TABLE_5[scheme][kind],
+                         "# corrected per layer": "{" + ", ".join(str(len(v)) for v in sel.values()) + "}"})
+    return pd.DataFrame(rows).set_index(["ranking", "kind"])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Exact parameter and MAC counts (Tables 3, 4, 7 and 10)
+
+
+def parameter_counts() -> pd.DataFrame:
+    """Trainable parameters of every Table 3–4 model (full-width All-Conv-BN for CIFAR-100, the release's
+    50 / 100 corrected filters) and of Deepcorr-5c, counted on the built models, next to the paper's."""
+    from .models import AllConvBN, build_model
+    from .paper import DEEPCORR_5C_PARAMS, TABLE_10_FILTERS, correction_table
+    from .ranking import n_selected
+
+    net = AllConvBN(100, width=1.0)
+    paper = correction_table("blur")["# Params"]
+    rows = {}
+    for name in TABLE_3_MODELS:
+        spec = parse_model(name) if name != "Baseline" else None
+        if spec is None:
+            model = net
+        elif spec.method == "finetune":
+            model = finetune_model(net, spec.k)
+        else:
+            layers = [f"conv{i}" for i in range(1, spec.k + 1)]
+            sel = {ly: range(n_selected(0.5, net.get_submodule(ly).out_channels, release=True)) for ly in layers}
+            model = deepcorrect_model(net, sel, "release", train_last=spec.train_last)
+        rows[name] = {"network": "All-Conv-BN (CIFAR-100)", "computed": count_params(model, name != "Baseline"),
+                      "paper": int(paper[name])}
+    alex = build_model("alexnet_caffe", 1000)
+    sel = dict(zip([f"conv{i}" for i in range(1, 6)], (range(n) for n in TABLE_10_FILTERS)))
+    rows["Deepcorr-5c"] = {"network": "AlexNet (Caffe)", "paper": DEEPCORR_5C_PARAMS,
+                           "computed": count_params(deepcorrect_model(alex, sel, "cw", train_last=3), True)}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out["equal"] = out["computed"] == out["paper"]
+    return out
+
+
+def unit_counts() -> pd.DataFrame:
+    """Table 10: parameters and multiply-accumulates of every unit of Deepcorr-5, -lite and -bottleneck on
+    the Caffe AlexNet at 227 px, measured on the built models, next to the paper's."""
+    from .correction import corrected_layers, unit_macs
+    from .models import build_model
+    from .paper import TABLE_10, TABLE_10_FILTERS
+
+    alex = build_model("alexnet_caffe", 1000)
+    sel = dict(zip([f"conv{i}" for i in range(1, 6)], (range(n) for n in TABLE_10_FILTERS)))
+    example = torch.zeros(1, 3, 227, 227)
+    rows = []
+    for variant, paper in TABLE_10.items():
+        model = deepcorrect_model(alex, sel, variant)
+        macs = unit_macs(model, example)
+        for i, (layer, m) in enumerate(corrected_layers(model).items()):
+            rows.append({"model": f"Deepcorr-5-{variant}".replace("-cw", ""), "unit": layer,
+                         "params": count_params(m.unit), "paper params": paper["params"][i],
+                         "MACs": macs[layer], "paper FLOPs": paper["flops"][i],
+                         "MACs / paper": macs[layer] / paper["flops"][i]})
+    return pd.DataFrame(rows).set_index(["model", "unit"])
+
+
+def table_6(profile: Profile, frames: dict[str, pd.DataFrame], first_layer_filters: int) -> pd.DataFrame:
+    """Table 6 measured (:func:`ttest_ranked_vs_random`) with the paper's p-value for the matching l."""
+    from .paper import TABLE_6
+
+    table = ttest_ranked_vs_random(frames)
+    paper_of = {scaled: n for n, scaled in figure9_scaled(profile, first_layer_filters).items()}
+    table["paper l (of 96)"] = [paper_of[int(i.split()[0])] for i in table.index]
+    table["paper p-value"] = [TABLE_6.get(n, float("nan")) for n in table["paper l (of 96)"]]
+    return table
+
+
+def describe_ranked_random(frames: dict[str, pd.DataFrame], table6: pd.DataFrame) -> str:
+    """Whether ranked beats random at every l (and significantly), and whether least is the worst."""
+    better = table6[table6["ranked − random (mean)"] > 0]
+    significant = better[better["p-value"] < 0.05]
+    parts = [f"Ranked beats the mean of the random draws for {len(better)} of {len(table6)} sizes, "
+             f"significantly (p < 0.05) for {len(significant)}; the paper: all four, all significant."]
+    for kind, f in frames.items():
+        largest = max(f[f.group == "ranked"].filters)
+        ranked = float(f[(f.group == "ranked") & (f.filters == largest)]["Avg"].iloc[0])
+        least = f[f.group == "least"]["Avg"]
+        random = float(f[(f.group == "random") & (f.filters == largest)]["Avg"].mean())
+        if len(least):
+            verdict = ("agrees with the paper (least is worst)" if float(least.iloc[0]) < min(ranked, random)
+                       else "does not reproduce the paper's clear ordering ranked > random > least")
+            parts.append(f"{'Blur' if kind == 'blur' else 'AWGN'}, l = {largest}: Avg ranked {ranked:.3f}, random "
+                         f"{random:.3f} (mean), least {float(least.iloc[0]):.3f} — this {verdict}.")
+    return " ".join(parts)
+
+
+def describe_local_global(lg: dict) -> str:
+    significant = lg["p-value"] < 0.05
+    better = "global" if lg["global − local (mean)"] > 0 else "local"
+    return (f"Here {better} ranking is ahead on average and the difference is "
+            f"{'significant (p < 0.05), unlike the paper' if significant else 'not significant, as in the paper'}.")
+
+
+def describe_setup(profile: Profile) -> pd.DataFrame:
+    """The §5.1 training settings this page used, next to the paper's."""
+    c = profile.correct
+    rows = {
+        "correction unit": (f"{c.variant}, inner width {unit_width(profile) or 'C'}", "release unit, width 64"),
+        "β per layer": ("0.5 (round(β·N·1.0417) filters)" if c.release_count else "0.5 (round(β·N) filters)",
+                        "0.5 (48 / 96 of 96 / 192)"),
+        "ranking score": (c.score, "paper (mean τ)"),
+        "epochs, lr step": (f"{c.correct_epochs}, ÷10 every {c.correct_lr_step}", "40, ÷10 every 10"),
+        "batch": (f"{c.correct_batch_size}, half distorted", "250, half distorted"),
+        "learning rate": (f"Deepcorr {c.deepcorr_lr:g}, Finetune {c.finetune_lr:g}", "Deepcorr 0.1, Finetune 0.01"),
+        "regulariser": (f"L1 {c.l1:g} on unit weights, L2 {c.l2:g} on fine-tuned weights",
+                        "λ·R(W) (Eq. 5); the release: L1 1e-5"),
+        "Figure 9 draws": (str(c.draws), "10"),
+    }
+    return pd.DataFrame(rows, index=["this page", "paper"]).T.rename_axis("setting")
+
+
+def describe_training(profile: Profile, data) -> str:
+    train, _, test = subsets(profile, data)
+    return (f"Finetune and Deepcorr models train on {len(train):,} of those training images and are measured on "
+            f"{len(test):,} test images (baseline included).")
