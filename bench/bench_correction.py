@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 import torch
+from deepcorrect.runtime import keep_freed_memory
 from _report import save  # bench/ is on sys.path when a benchmark runs as a script
 
 from deepcorrect.comparisons import unit_width
@@ -35,6 +36,7 @@ def images_per_s(model, data, cfg, device, units: bool) -> float:
 
 
 def main() -> None:
+    keep_freed_memory()  # both sides of the comparison run with the same allocator settings
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--width", type=float, default=0.25, help="All-Conv-BN width (the smoke profile: 0.25)")
     parser.add_argument("--images", type=int, default=1000, help="training images per epoch (default 1000)")

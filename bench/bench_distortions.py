@@ -16,6 +16,7 @@ from scipy import ndimage
 from deepcorrect import distortions as D
 from deepcorrect.data import make_embedded
 
+from deepcorrect.runtime import keep_freed_memory
 from _report import save  # bench/ is on sys.path when a benchmark runs as a script
 
 
@@ -30,6 +31,7 @@ def per_image_reference(images: np.ndarray, level: int, rng: np.random.Generator
 
 
 def main() -> None:
+    keep_freed_memory()  # both sides of the comparison run with the same allocator settings
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

@@ -23,6 +23,7 @@ from deepcorrect.data.embedded import CLASSES
 from deepcorrect.models import AllConvBN
 from deepcorrect.ranking import rank_filters
 
+from deepcorrect.runtime import keep_freed_memory
 from _report import save  # bench/ is on sys.path when a benchmark runs as a script
 
 
@@ -38,6 +39,7 @@ def timed(model, data, cfg, method, device):
 
 
 def main() -> None:
+    keep_freed_memory()  # both sides of the comparison run with the same allocator settings
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=50, help="ranking-set size (default 50)")
     parser.add_argument("--width", type=float, default=0.25, help="All-Conv-BN width (the smoke profile: 0.25)")

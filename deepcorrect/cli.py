@@ -13,6 +13,7 @@ from pathlib import Path
 from . import __version__
 from .config import PROFILES, override_keys, parse_assignments, resolve
 from .distortions import KINDS
+from .runtime import keep_freed_memory
 
 EPILOG = """examples:
   deepcorrect book                                  # every notebook on the embedded 'smoke' profile, then the book
@@ -28,6 +29,7 @@ EPILOG = """examples:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    keep_freed_memory()  # here and in the notebook kernels this command starts (see deepcorrect.runtime)
     if args.command is None:
         parser.print_help()
         return 2

@@ -193,8 +193,7 @@ def _top1(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -
 def corrected_model(profile: Profile, store: Store, base: nn.Module, data, rank, kind: str, name: str,
                     progress: bool = True) -> tuple[nn.Module, dict]:
     """Train (or load) the named model for ``kind``; returns it in eval mode with its record: history,
-    selection, trainable parameters and seconds."""
-    from .experiments import _key
+    selection and trainable parameters."""
 
     spec = parse_model(name)
     model, selection = build(profile, base, rank, kind, spec)
@@ -207,8 +206,8 @@ def corrected_model(profile: Profile, store: Store, base: nn.Module, data, rank,
                                   checkpoint=folder / "checkpoint.pt", progress=progress)
         return {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history}
 
-    key = {**_key(profile, "data", "model", "train", "rank", "correct"), "kind": kind, "method": spec.method,
-           "k": spec.k, "train_last": spec.train_last, "selection": selection}
+    key = {**_training_key(profile), "kind": kind, "method": spec.method, "k": spec.k,
+           "train_last": spec.train_last, "selection": selection}
     result = store.get("corrected", key, compute)
     model.load_state_dict(result["state"])
     record = {"name": name, "history": result["history"], "selection": selection,
@@ -216,11 +215,21 @@ def corrected_model(profile: Profile, store: Store, base: nn.Module, data, rank,
     return model.eval(), record
 
 
+def _training_key(profile: Profile) -> dict:
+    """What determines a trained model: everything but the Figure 9 bookkeeping (how many draws, which
+    sizes), so that asking for more draws reuses the models already trained."""
+    from .experiments import artifact_key
+
+    key = artifact_key(profile, "data", "model", "train", "rank", "correct")
+    key["correct"] = {k: v for k, v in key["correct"].items() if k not in ("draws", "fig9_filters")}
+    return key
+
+
 def evaluate_models(profile: Profile, store: Store, base: nn.Module, data, rank, kind: str, names,
                     progress: bool = True) -> tuple[pd.DataFrame, dict[str, dict]]:
     """Top-1 per level, Avg and trainable parameters for each named model (``Baseline`` is the untouched
     network, with all its parameters counted as the paper does); the training records alongside."""
-    from .experiments import _key
+    from .experiments import artifact_key
 
     device = resolve_device(profile.device)
     test = subsets(profile, data)[2]
@@ -236,7 +245,7 @@ def evaluate_models(profile: Profile, store: Store, base: nn.Module, data, rank,
                                    batch_size=profile.eval.batch_size, seed=profile.eval.seed, clip=profile.eval.clip)
             return {"row": table.loc[kind].to_dict()}
 
-        key = {**_key(profile, "data", "model", "train", "rank", "correct", "eval"), "kind": kind,
+        key = {**_training_key(profile), **artifact_key(profile, "eval"), "kind": kind,
                "model": name, "selection": record["selection"]}
         rows[name] = {**store.get("corrected_eval", key, compute)["row"], "# Params": record["params"]}
         records[name] = record

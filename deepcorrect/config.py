@@ -175,15 +175,15 @@ _SHARED_CIFAR10 = "../shared/data/cifar10-jpg.tar.gz"
 
 PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("smoke", "Embedded synthetic data (generated in code), All-Conv-BN at width 0.25, a ranking set of "
-            "5 images per class; Finetune and Deepcorr models train 2 short epochs on 60 images per class and "
+            "5 images per class; Finetune and Deepcorr models train 2 short epochs on 40 images per class and "
             "are measured on 20 per class: the code path on a CPU in minutes, not the paper's numbers.",
             data=DataConfig(source="embedded", train_per_class=1200, test_per_class=200, val_per_class=100),
             model=ModelConfig(width=0.25),
             train=TrainConfig(epochs=5, batch_size=128, lr=0.05),
             eval=EvalConfig(ideal_per_class=30),
             rank=RankingConfig(per_class=5),
-            correct=CorrectConfig(correct_epochs=2, correct_lr_step=1, correct_batch_size=60,
-                                  correct_train_per_class=60, correct_test_per_class=20, draws=2)),
+            correct=CorrectConfig(correct_epochs=2, correct_lr_step=1, correct_batch_size=40,
+                                  correct_train_per_class=40, correct_test_per_class=20, draws=2)),
     Profile("cifar10-jpg", "Real photographs: the CIFAR-10 JPEG tree from ../shared/data, 1,000 training, "
             "100 validation and 200 test images per class, All-Conv-BN at width 0.5, CPU-feasible.",
             data=DataConfig(source="folder", root=_SHARED_CIFAR10, train_per_class=1100, test_per_class=200,

@@ -23,7 +23,7 @@ from .store import Store
 from .train import fit, resolve_device
 
 
-def _key(profile: Profile, *sections: str) -> dict:
+def artifact_key(profile: Profile, *sections: str) -> dict:
     return {s: asdict(getattr(profile, s)) for s in sections}
 
 
@@ -55,7 +55,7 @@ def baseline(profile: Profile, store: Store, train: TensorData, progress: bool =
                       progress=progress)
         return {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history}
 
-    result = store.get("baseline", _key(profile, "data", "model", "train"), compute)
+    result = store.get("baseline", artifact_key(profile, "data", "model", "train"), compute)
     model.load_state_dict(result["state"])
     return model.eval(), result["history"]
 
@@ -69,7 +69,7 @@ def baseline_tables(profile: Profile, store: Store, model: nn.Module, test: Tens
                                batch_size=profile.eval.batch_size, seed=profile.eval.seed, clip=profile.eval.clip)
         return table.to_dict(orient="split")
 
-    key = _key(profile, "data", "model", "train", "eval")
+    key = artifact_key(profile, "data", "model", "train", "eval")
     return pd.DataFrame(**store.get("baseline_tables", key, compute))
 
 
@@ -124,7 +124,7 @@ def tsne_embeddings(profile: Profile, store: Store, model: nn.Module, test: Tens
                 result[f"{kind}/{level}"] = torch.from_numpy(embed(f.numpy(), seed=profile.eval.seed))
         return result
 
-    return store.get("tsne", _key(profile, "data", "model", "train", "eval"), compute)
+    return store.get("tsne", artifact_key(profile, "data", "model", "train", "eval"), compute)
 
 
 def _fresh_model(profile: Profile, num_classes: int) -> nn.Module:
@@ -239,7 +239,7 @@ def ranking(profile: Profile, store: Store, model: nn.Module, data: Splits, prog
         return rank_filters(model, rset, profile.data.family, profile.rank, device=device,
                             progress=progress).to_payload()
 
-    payload = store.get("ranking", _key(profile, "data", "model", "train", "rank"), compute)
+    payload = store.get("ranking", artifact_key(profile, "data", "model", "train", "rank"), compute)
     return Ranking.from_payload(payload)
 
 
@@ -278,7 +278,7 @@ def ideal_correction(profile: Profile, store: Store, model: nn.Module, data: Spl
                 rows.append({"selection": label, "kind": kind, **dict(zip(COLUMNS, acc))})
         return {"rows": rows}
 
-    key = {**_key(profile, "data", "model", "train", "rank", "eval"), "name": name, "selections": selections}
+    key = {**artifact_key(profile, "data", "model", "train", "rank", "eval"), "name": name, "selections": selections}
     return pd.DataFrame(store.get("ideal", key, compute)["rows"])
 
 

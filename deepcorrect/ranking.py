@@ -143,6 +143,8 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
     for layer in layers:
         get_conv(model, layer)
     sizes = {layer: get_conv(model, layer).out_channels for layer in layers}
+    if method == "fast":
+        model = fold_batchnorm(model)
     splits = {layer: SuffixSplit(model, layer, cfg.shortcut) for layer in layers} if method == "fast" else {}
     n_levels = len(cfg.levels)
     base = torch.zeros(len(cfg.kinds), n_levels, dtype=torch.long)
@@ -175,6 +177,19 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
     bar.close()
     return Ranking(layers, list(cfg.kinds), list(cfg.levels), len(data), base, counts, time.perf_counter() - t0,
                    {"method": method, "device": str(device), "bf16": cfg.bf16 and device.type == "cuda"})
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """An eval-mode copy of ``model`` with every BN that directly follows a conv folded into that conv's
+    weights (``torch.fx``'s conv–BN fusion). Swapping a channel before or after a per-channel BN is the same
+    swap, so the ranking is unchanged; the suffix then runs ~a third fewer full-size passes. Untraceable
+    models are returned as they are."""
+    from torch.fx.experimental.optimization import fuse
+
+    try:
+        return fuse(model.eval(), inplace=False)
+    except Exception:  # noqa: BLE001 - tracing failures take the unfused path; SuffixSplit reports them
+        return model
 
 
 #: Modules that act on each channel separately (in eval mode), so a one-channel swap passes through them.
@@ -266,8 +281,8 @@ class SuffixSplit:
                 stacked[torch.arange(k, device=js.device), :, js] = y_clean[:, js].transpose(0, 1)
                 logits = self.suffix(repeated, stacked.view(k * batch, *y_dist.shape[1:]))
             else:
-                delta = _one_channel_conv(conv, a_clean[:, js] - a_dist[:, js], js)  # (B, k, C_out, H, W)
-                z = (z_dist[:, None] + delta).transpose(0, 1).reshape(k * batch, *z_dist.shape[1:])
+                delta = _one_channel_conv(conv, a_clean[:, js] - a_dist[:, js], js)  # (k, B, C_out, H, W)
+                z = (delta + z_dist).view(k * batch, *z_dist.shape[1:])
                 logits = self.suffix(repeated, z, at=self.next_conv)
             out[j0:j0 + k] = (logits.argmax(1).view(k, batch) == labels).sum(1)
         return out
@@ -281,15 +296,25 @@ class SuffixSplit:
 
 def _one_channel_conv(conv: nn.Conv2d, delta: torch.Tensor, js: torch.Tensor) -> torch.Tensor:
     """For each channel j in ``js``: ``conv`` applied to an input that is zero except channel j = delta[:, i],
-    without bias — one grouped convolution for all of them. Returns (B, k, C_out, H', W')."""
+    without bias. Returns (k, B, C_out, H', W'). One channel's patches (im2col) times that channel's weights
+    is a batched matrix multiply — several times faster on CPUs than a grouped conv with one input channel
+    per group."""
     c_out, c_in_group = conv.out_channels, conv.in_channels // conv.groups
+    b, k, h, w = delta.shape
     group = js // c_in_group
     rows = torch.arange(c_out, device=js.device)
     in_group = (rows[None] // (c_out // conv.groups)) == group[:, None]  # (k, C_out): outputs channel j reaches
     weight = conv.weight[:, js % c_in_group].transpose(0, 1) * in_group[:, :, None, None]  # (k, C_out, kh, kw)
-    weight = weight.reshape(js.numel() * c_out, 1, *conv.kernel_size)
-    out = nn.functional.conv2d(delta, weight, None, conv.stride, conv.padding, conv.dilation, groups=js.numel())
-    return out.view(delta.shape[0], js.numel(), c_out, *out.shape[2:])
+    if isinstance(conv.padding, str):  # 'same' / 'valid': let the conv work out the geometry
+        out = nn.functional.conv2d(delta, weight.reshape(k * c_out, 1, *conv.kernel_size), None, conv.stride,
+                                   conv.padding, conv.dilation, groups=k)
+        return out.view(b, k, c_out, *out.shape[2:]).transpose(0, 1)
+    cols = nn.functional.unfold(delta.transpose(0, 1).reshape(k * b, 1, h, w), conv.kernel_size, conv.dilation,
+                                conv.padding, conv.stride)  # (k·B, kh·kw, L)
+    out = torch.matmul(weight.reshape(k, 1, c_out, -1), cols.view(k, b, cols.shape[1], cols.shape[2]))
+    size = [(n + 2 * p - d * (kk - 1) - 1) // st + 1 for n, p, d, kk, st in
+            zip((h, w), conv.padding, conv.dilation, conv.kernel_size, conv.stride)]
+    return out.view(k, b, c_out, *size)
 
 
 def literal_counts(model: nn.Module, layer: str, clean: torch.Tensor, distorted: torch.Tensor,

@@ -4,10 +4,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from deepcorrect.runtime import keep_freed_memory
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
+keep_freed_memory()  # faster tensors on glibc, for the tests and the notebook kernels they start
 
 
 @pytest.fixture

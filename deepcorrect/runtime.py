@@ -1,0 +1,34 @@
+"""Process-level CPU settings, applied by the entry points (the CLI, benchmarks, notebook kernels), never by
+library functions.
+
+glibc's ``malloc`` serves large blocks (every activation tensor of a batch) with fresh ``mmap`` pages and
+returns them to the OS on ``free``; each new tensor then page-faults in again. On a small CPU box that makes
+memory-bound work — ReLU, BN, the stacked swaps of the ranking — several times slower than the arithmetic
+(measured here: a 78 MB ReLU 51 ms → 10 ms). Keeping freed memory in the heap costs resident memory, not time.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+#: The same settings as environment variables, for child processes (papermill kernels) started later.
+MALLOC_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**31 - 1)}
+
+
+def keep_freed_memory(children: bool = True) -> bool:
+    """Tell glibc's allocator not to mmap large blocks nor trim the heap (this process), and set the
+    matching variables for child processes. Returns whether this process's allocator took the settings
+    (False off glibc, e.g. macOS: nothing changes there)."""
+    if children:
+        for key, value in MALLOC_ENV.items():
+            os.environ.setdefault(key, value)
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    except (OSError, AttributeError):
+        return False
