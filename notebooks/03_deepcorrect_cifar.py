@@ -100,7 +100,7 @@ cmp.unit_counts().style.format({"MACs": "{:.3g}", "paper FLOPs": "{:.3g}", "MACs
 names = [*cmp.TABLE_3_MODELS, "Deepcorr-6c-global"]
 tables, records = {}, {}
 for kind in ("blur", "awgn"):
-    tables[kind], records[kind] = cmp.evaluate_models(cfg, store, model, data, rank, kind, names)
+    tables[kind], records[kind] = cmp.evaluate_models(cfg, store, model, data, rank, kind, names, progress=False)
 main = {kind: t.loc[list(cmp.TABLE_3_MODELS)] for kind, t in tables.items()}
 plots.correction_tables(main, {kind: correction_table(kind) for kind in main});
 
@@ -157,7 +157,7 @@ first = rank.counts[rank.layers[0]].shape[-1]
 fig9_names = cmp.figure9_names(cfg, first)
 fig9 = {}
 for kind in ("blur", "awgn"):
-    t, recs = cmp.evaluate_models(cfg, store, model, data, rank, kind, fig9_names)
+    t, recs = cmp.evaluate_models(cfg, store, model, data, rank, kind, fig9_names, progress=False)
     fig9[kind] = cmp.figure9_frame(t)
     records[kind].update(recs)
 plots.figure_9(fig9);
