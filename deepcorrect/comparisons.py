@@ -19,19 +19,15 @@ import torch
 from torch import nn
 
 from .config import Profile
-from .correction import (
-    DEFAULT_WIDTH,
-    check_frozen,
-    deepcorrect_model,
-    finetune_model,
-    frozen_state,
-    regulariser,
-    set_training_mode,
-)
+from .correction import (DEFAULT_WIDTH, check_frozen, corrected_layers, deepcorrect_model, finetune_model,
+                         frozen_state, regulariser, set_training_mode, unit_macs)
 from .data import TensorData
 from .distortions import half_distorted
 from .evaluate import COLUMNS, accuracy_table
-from .models import count_params
+from .experiments import artifact_key, paper_betas
+from .models import AllConvBN, build_model, count_params, get_conv
+from .paper import DEEPCORR_5C_PARAMS, TABLE_5, TABLE_6, TABLE_10, TABLE_10_FILTERS, correction_table
+from .ranking import n_selected, ranked_layers, select_global, select_local
 from .store import Store
 from .train import fit, resolve_device
 
@@ -75,8 +71,6 @@ def parse_model(name: str) -> ModelSpec:
 def check_specs(profile: Profile, num_classes: int, specs: list[ModelSpec]) -> None:
     """Fail before any training when a model cannot exist on this network (k beyond its layers, more
     first-layer filters than it has)."""
-    from .models import build_model, get_conv
-    from .ranking import ranked_layers
 
     net = build_model(profile.model.arch, num_classes, profile.model.width)
     layers = list(profile.rank.layers) or ranked_layers(net)
@@ -92,9 +86,6 @@ def check_specs(profile: Profile, num_classes: int, specs: list[ModelSpec]) -> N
 
 def selection_for(profile: Profile, rank, kind: str, spec: ModelSpec) -> dict[str, list[int]]:
     """The filters a DeepCorrect model corrects, layer → sorted indices."""
-    from .experiments import paper_betas
-    from .ranking import select_global, select_local
-
     c = profile.correct
     if not 1 <= spec.k <= len(rank.layers):
         raise ValueError(f"{spec.name}: k must lie in 1..{len(rank.layers)} (the ranked layers "
@@ -218,8 +209,6 @@ def corrected_model(profile: Profile, store: Store, base: nn.Module, data, rank,
 def _training_key(profile: Profile) -> dict:
     """What determines a trained model: everything but the Figure 9 bookkeeping (how many draws, which
     sizes), so that asking for more draws reuses the models already trained."""
-    from .experiments import artifact_key
-
     key = artifact_key(profile, "data", "model", "train", "rank", "correct")
     key["correct"] = {k: v for k, v in key["correct"].items() if k not in ("draws", "fig9_filters")}
     return key
@@ -229,8 +218,6 @@ def evaluate_models(profile: Profile, store: Store, base: nn.Module, data, rank,
                     progress: bool = True) -> tuple[pd.DataFrame, dict[str, dict]]:
     """Top-1 per level, Avg and trainable parameters for each named model (``Baseline`` is the untouched
     network, with all its parameters counted as the paper does); the training records alongside."""
-    from .experiments import artifact_key
-
     device = resolve_device(profile.device)
     test = subsets(profile, data)[2]
     rows, records = {}, {}
@@ -257,7 +244,6 @@ def evaluate_models(profile: Profile, store: Store, base: nn.Module, data, rank,
 
 def compare_table(measured: pd.DataFrame, kind: str) -> pd.DataFrame:
     """Measured Avg and parameters next to the paper's Table 3 (blur) or 4 (AWGN), with the differences."""
-    from .paper import correction_table
 
     paper = correction_table(kind)
     out = pd.DataFrame({"measured Avg": measured["Avg"], "paper Avg": paper["Avg"].reindex(measured.index)})
@@ -359,7 +345,6 @@ def local_vs_global(tables: dict[str, pd.DataFrame], records: dict[str, dict[str
                     local: str = "Deepcorr-6c", glob: str = "Deepcorr-6c-global") -> pd.DataFrame:
     """Table 5: Avg of Deepcorr-6c under local and global ranking per kind, the filters corrected per layer,
     and the paper's values."""
-    from .paper import TABLE_5
 
     rows = []
     for scheme, name in (("local", local), ("global", glob)):
@@ -378,9 +363,6 @@ def local_vs_global(tables: dict[str, pd.DataFrame], records: dict[str, dict[str
 def parameter_counts() -> pd.DataFrame:
     """Trainable parameters of every Table 3–4 model (full-width All-Conv-BN for CIFAR-100, the release's
     50 / 100 corrected filters) and of Deepcorr-5c, counted on the built models, next to the paper's."""
-    from .models import AllConvBN, build_model
-    from .paper import DEEPCORR_5C_PARAMS, TABLE_10_FILTERS, correction_table
-    from .ranking import n_selected
 
     net = AllConvBN(100, width=1.0)
     paper = correction_table("blur")["# Params"]
@@ -409,9 +391,6 @@ def parameter_counts() -> pd.DataFrame:
 def unit_counts() -> pd.DataFrame:
     """Table 10: parameters and multiply-accumulates of every unit of Deepcorr-5, -lite and -bottleneck on
     the Caffe AlexNet at 227 px, measured on the built models, next to the paper's."""
-    from .correction import corrected_layers, unit_macs
-    from .models import build_model
-    from .paper import TABLE_10, TABLE_10_FILTERS
 
     alex = build_model("alexnet_caffe", 1000)
     sel = dict(zip([f"conv{i}" for i in range(1, 6)], (range(n) for n in TABLE_10_FILTERS)))
@@ -430,8 +409,6 @@ def unit_counts() -> pd.DataFrame:
 
 def table_6(profile: Profile, frames: dict[str, pd.DataFrame], first_layer_filters: int) -> pd.DataFrame:
     """Table 6 measured (:func:`ttest_ranked_vs_random`) with the paper's p-value for the matching l."""
-    from .paper import TABLE_6
-
     table = ttest_ranked_vs_random(frames)
     paper_of = {scaled: n for n, scaled in figure9_scaled(profile, first_layer_filters).items()}
     table["paper l (of 96)"] = [paper_of[int(i.split()[0])] for i in table.index]
