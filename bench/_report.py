@@ -1,7 +1,9 @@
-"""What every benchmark does last: write its result as bench/out/NAME.json, with the machine it ran on."""
+"""What the benchmarks share: their command line (network width, device), the embedded images they run on,
+and what every benchmark does last — write its result as bench/out/NAME.json, with the machine it ran on."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -20,3 +22,20 @@ def save(name: str, result: dict) -> Path:
     path = out / f"{name}.json"
     path.write_text(json.dumps(result, indent=2))
     return path
+
+
+def parser(doc: str) -> argparse.ArgumentParser:
+    """A benchmark's parser with the options they all take: ``--width`` (All-Conv-BN) and ``--device``."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--width", type=float, default=0.25, help="All-Conv-BN width (the smoke profile: 0.25)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return p
+
+
+def embedded_images(n: int):
+    """About ``n`` images of the embedded set (``n // 10`` per class, at least one), as TensorData."""
+    from deepcorrect.data import TensorData, make_embedded
+    from deepcorrect.data.embedded import CLASSES
+
+    x, y = make_embedded(max(1, n // 10), seed=0)
+    return TensorData(x, y, CLASSES)

@@ -11,17 +11,15 @@ Usage: python bench/bench_correction.py [--width 0.25] [--images 1000] [--batch 
 
 from __future__ import annotations
 
-import argparse
 
 import torch
 from deepcorrect.runtime import keep_freed_memory
-from _report import save  # bench/ is on sys.path when a benchmark runs as a script
+from _report import embedded_images, save
+from _report import parser as bench_parser  # bench/ is on sys.path when a benchmark runs as a script
 
 from deepcorrect.comparisons import unit_width
 from deepcorrect.config import TrainConfig, resolve
 from deepcorrect.correction import deepcorrect_model, finetune_model, regulariser, set_training_mode
-from deepcorrect.data import TensorData, make_embedded
-from deepcorrect.data.embedded import CLASSES
 from deepcorrect.distortions import half_distorted
 from deepcorrect.models import AllConvBN, count_params
 from deepcorrect.ranking import n_selected
@@ -37,17 +35,14 @@ def images_per_s(model, data, cfg, device, units: bool) -> float:
 
 def main() -> None:
     keep_freed_memory()  # both sides of the comparison run with the same allocator settings
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--width", type=float, default=0.25, help="All-Conv-BN width (the smoke profile: 0.25)")
+    parser = bench_parser(__doc__)
     parser.add_argument("--images", type=int, default=1000, help="training images per epoch (default 1000)")
     parser.add_argument("--batch", type=int, default=125, help="batch size (default 125)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
     net = AllConvBN(10, width=args.width)
-    x, y = make_embedded(max(1, args.images // 10), seed=0)
-    data = TensorData(x, y, CLASSES)
+    data = embedded_images(args.images)
     cfg = TrainConfig(epochs=2, batch_size=args.batch, lr=0.01, channels_last=device.type == "cuda")
     width = unit_width(resolve("smoke", width=args.width))
     sel = {f"conv{i}": range(n_selected(0.5, net.get_submodule(f"conv{i}").out_channels)) for i in range(1, 7)}

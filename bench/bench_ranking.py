@@ -10,7 +10,6 @@ Usage: python bench/bench_ranking.py [--images 50] [--width 0.25] [--device cpu]
 
 from __future__ import annotations
 
-import argparse
 import resource
 import time
 from dataclasses import replace
@@ -18,13 +17,12 @@ from dataclasses import replace
 import torch
 
 from deepcorrect.config import RankingConfig
-from deepcorrect.data import TensorData, make_embedded
-from deepcorrect.data.embedded import CLASSES
 from deepcorrect.models import AllConvBN
 from deepcorrect.ranking import rank_filters
 
 from deepcorrect.runtime import keep_freed_memory
-from _report import save  # bench/ is on sys.path when a benchmark runs as a script
+from _report import embedded_images, save
+from _report import parser as bench_parser  # bench/ is on sys.path when a benchmark runs as a script
 
 
 def timed(model, data, cfg, method, device):
@@ -40,16 +38,13 @@ def timed(model, data, cfg, method, device):
 
 def main() -> None:
     keep_freed_memory()  # both sides of the comparison run with the same allocator settings
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = bench_parser(__doc__)
     parser.add_argument("--images", type=int, default=50, help="ranking-set size (default 50)")
-    parser.add_argument("--width", type=float, default=0.25, help="All-Conv-BN width (the smoke profile: 0.25)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
     model = AllConvBN(10, width=args.width).eval().to(device)
-    x, y = make_embedded(max(1, args.images // 10), seed=0)
-    data = TensorData(x, y, CLASSES)
+    data = embedded_images(args.images)
     cfg = RankingConfig(kinds=("awgn",), levels=(3,))  # default chunking and shortcut
     warm = data.subset(torch.arange(10))
     for method in ("fast", "literal"):  # warm-up: allocator, oneDNN kernels, fx tracing

@@ -83,9 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     corr.add_argument("--model", nargs="+", default=["Deepcorr-6c"], metavar="NAME",
                       help="Deepcorr-K, Deepcorr-Kc, Deepcorr-Kc-global, ranked.L, random.L#T or least.L "
                            "(default Deepcorr-6c); several names train one after the other")
-    corr.add_argument("--kind", choices=KINDS, nargs="+", default=list(KINDS), help="distortion(s) (default both)")
-    corr.add_argument("--out", help="also write the table to this .csv file")
-    corr.set_defaults(func=_cmd_correct)
+    _table_output(corr)
 
     ft = sub.add_parser("finetune", help="fine-tune the first k conv layers and print their accuracy table",
                         description="Fine-tune the first k conv layers (and their BN) of the baseline on "
@@ -93,9 +91,7 @@ def _parser() -> argparse.ArgumentParser:
                                     "to the paper's Table 3/4 row.")
     _common(ft)
     ft.add_argument("--k", type=int, nargs="+", default=[9], help="conv layers to fine-tune (default 9: all)")
-    ft.add_argument("--kind", choices=KINDS, nargs="+", default=list(KINDS), help="distortion(s) (default both)")
-    ft.add_argument("--out", help="also write the table to this .csv file")
-    ft.set_defaults(func=_cmd_correct)
+    _table_output(ft)
 
     check = sub.add_parser("check-book", help="screenshot every built page in headless Chromium and check it",
                            description="Fail on a broken image, an empty table or a visible traceback in "
@@ -114,6 +110,13 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="override a parameter (repeatable), e.g. -p width=0.5 -p epochs=3")
     p.add_argument("--results", default="results", help="artifact store folder (default: results)")
     p.add_argument("--fresh", action="store_true", help="recompute cached artifacts instead of reusing them")
+
+
+def _table_output(p: argparse.ArgumentParser) -> None:
+    """Options shared by the commands that train models and print their rows of Tables 3-4."""
+    p.add_argument("--kind", choices=KINDS, nargs="+", default=list(KINDS), help="distortion(s) (default both)")
+    p.add_argument("--out", help="also write the table to this .csv file")
+    p.set_defaults(func=_cmd_correct)
 
 
 def _cmd_book(args: argparse.Namespace) -> int:

@@ -380,7 +380,7 @@ def parameter_counts() -> pd.DataFrame:
         rows[name] = {"network": "All-Conv-BN (CIFAR-100)", "computed": count_params(model, name != "Baseline"),
                       "paper": int(paper[name])}
     alex = build_model("alexnet_caffe", 1000)
-    sel = dict(zip([f"conv{i}" for i in range(1, 6)], (range(n) for n in TABLE_10_FILTERS)))
+    sel = _table10_selection()
     rows["Deepcorr-5c"] = {"network": "AlexNet (Caffe)", "paper": DEEPCORR_5C_PARAMS,
                            "computed": count_params(deepcorrect_model(alex, sel, "cw", train_last=3), True)}
     out = pd.DataFrame.from_dict(rows, orient="index")
@@ -388,12 +388,18 @@ def parameter_counts() -> pd.DataFrame:
     return out
 
 
+def _table10_selection() -> dict[str, range]:
+    """The first β_i·N_i filters of conv1–conv5 of the Caffe AlexNet (72, 192, 192, 192, 128): which ones
+    does not change a count."""
+    return {f"conv{i}": range(n) for i, n in enumerate(TABLE_10_FILTERS, start=1)}
+
+
 def unit_counts() -> pd.DataFrame:
     """Table 10: parameters and multiply-accumulates of every unit of Deepcorr-5, -lite and -bottleneck on
     the Caffe AlexNet at 227 px, measured on the built models, next to the paper's."""
 
     alex = build_model("alexnet_caffe", 1000)
-    sel = dict(zip([f"conv{i}" for i in range(1, 6)], (range(n) for n in TABLE_10_FILTERS)))
+    sel = _table10_selection()
     example = torch.zeros(1, 3, 227, 227)
     rows = []
     for variant, paper in TABLE_10.items():

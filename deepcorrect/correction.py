@@ -107,8 +107,9 @@ def _conv_bn_relu(c_in: int, c_out: int, k: int, dilation: int = 1, bn: bool = T
 
 def weight_layers(model: nn.Module) -> list[str]:
     """Names of the conv and linear layers of ``model`` in registration order (correction wrappers skipped)."""
+    wrappers = [f"{name}." for name, m in model.named_modules() if isinstance(m, CorrectedConv)]
     return [name for name, m in model.named_modules()
-            if isinstance(m, (nn.Conv2d, nn.Linear)) and not _inside_unit(name, model)]
+            if isinstance(m, (nn.Conv2d, nn.Linear)) and not name.startswith(tuple(wrappers))]
 
 
 def following_norm(model: nn.Module, layer: str) -> str | None:
@@ -133,7 +134,7 @@ def deepcorrect_model(model: nn.Module, selection: Mapping[str, Iterable[int]], 
     Deepcorr-kc: the last three weight layers (conv7–9 with their BN, or fc6–fc8) train as well."""
     if not selection:
         raise ValueError("a DeepCorrect model needs at least one corrected layer; the selection is empty")
-    first = weight_layers(model)[0] if weight_layers(model) else None
+    first = next(iter(weight_layers(model)), None)
     out = copy.deepcopy(model)
     out.requires_grad_(False)
     for layer, filters in selection.items():
@@ -257,12 +258,6 @@ def corrected_layers(model: nn.Module) -> dict[str, CorrectedConv]:
 
 def _out_features(m: nn.Module) -> int:
     return m.out_channels if isinstance(m, nn.Conv2d) else m.out_features
-
-
-def _inside_unit(name: str, model: nn.Module) -> bool:
-    modules = dict(model.named_modules())
-    parts = name.split(".")
-    return any(isinstance(modules[".".join(parts[:i])], CorrectedConv) for i in range(1, len(parts)))
 
 
 def _set_module(model: nn.Module, name: str, new: nn.Module) -> None:
