@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 book: $(STAMP)
-	$(BIN)/deepcorrect book --profile $(PROFILE) $(if $(CI),--strict) $(BOOK_ARGS)
+	$(BIN)/deepcorrect book --profile $(PROFILE) --jobs 2 $(if $(CI),--strict) $(BOOK_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

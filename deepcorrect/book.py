@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .config import Profile, is_override_key, resolve
+from .config import PROFILES, Profile, alexnet_profile, is_override_key, resolve
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -64,10 +64,18 @@ def check_parameters(sources: list[Path], params: dict[str, Any]) -> dict[Path, 
     return {src: {k: v for k, v in params.items() if k in names} for src, names in declared.items()}
 
 
+#: Notebooks that share cached artifacts run in order within one chain; the chains are independent (01–03
+#: use the CIFAR-style profile, 04–05 its AlexNet counterpart) and may run side by side (``jobs=2``).
+#: A notebook in no chain joins the first.
+CHAINS = (("01", "02", "03"), ("04", "05"))
+
+
 def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, out_dir: Path | None = None,
-                  force: bool = False, only: list[str] | None = None, log=print) -> list[Path]:
+                  force: bool = False, only: list[str] | None = None, jobs: int = 1, log=print) -> list[Path]:
     """Execute every notebook (or those whose name starts with one of ``only``) into ``out_dir`` (default
-    ``book/``); skips the ones whose stamp is unchanged unless ``force``. Returns the executed notebooks."""
+    ``book/``); skips the ones whose stamp is unchanged unless ``force``. ``jobs`` > 1 runs the independent
+    :data:`CHAINS` in parallel processes, each kernel with ``cores // jobs`` threads. Returns the executed
+    notebooks."""
     out_dir = out_dir or repo / "book"
     import nbformat
 
@@ -79,19 +87,44 @@ def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, out_dir: 
         if not sources:
             raise ValueError(f"no notebook matches {only}; notebooks: "
                              f"{', '.join(s.stem for s in notebook_sources(repo))}")
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer ≥ 1, got {jobs!r}")
     split = check_parameters(sources, {"profile": profile, **params})
     _write_profile_page(out_dir / "_profile.md", cfg, overrides)
-    outputs = []
+    chains: list[list[tuple]] = [[] for _ in CHAINS]
     for src in sources:
         out = out_dir / f"{src.stem}.ipynb"
         stamp = _stamp(src, split[src])
         if not force and out.is_file() and nbformat.read(out, as_version=4).metadata.get("deepcorrect_stamp") == stamp:
             log(f"unchanged, reusing {out}")
-        else:
-            log(f"executing {src.relative_to(repo)} with {split[src]}")
-            _execute(src, out, split[src], repo, stamp)
-        outputs.append(out)
-    return outputs
+            continue
+        log(f"executing {src.relative_to(repo)} with {split[src]}")
+        chain = next((i for i, names in enumerate(CHAINS) if src.stem[:2] in names), 0)
+        chains[chain].append((src, out, split[src], repo, stamp))
+    chains = [c for c in chains if c]
+    if jobs == 1 or len(chains) < 2:
+        for chain in chains:
+            _run_chain(chain)
+    else:
+        _run_parallel(chains, jobs)
+    return [out_dir / f"{src.stem}.ipynb" for src in sources]
+
+
+def _run_chain(chain: list[tuple], threads: int = 0) -> None:
+    if threads:  # read by torch in the kernels this process starts; one share of the cores each
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+    for item in chain:
+        _execute(*item)
+
+
+def _run_parallel(chains: list[list[tuple]], jobs: int) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, (os.cpu_count() or 1) // min(jobs, len(chains)))
+    with ProcessPoolExecutor(max_workers=min(jobs, len(chains)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        for future in [pool.submit(_run_chain, chain, threads) for chain in chains]:
+            future.result()  # the first failing notebook's error, after the others finished
 
 
 def _write_profile_page(path: Path, cfg: Profile, overrides: dict[str, Any]) -> None:
@@ -100,10 +133,20 @@ def _write_profile_page(path: Path, cfg: Profile, overrides: dict[str, Any]) -> 
     text = (f":::{{admonition}} These pages were produced by profile `{cfg.name}`\n"
             f"{cfg.description}\n\nOverrides: {shown}. Data source: `{cfg.data.source}`"
             f"{f' ({cfg.data.root})' if cfg.data.root else ''}; network: `{cfg.model.arch}` at width "
-            f"{cfg.model.width:g}; {cfg.train.epochs} training epochs; device `{cfg.device}`.\n:::\n")
+            f"{cfg.model.width:g}; {cfg.train.epochs} training epochs; device `{cfg.device}`.\n"
+            f"{_alexnet_line(cfg)}:::\n")
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.is_file() or path.read_text() != text:
         path.write_text(text)
+
+
+def _alexnet_line(cfg: Profile) -> str:
+    """Which profile the AlexNet pages (04–05) ran, when it is not the book's own."""
+    name = alexnet_profile(cfg.name)
+    if name == cfg.name:
+        return ""
+    other = PROFILES[name]
+    return (f"\nThe AlexNet pages (§5.2–5.3) ran its counterpart `{name}`: {other.description}\n")
 
 
 def build_book(repo: Path, strict: bool = False) -> Path:

@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build the HTML")
     book.add_argument("--strict", action="store_true", help="fail the build on Sphinx warnings (-W -n)")
     book.add_argument("--force", action="store_true", help="re-execute notebooks even if unchanged")
+    book.add_argument("--jobs", type=int, default=1, metavar="N",
+                      help="run the independent notebook chains (01-03, 04-05) in N processes (default 1)")
     book.set_defaults(func=_cmd_book)
 
     base = sub.add_parser("baseline", help="train (or load) the baseline and print Tables 1-2",
@@ -127,7 +129,7 @@ def _cmd_book(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown profile {args.profile!r}; valid profiles: {', '.join(PROFILES)}")
     params = {k: parse_value(v) for k, v in parse_assignments(args.param).items()}
     params.update(results_dir=args.results, fresh=args.fresh)
-    run_notebooks(repo, args.profile, params, force=args.force or args.fresh, only=args.only)
+    run_notebooks(repo, args.profile, params, force=args.force or args.fresh, only=args.only, jobs=args.jobs)
     if not args.no_build:
         html = build_book(repo, strict=args.strict)
         print(f"the book is at {html / 'index.html'}")
@@ -179,7 +181,7 @@ def _cmd_correct(args: argparse.Namespace) -> int:
 
     from . import comparisons as cmp
     from . import experiments as ex
-    from .paper import correction_table
+    from .paper import alexnet_table, correction_table
     from .store import Store
 
     names = args.model if args.command == "correct" else [f"Finetune-{k}" for k in args.k]
@@ -195,9 +197,11 @@ def _cmd_correct(args: argparse.Namespace) -> int:
     frames = []
     for kind in args.kind:
         table, _ = cmp.evaluate_models(cfg, store, model, data, rank, kind, ["Baseline", *names])
-        paper = correction_table(kind).reindex(table.index).dropna(how="all")
-        print(f"\n{'Table 3 - Gaussian blur' if kind == 'blur' else 'Table 4 - AWGN'} (profile {cfg.name}; "
-              f"measured, then the paper's CIFAR-100 rows)")
+        imagenet = cfg.data.family == "imagenet"
+        paper = (alexnet_table if imagenet else correction_table)(kind).reindex(table.index).dropna(how="all")
+        number = {("blur", False): 3, ("awgn", False): 4, ("blur", True): 7, ("awgn", True): 8}[kind, imagenet]
+        print(f"\nTable {number} - {'Gaussian blur' if kind == 'blur' else 'AWGN'} (profile {cfg.name}; "
+              f"measured, then the paper's {'ImageNet' if imagenet else 'CIFAR-100'} rows)")
         print(table.round(4).to_string())
         if len(paper):
             print(paper.round(4).to_string())

@@ -20,7 +20,7 @@ from torch import nn
 
 from .config import Profile
 from .correction import (DEFAULT_WIDTH, check_frozen, corrected_layers, deepcorrect_model, finetune_model,
-                         frozen_state, regulariser, set_training_mode, unit_macs)
+                         frozen_state, regulariser, set_training_mode, unit_macs, weight_layers)
 from .data import TensorData
 from .distortions import half_distorted
 from .evaluate import COLUMNS, accuracy_table
@@ -35,7 +35,14 @@ from .train import fit, resolve_device
 TABLE_3_MODELS = ("Baseline", "Finetune-1", "Finetune-3", "Finetune-6", "Finetune-9", "Deepcorr-1", "Deepcorr-3",
                   "Deepcorr-6", "Deepcorr-1c", "Deepcorr-3c", "Deepcorr-6c")
 
+#: Rows of Tables 7–8 (AlexNet), in the paper's order, and the other §5.2 models.
+TABLE_7_MODELS = ("Baseline", "Finetune-8", "Deepcorr-5c", "Deepcorr-5", "Deepcorr-5-no-bn")
+ALEXNET_MODELS = (*TABLE_7_MODELS, "Deepcorr-5-lite", "Deepcorr-5-bottleneck", "Deepcorr-5-global")
+#: Unit variants named in model names (``Deepcorr-5-lite``) → correction.VARIANTS.
+_VARIANT_NAMES = {"cw": "cw", "lite": "lite", "bottleneck": "bottleneck", "no-bn": "nobn", "release": "release"}
+
 _NAME = re.compile(r"^(?:(?P<ft>Finetune)-(?P<ftk>\d+)|Deepcorr-(?P<k>\d+)(?P<c>c?)(?P<glob>-global)?"
+                   r"(?:-(?P<variant>cw|lite|bottleneck|no-bn|release))?"
                    r"|(?P<fig9>ranked|random|least)\.(?P<l>\d+)(?:#(?P<draw>\d+))?)$")
 
 
@@ -43,7 +50,8 @@ _NAME = re.compile(r"^(?:(?P<ft>Finetune)-(?P<ftk>\d+)|Deepcorr-(?P<k>\d+)(?P<c>
 class ModelSpec:
     """What a model name means: ``method`` deepcorr | finetune, ``k`` layers, ``train_last`` extra layers
     trained (the "c" models), ``selection`` local | global | ranked | random | least, and for Figure 9 the
-    number of first-layer ``filters`` and the random ``draw``."""
+    number of first-layer ``filters`` and the random ``draw``; ``variant`` the correction unit when the name
+    gives one (``Deepcorr-5-lite``), else the profile's."""
 
     name: str
     method: str
@@ -52,6 +60,7 @@ class ModelSpec:
     selection: str = "local"
     filters: int = 0
     draw: int = 0
+    variant: str = ""
 
 
 def parse_model(name: str) -> ModelSpec:
@@ -59,13 +68,15 @@ def parse_model(name: str) -> ModelSpec:
     m = _NAME.match(name.strip()) if isinstance(name, str) else None
     if m is None or (m["fig9"] == "random") != (m["draw"] is not None):
         raise ValueError(f"unknown model name {name!r}; expected Finetune-K, Deepcorr-K, Deepcorr-Kc, "
-                         f"Deepcorr-Kc-global, ranked.L, least.L or random.L#T (e.g. Deepcorr-6c, random.12#3)")
+                         f"Deepcorr-Kc-global, Deepcorr-K-lite / -bottleneck / -no-bn / -cw, ranked.L, least.L or "
+                         f"random.L#T (e.g. Deepcorr-6c, Deepcorr-5-lite, random.12#3)")
     if m["ft"]:
         return ModelSpec(name, "finetune", int(m["ftk"]))
     if m["fig9"]:
         return ModelSpec(name, "deepcorr", 1, selection=m["fig9"], filters=int(m["l"]), draw=int(m["draw"] or 0))
     return ModelSpec(name, "deepcorr", int(m["k"]), train_last=3 if m["c"] else 0,
-                     selection="global" if m["glob"] else "local")
+                     selection="global" if m["glob"] else "local",
+                     variant=_VARIANT_NAMES[m["variant"]] if m["variant"] else "")
 
 
 def check_specs(profile: Profile, num_classes: int, specs: list[ModelSpec]) -> None:
@@ -76,7 +87,7 @@ def check_specs(profile: Profile, num_classes: int, specs: list[ModelSpec]) -> N
     layers = list(profile.rank.layers) or ranked_layers(net)
     for spec in specs:
         if spec.method == "finetune":
-            finetune_model(net, spec.k)
+            finetune_model(net, _finetune_k(net, spec.k))
         elif not 1 <= spec.k <= len(layers):
             raise ValueError(f"{spec.name}: k must lie in 1..{len(layers)} (the ranked layers {', '.join(layers)})")
         elif spec.filters > get_conv(net, layers[0]).out_channels:
@@ -113,21 +124,28 @@ def selection_for(profile: Profile, rank, kind: str, spec: ModelSpec) -> dict[st
 def build(profile: Profile, base: nn.Module, rank, kind: str, spec: ModelSpec) -> tuple[nn.Module, dict]:
     """The untrained model for ``spec`` and the selection it corrects (empty for fine-tuning)."""
     if spec.method == "finetune":
-        return finetune_model(base, spec.k), {}
+        return finetune_model(base, _finetune_k(base, spec.k)), {}
     selection = selection_for(profile, rank, kind, spec)
     corrected = {layer: idx for layer, idx in selection.items() if idx}  # global ranking may leave a layer out
-    model = deepcorrect_model(base, corrected, profile.correct.variant, width=unit_width(profile),
+    variant = spec.variant or profile.correct.variant
+    model = deepcorrect_model(base, corrected, variant, width=unit_width(profile, variant),
                               train_last=spec.train_last)
     return model, selection
 
 
-def unit_width(profile: Profile) -> int | None:
+def _finetune_k(net: nn.Module, k: int) -> int | None:
+    """Finetune-K trains the first K conv layers; K = every weight layer (AlexNet's Finetune-8) trains all."""
+    return None if k == len(weight_layers(net)) else k
+
+
+def unit_width(profile: Profile, variant: str | None = None) -> int | None:
     """Inner width of release / lite units: as configured, else the paper's scaled by the model's width
     (64 for the full-width CIFAR network, 16 at width 0.25); ``None`` for units whose width follows C."""
     c = profile.correct
-    if c.variant not in DEFAULT_WIDTH:
+    variant = variant or c.variant
+    if variant not in DEFAULT_WIDTH:
         return None
-    return c.unit_width or max(4, round(DEFAULT_WIDTH[c.variant] * profile.model.width))
+    return c.unit_width or max(4, round(DEFAULT_WIDTH[variant] * profile.model.width))
 
 
 def subsets(profile: Profile, data) -> tuple[TensorData, TensorData | None, TensorData]:
@@ -198,7 +216,7 @@ def corrected_model(profile: Profile, store: Store, base: nn.Module, data, rank,
         return {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history}
 
     key = {**_training_key(profile), "kind": kind, "method": spec.method, "k": spec.k,
-           "train_last": spec.train_last, "selection": selection}
+           "train_last": spec.train_last, "selection": selection, **({"variant": spec.variant} if spec.variant else {})}
     result = store.get("corrected", key, compute)
     model.load_state_dict(result["state"])
     record = {"name": name, "history": result["history"], "selection": selection,
@@ -292,8 +310,6 @@ def figure9_frame(table: pd.DataFrame) -> pd.DataFrame:
 def ttest_ranked_vs_random(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Table 6: paired-sample t-test (``scipy.stats.ttest_rel``) between ranked.l and the mean over draws of
     random.l, paired over the clean column and the six levels of every distortion kind given."""
-    from scipy.stats import ttest_rel
-
     rows = {}
     sizes = sorted(set.intersection(*(set(f[f.group == "ranked"].filters) for f in frames.values())))
     for n in sizes:
@@ -301,9 +317,9 @@ def ttest_ranked_vs_random(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
                                  for f in frames.values()])
         random = np.concatenate([f[(f.group == "random") & (f.filters == n)][COLUMNS].mean().to_numpy()
                                  for f in frames.values()])
-        test = ttest_rel(ranked, random)
+        t, p = paired_ttest(ranked, random)
         rows[f"{n} filters"] = {"ranked − random (mean)": float((ranked - random).mean()),
-                                "t": float(test.statistic), "p-value": float(test.pvalue), "pairs": len(ranked)}
+                                "t": t, "p-value": p, "pairs": len(ranked)}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -311,13 +327,21 @@ def ttest_local_vs_global(tables: dict[str, pd.DataFrame], local: str = "Deepcor
                           glob: str = "Deepcorr-6c-global") -> dict:
     """Table 5's test: paired t-test between local and global ranking over the clean column and six levels of
     each kind (the paper: p = 0.2151)."""
-    from scipy.stats import ttest_rel
-
     a = np.concatenate([t.loc[local, COLUMNS].to_numpy(float) for t in tables.values()])
     b = np.concatenate([t.loc[glob, COLUMNS].to_numpy(float) for t in tables.values()])
-    test = ttest_rel(b, a)
-    return {"global − local (mean)": float((b - a).mean()), "t": float(test.statistic),
-            "p-value": float(test.pvalue), "pairs": len(a)}
+    t, p = paired_ttest(b, a)
+    return {"global − local (mean)": float((b - a).mean()), "t": t, "p-value": p, "pairs": len(a)}
+
+
+def paired_ttest(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(t, p) of ``scipy.stats.ttest_rel(a, b)``; identical samples (every difference 0, where scipy gives
+    NaN) count as no evidence of a difference: t = 0, p = 1."""
+    from scipy.stats import ttest_rel
+
+    if np.array_equal(a, b):
+        return 0.0, 1.0
+    test = ttest_rel(a, b)
+    return float(test.statistic), float(test.pvalue)
 
 
 def describe_claims(tables: dict[str, pd.DataFrame]) -> str:
@@ -342,16 +366,17 @@ def describe_claims(tables: dict[str, pd.DataFrame]) -> str:
 
 
 def local_vs_global(tables: dict[str, pd.DataFrame], records: dict[str, dict[str, dict]],
-                    local: str = "Deepcorr-6c", glob: str = "Deepcorr-6c-global") -> pd.DataFrame:
-    """Table 5: Avg of Deepcorr-6c under local and global ranking per kind, the filters corrected per layer,
-    and the paper's values."""
+                    local: str = "Deepcorr-6c", glob: str = "Deepcorr-6c-global",
+                    paper: dict[str, dict[str, float]] = TABLE_5) -> pd.DataFrame:
+    """Table 5 (Table 9 with Deepcorr-5 and ``paper=TABLE_9``): Avg under local and global ranking per kind,
+    the filters corrected per layer, and the paper's values."""
 
     rows = []
     for scheme, name in (("local", local), ("global", glob)):
         for kind, t in tables.items():
             sel = records[kind][name]["selection"]
             rows.append({"ranking": scheme, "kind": kind, "measured Avg": float(t.loc[name, "Avg"]),
-                         "paper Avg": TABLE_5[scheme][kind],
+                         "paper Avg": paper[scheme][kind],
                          "# corrected per layer": "{" + ", ".join(str(len(v)) for v in sel.values()) + "}"})
     return pd.DataFrame(rows).set_index(["ranking", "kind"])
 

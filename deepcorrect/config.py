@@ -32,7 +32,8 @@ class DataConfig:
     source: str = "embedded"  # embedded | cifar10 | cifar100 (torchvision) | folder (ImageFolder train/test)
     root: str = ""  # folder tree or .tar.gz of one (folder); torchvision root (cifar*)
     family: str = "cifar"  # distortion level table: cifar | imagenet
-    image_size: int = 32  # images are resized / centre-cropped to this square size
+    image_size: int = 32  # images are centre-cropped to this square size
+    resize: int = 0  # shorter side is first resized to this (0 = image_size; ImageNet style: 256 then crop 227)
     train_per_class: int = 0  # cap on training images per class (0 = all)
     test_per_class: int = 0  # cap on test images per class (0 = all)
     val_per_class: int = 0  # images per class held out of the training split as validation (ranking set)
@@ -44,6 +45,9 @@ class DataConfig:
         _choice("source", self.source, ("embedded", "cifar10", "cifar100", "folder"))
         _choice("family", self.family, tuple(LEVELS))
         _positive("image_size", self.image_size)
+        _at_least("resize", self.resize, 0)
+        if self.resize and self.resize < self.image_size:
+            raise ValueError(f"resize ({self.resize}) must be 0 or at least image_size ({self.image_size})")
         _at_least("train_per_class", self.train_per_class, 0)
         _at_least("test_per_class", self.test_per_class, 0)
         _at_least("val_per_class", self.val_per_class, 0)
@@ -55,13 +59,15 @@ class DataConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     arch: str = "allconv"  # allconv | alexnet_caffe | alexnet_tv
-    width: float = 1.0  # All-Conv-BN width multiplier (1.0 = the paper's 96/192 filters)
+    width: float = 1.0  # filters per layer relative to the paper's (All-Conv-BN 96/192, Caffe AlexNet 96…4096)
     weights: str = ""  # local state-dict file of a pretrained baseline ("" = train it here)
 
     def __post_init__(self):
         _choice("arch", self.arch, ("allconv", "alexnet_caffe", "alexnet_tv"))
         if not (isinstance(self.width, (int, float)) and 0 < self.width <= 4):
             raise ValueError(f"width must be in (0, 4], got {self.width!r}")
+        if self.arch == "alexnet_tv" and self.width != 1:
+            raise ValueError(f"torchvision's AlexNet has one width (1.0), got {self.width!r}; use arch=alexnet_caffe")
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,51 @@ class CorrectConfig:
 
 
 @dataclass(frozen=True)
+class RestoreConfig:
+    restore_per_class: int = 0  # test images per class restored for the BM3D / deconvolution rows (0 = all)
+    restore_max: int = 0  # cap on the number of restored images in all (0 = no cap; BM3D takes ~1 s per image)
+    deblur: str = "richardson_lucy"  # non-blind deblurring (NCSR stand-in): richardson_lucy | wiener
+    rl_iterations: int = 30  # Richardson–Lucy iterations
+    wiener_balance: float = 0.01  # Wiener regularisation (noise-to-signal ratio)
+    workers: int = 0  # processes restoring images in parallel (0 = every core)
+
+    def __post_init__(self):
+        _choice("deblur", self.deblur, ("richardson_lucy", "wiener"))
+        _at_least("restore_per_class", self.restore_per_class, 0)
+        _at_least("restore_max", self.restore_max, 0)
+        _positive("rl_iterations", self.rl_iterations)
+        _at_least("workers", self.workers, 0)
+        if not self.wiener_balance > 0:
+            raise ValueError(f"wiener_balance must be > 0, got {self.wiener_balance!r}")
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    transfer_source: str = "embedded"  # embedded (a fresh seeded draw) | folder (class folders, e.g. Caltech-101)
+    transfer_root: str = ""  # folder of class folders, or a .tar.gz of one (Caltech-101: ../shared/data/…)
+    exclude: tuple[str, ...] = ("BACKGROUND_Google",)  # class folders left out (Caltech-101's clutter class)
+    feature_layer: str = "fc6"  # fc6 (Caltech-101/256: after its ReLU, as DeCAF6) | fc7 (SUN-397)
+    splits: int = 5  # random splits averaged over (the paper: 5)
+    svm_train_per_class: int = 25  # SVM training images per class in each split (the paper: 25)
+    svm_val_per_class: int = 5  # validation images per class that choose C (the paper: 5)
+    svm_test_per_class: int = 0  # cap on the remaining test images per class (0 = every other image, as the paper)
+    svm_c: tuple[float, ...] = (0.1, 1.0, 10.0)  # C values tried on the validation images
+    transfer_seed: int = 0  # seeds the splits and the noise
+
+    def __post_init__(self):
+        _choice("transfer_source", self.transfer_source, ("embedded", "folder"))
+        _choice("feature_layer", self.feature_layer, ("fc6", "fc7"))
+        if self.transfer_source == "folder" and not self.transfer_root:
+            raise ValueError("transfer_source 'folder' needs transfer_root: a folder of class folders (Caltech-101, "
+                             "Caltech-256, SUN-397) or a .tar.gz of one")
+        for name in ("splits", "svm_train_per_class", "svm_val_per_class"):
+            _positive(name, getattr(self, name))
+        _at_least("svm_test_per_class", self.svm_test_per_class, 0)
+        if not self.svm_c or any(not c > 0 for c in self.svm_c):
+            raise ValueError(f"svm_c must be positive numbers, got {self.svm_c!r}")
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -168,6 +219,8 @@ class Profile:
     eval: EvalConfig = field(default_factory=EvalConfig)
     rank: RankingConfig = field(default_factory=RankingConfig)
     correct: CorrectConfig = field(default_factory=CorrectConfig)
+    restore: RestoreConfig = field(default_factory=RestoreConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
     device: str = "cpu"  # cpu | cuda | cuda:N | auto
 
 
@@ -202,9 +255,60 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             model=ModelConfig(width=1.0),
             train=TrainConfig(epochs=110, batch_size=256, lr=0.1, lr_step=30, weight_decay=3e-4),
             device="auto"),
+    # §5.2–5.3 (AlexNet, ImageNet-style levels, transfer): the profiles notebooks 04 and 05 run.
+    Profile("smoke-alexnet", "Embedded synthetic data at 72 px with the ImageNet levels, the Caffe AlexNet at "
+            "width 0.25 trained here; Deepcorr-5 variants and Finetune-8 train 2 short epochs; restoration on 3 "
+            "test images (BM3D takes ~1 s each); transfer SVMs on a second embedded draw: the code path, not the paper's numbers.",
+            data=DataConfig(source="embedded", family="imagenet", image_size=72, train_per_class=300,
+                            test_per_class=40, val_per_class=20),
+            model=ModelConfig(arch="alexnet_caffe", width=0.25),
+            train=TrainConfig(epochs=6, batch_size=64, lr=0.01, crop_pad=6),
+            eval=EvalConfig(tsne_per_class=10),
+            rank=RankingConfig(per_class=5, split="train"),
+            correct=CorrectConfig(variant="cw", correct_epochs=2, correct_lr_step=1, correct_batch_size=50,
+                                  finetune_lr=0.001, correct_train_per_class=30, correct_test_per_class=20),
+            restore=RestoreConfig(restore_per_class=1, restore_max=3),
+            transfer=TransferConfig(splits=2, svm_test_per_class=5)),
+    Profile("imagenette", "Real ImageNet photographs: Imagenette160 from ../shared/data (10 classes, 450 training "
+            "and 50 validation images per class, 100 per class of its validation split for the tables), 144 px "
+            "crops of 160; the Caffe AlexNet at width 0.5 trained from scratch here (not ImageNet-pretrained); "
+            "Finetune/Deepcorr models 3 epochs on 100 images per class; transfer to the real Caltech-101. CPU, ~1 h.",
+            data=DataConfig(source="folder", root="../shared/data/imagenette160.tar.gz", family="imagenet",
+                            image_size=144, resize=160, test_per_class=100, val_per_class=50),
+            model=ModelConfig(arch="alexnet_caffe", width=0.5),
+            train=TrainConfig(epochs=15, batch_size=64, lr=0.01, lr_step=6, crop_pad=12),
+            rank=RankingConfig(per_class=5, split="train"),
+            correct=CorrectConfig(variant="cw", correct_epochs=3, correct_lr_step=2, correct_batch_size=50,
+                                  finetune_lr=0.001, correct_train_per_class=100),
+            restore=RestoreConfig(restore_per_class=2),
+            transfer=TransferConfig(transfer_source="folder", transfer_root="../shared/data/caltech101-224.tar.gz",
+                                    splits=3, svm_test_per_class=10)),
+    Profile("imagenet", "The paper's §5.2 at full scale (GPU): ILSVRC2012 train/val ImageFolder trees under "
+            "data/imagenet, resize 256 and centre-crop 227, the Caffe AlexNet from a local weights file (model_weights); "
+            "training images capped at 100 per class because decoded images are held in memory.",
+            data=DataConfig(source="folder", root="data/imagenet", family="imagenet", image_size=227, resize=256,
+                            train_per_class=100),
+            model=ModelConfig(arch="alexnet_caffe", width=1.0),
+            train=TrainConfig(epochs=90, batch_size=256, lr=0.01, lr_step=30),
+            rank=RankingConfig(per_class=5, split="train"),
+            correct=CorrectConfig(variant="cw", correct_epochs=10, correct_lr_step=3, correct_batch_size=256,
+                                  finetune_lr=0.001),
+            transfer=TransferConfig(transfer_source="folder", transfer_root="data/caltech101/101_ObjectCategories"),
+            device="auto"),
 ]}
 
-_SECTIONS = ("data", "model", "train", "eval", "rank", "correct")
+#: The §5.2–5.3 profile that goes with each CIFAR-style profile, so that one ``--profile`` builds the whole book.
+ALEXNET_COUNTERPART = {"smoke": "smoke-alexnet", "cifar10-jpg": "imagenette", "cifar10": "imagenet",
+                       "cifar100": "imagenet"}
+
+
+def alexnet_profile(name: str) -> str:
+    """The profile notebooks 04–05 run for ``name``: itself when it is ImageNet-style, else its counterpart."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILES)}")
+    return name if PROFILES[name].data.family == "imagenet" else ALEXNET_COUNTERPART.get(name, "imagenet")
+
+_SECTIONS = ("data", "model", "train", "eval", "rank", "correct", "restore", "transfer")
 
 
 def override_keys() -> dict[str, tuple[str | None, str]]:
@@ -271,7 +375,8 @@ def as_dict(obj: Any) -> dict[str, Any]:
 
 def _section_type(sec: str) -> type:
     return {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig,
-            "rank": RankingConfig, "correct": CorrectConfig}[sec]
+            "rank": RankingConfig, "correct": CorrectConfig, "restore": RestoreConfig,
+            "transfer": TransferConfig}[sec]
 
 
 def _coerce(sec: str | None, name: str, value: Any) -> Any:
@@ -290,7 +395,8 @@ def _coerce(sec: str | None, name: str, value: Any) -> Any:
             return float(value)
         if ftype.startswith("tuple["):
             items = [v.strip() for v in value.split(",") if v.strip()]
-            return tuple(int(v) for v in items) if ftype.startswith("tuple[int") else tuple(items)
+            kind = {"tuple[int": int, "tuple[flo": float}.get(ftype[:9], str)
+            return tuple(kind(v) for v in items)
     except ValueError:
         raise ValueError(f"parameter {name}={value!r} is not a valid {ftype}") from None
     return value

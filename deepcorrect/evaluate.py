@@ -59,6 +59,21 @@ def accuracy(model: nn.Module, data: TensorData, kind: str, level: int, family: 
     return correct.item() / len(data)
 
 
+@torch.inference_mode()
+def per_class_accuracy(model: nn.Module, data: TensorData, kind: str, level: int, family: str, *,
+                       device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0,
+                       clip: bool = False) -> torch.Tensor:
+    """Top-1 of every class (num_classes,) at one level: Figure 11's per-class view."""
+    model.eval().to(device)
+    hits = torch.zeros(data.num_classes, dtype=torch.long)
+    for x, y in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
+                                  clip=clip):
+        with _autocast(device):
+            right = (model(x).argmax(1) == y).cpu()
+        hits += torch.bincount(y.cpu()[right], minlength=data.num_classes)
+    return hits.double() / torch.bincount(data.labels.cpu(), minlength=data.num_classes).clamp(min=1)
+
+
 def accuracy_table(model: nn.Module, data: TensorData, family: str, kinds: Sequence[str] = KINDS, *,
                    device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0,
                    clip: bool = False) -> pd.DataFrame:

@@ -105,9 +105,11 @@ def example_predictions(profile: Profile, model: nn.Module, test: TensorData, pe
     return out
 
 
-def tsne_embeddings(profile: Profile, store: Store, model: nn.Module, test: TensorData) -> dict:
+def tsne_embeddings(profile: Profile, store: Store, model: nn.Module, test: TensorData, *, name: str = "",
+                    kinds: tuple[str, ...] = KINDS) -> dict:
     """For Figure 2: 2-D t-SNE of penultimate features of ``eval.tsne_per_class`` test images of each of the
-    first ``eval.tsne_classes`` classes, clean and at every level of blur and AWGN."""
+    first ``eval.tsne_classes`` classes, clean and at every level of blur and AWGN. ``name`` (a trained
+    model's, e.g. Deepcorr-5 for Figure 10) tells cached embeddings of different models apart."""
     from .analysis.tsne import embed
 
     device = resolve_device(profile.device)
@@ -117,14 +119,17 @@ def tsne_embeddings(profile: Profile, store: Store, model: nn.Module, test: Tens
 
     def compute(_folder: Path) -> dict:
         result = {"labels": subset.labels.clone(), "classes": list(test.classes[:n_classes])}
-        for kind in KINDS:
+        for kind in kinds:
             for level in range(NUM_LEVELS + 1):
                 f = features(model, model.penultimate, subset, kind, level, profile.data.family, device=device,
                              seed=profile.eval.seed, clip=profile.eval.clip)
                 result[f"{kind}/{level}"] = torch.from_numpy(embed(f.numpy(), seed=profile.eval.seed))
         return result
 
-    return store.get("tsne", artifact_key(profile, "data", "model", "train", "eval"), compute)
+    key = artifact_key(profile, "data", "model", "train", "eval")
+    if name or kinds != KINDS:
+        key |= {"name": name, "kinds": list(kinds)}
+    return store.get("tsne", key, compute)
 
 
 def _fresh_model(profile: Profile, num_classes: int) -> nn.Module:

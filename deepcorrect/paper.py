@@ -78,3 +78,60 @@ TABLE_10 = {
 TABLE_10_FILTERS = [72, 192, 192, 192, 128]
 #: Deepcorr-5c: the units plus fc6–fc8 (Table 7: 61.44 M).
 DEEPCORR_5C_PARAMS = 61_447_992
+
+_T78 = {  # Tables 7 (blur) and 8 (AWGN), ImageNet val, Caffe AlexNet: Clean, Levels 1–6, Avg, # Params (millions)
+    "blur": """Baseline 0.5694 0.4456 0.2934 0.1585 0.0786 0.0427 0.0256 0.2305 60.96
+Finetune-8 0.5553 0.5301 0.5004 0.4669 0.4276 0.3886 0.3485 0.4596 60.96
+Deepcorr-5c 0.5684 0.5513 0.5300 0.5173 0.5011 0.4748 0.4519 0.5135 61.44
+Deepcorr-5 0.5724 0.5522 0.5240 0.5100 0.4937 0.4643 0.4334 0.5071 2.81
+Deepcorr-5-no-bn 0.5647 0.5396 0.5000 0.4773 0.4524 0.4257 0.3921 0.4788 2.80
+Deepcorr-5-lite 0.5718 0.5515 0.5254 0.5091 0.4899 0.4605 0.4270 0.5050 1.67
+Deepcorr-5-bottleneck 0.5701 0.5504 0.5232 0.5070 0.4856 0.4560 0.4233 0.5022 1.03
+Restoration 0.5694 0.4553 0.2897 0.1263 0.0578 0.0259 0.0107 0.2193 nan""",
+    "awgn": """Baseline 0.5694 0.5218 0.3742 0.1256 0.0438 0.0190 0.0090 0.2375 60.96
+Finetune-8 0.5540 0.5477 0.5345 0.5012 0.4654 0.4297 0.3936 0.4894 60.96
+Deepcorr-5c 0.5657 0.5598 0.5496 0.5235 0.4942 0.4623 0.4320 0.5124 61.44
+Deepcorr-5 0.5712 0.5660 0.5546 0.5213 0.4870 0.4509 0.4138 0.5092 2.81
+Deepcorr-5-no-bn 0.5663 0.5601 0.5463 0.5145 0.4791 0.4453 0.4076 0.5027 2.80
+Deepcorr-5-lite 0.5711 0.5660 0.5527 0.5211 0.4871 0.4499 0.4125 0.5086 1.67
+Deepcorr-5-bottleneck 0.5705 0.5649 0.5513 0.5191 0.4843 0.4456 0.4085 0.5063 1.03
+Restoration 0.5694 0.5638 0.5539 0.5113 0.4759 0.4435 0.4047 0.5032 nan""",
+}
+#: What the paper's restoration row is (Tables 7–8).
+PAPER_RESTORATION = {"blur": "NCSR", "awgn": "BM3D"}
+
+
+def alexnet_table(kind: str) -> pd.DataFrame:
+    """The paper's Tables 7–8 with Tables 11–12's lite and bottleneck rows (ImageNet, AlexNet): per level, Avg
+    and # Params in millions; the restoration row (NCSR for blur, BM3D for AWGN) is named ``Restoration``."""
+    rows = {}
+    for line in _T78[kind].splitlines():
+        name, *values = line.split()
+        rows[name] = [float(v) for v in values]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=[*COLUMNS, "Avg", "# Params (M)"])
+    table.index.name = "Method"
+    return table
+
+
+def alexnet_averages() -> pd.DataFrame:
+    """The paper's Avg of every Table 7–8 and 11–12 model for both kinds, with # Params in millions."""
+    blur, awgn = alexnet_table("blur"), alexnet_table("awgn")
+    return pd.DataFrame({"Avg (blur)": blur["Avg"], "Avg (AWGN)": awgn["Avg"], "# Params (M)": blur["# Params (M)"]})
+
+
+#: Table 9: Deepcorr-5 Avg under local and global ranking; the paper's t-test p-value.
+TABLE_9 = {"local": {"blur": 0.5071, "awgn": 0.5093}, "global": {"blur": 0.5062, "awgn": 0.5087}}
+TABLE_9_P = 0.8662
+#: Figure 11: classes where Deepcorr-5 beats, loses to and ties Finetune-8 (of 1,000).
+FIGURE_11_COUNTS = {"blur": {"better": 865, "worse": 121, "equal": 14},
+                    "awgn": {"better": 707, "worse": 257, "equal": 36}}
+#: Tables 13–15: mean per-class accuracy of linear SVMs on AlexNet features (Baseline clean; then averaged
+#: over the distortion levels for Baseline, Finetune-8, Deepcorr-5).
+TABLE_13 = {"Caltech-101": 0.85, "Caltech-256": 0.62, "SUN-397": 0.31}
+TABLE_14_15 = {
+    "blur": {"Caltech-101": (0.4980, 0.7710, 0.8371), "Caltech-256": (0.2971, 0.5167, 0.5883),
+             "SUN-397": (0.1393, 0.2369, 0.3049)},
+    "awgn": {"Caltech-101": (0.3423, 0.7705, 0.8034), "Caltech-256": (0.1756, 0.4995, 0.5482),
+             "SUN-397": (0.0859, 0.1617, 0.2936)},
+}
+TRANSFER_MODELS = ("Baseline", "Finetune-8", "Deepcorr-5")

@@ -44,8 +44,9 @@ def figure_1(examples: dict[str, dict], classes: Sequence[str], family: str) -> 
     return fig
 
 
-def figure_2(tsne: dict) -> plt.Figure:
-    """t-SNE of penultimate features, clean and at each level; top row blur, bottom row AWGN."""
+def figure_2(tsne: dict, title: str = "Figure 2 — t-SNE of penultimate-layer features of the baseline"
+             ) -> plt.Figure:
+    """t-SNE of penultimate features, clean and at each level; top row blur, bottom row AWGN (Figures 2, 10)."""
     labels = tsne["labels"].numpy()
     classes = tsne["classes"]
     palette = sns.color_palette("tab10" if len(classes) <= 10 else "tab20", len(classes))
@@ -61,7 +62,7 @@ def figure_2(tsne: dict) -> plt.Figure:
         axes[r, 0].set_ylabel(KIND_TITLES[kind], fontsize=9)
     handles = [plt.Line2D([], [], marker="o", ls="", color=palette[i], label=c) for i, c in enumerate(classes)]
     fig.legend(handles=handles, loc="lower center", ncol=min(len(classes), 6), fontsize=7, frameon=False)
-    fig.suptitle("Figure 2 — t-SNE of penultimate-layer features of the baseline", fontsize=10)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.08, 1, 0.96))
     return fig
 
@@ -257,5 +258,49 @@ def validation_curves(records: dict[str, dict[str, dict]]) -> plt.Figure:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6, ncol=2)
     axes[0, 0].set_ylabel("validation top-1 (half distorted)")
+    fig.tight_layout()
+    return fig
+
+
+def figure_11(diffs: dict[str, dict]) -> plt.Figure:
+    """Per-class accuracy difference (Deepcorr-5 − Finetune-8) as a heat map, one square per class, blue
+    where DeepCorrect is better and red where fine-tuning is; the counts in each title."""
+    fig, axes = plt.subplots(1, len(diffs), figsize=(4.8 * len(diffs), 4.2), squeeze=False)
+    for ax, (kind, d) in zip(axes[0], diffs.items()):
+        diff = np.asarray(d["difference"], dtype=float)
+        cols = int(np.ceil(np.sqrt(diff.size)))
+        grid = np.full(cols * int(np.ceil(diff.size / cols)), np.nan)
+        grid[:diff.size] = diff
+        grid = grid.reshape(-1, cols)
+        bound = max(float(np.nanmax(np.abs(grid))), 1e-3)
+        im = ax.imshow(grid, cmap="RdBu", vmin=-bound, vmax=bound)
+        if diff.size <= 30:
+            for i, name in enumerate(d["classes"]):
+                ax.text(i % cols, i // cols, f"{name[:10]}\n{diff[i]:+.2f}", ha="center", va="center", fontsize=6)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{KIND_TITLES.get(kind, kind)}: {d['a']} better for {d['better']}, {d['b']} for "
+                     f"{d['worse']}, equal {d['equal']}", fontsize=8)
+        fig.colorbar(im, ax=ax, fraction=0.046, label=f"top-1 {d['a']} − {d['b']}")
+    fig.tight_layout()
+    return fig
+
+
+def transfer_bars(measured: pd.DataFrame, paper: dict[str, float] | None = None) -> plt.Figure:
+    """Tables 14–15 as bars: mean per-class accuracy of the SVMs per model and level, one panel per kind."""
+    kinds = list(dict.fromkeys(measured.index.get_level_values("kind")))
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.4 * len(kinds), 3.4), squeeze=False, sharey=True)
+    for ax, kind in zip(axes[0], kinds):
+        t = measured.xs(kind, level="kind")
+        levels = [c for c in t.columns if c == "Clean" or c.startswith("Level")]
+        for model, colour in zip(t.index, sns.color_palette("Set2", len(t))):
+            ax.plot(range(len(levels)), t.loc[model, levels].to_numpy(float), marker="o", ms=3, color=colour,
+                    label=model)
+        ax.set_xticks(range(len(levels)), ["clean" if c == "Clean" else c.split()[-1] for c in levels])
+        ax.set_xlabel("distortion level")
+        ax.set_title(KIND_TITLES.get(kind, kind))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("mean per-class accuracy (SVM)")
     fig.tight_layout()
     return fig

@@ -253,3 +253,12 @@ def test_corrected_model_is_cached_and_its_selection_follows_the_ranking(tmp_pat
     r1 = cmp.selection_for(cfg, rank, "awgn", cmp.parse_model("random.4#1"))
     assert r1 == cmp.selection_for(cfg, rank, "awgn", cmp.parse_model("random.4#1"))
     assert r1 != cmp.selection_for(cfg, rank, "awgn", cmp.parse_model("random.4#2"))
+
+
+def test_identical_paired_samples_give_p_1_not_nan():
+    import numpy as np
+
+    a = np.array([0.5, 0.4, 0.3])
+    assert cmp.paired_ttest(a, a.copy()) == (0.0, 1.0)
+    t, p = cmp.paired_ttest(a, a - np.array([0.01, 0.02, 0.0]))
+    assert t > 0 and 0 < p < 1

@@ -10,14 +10,18 @@ from deepcorrect.book import check_parameters, notebook_parameters, notebook_sou
 
 TINY = {"epochs": 1, "width": 0.125, "train_per_class": 30, "test_per_class": 10, "val_per_class": 4,
         "tsne_per_class": 5, "per_class": 2, "ideal_per_class": 5, "correct_epochs": 1, "correct_train_per_class": 3,
-        "correct_test_per_class": 3, "draws": 1}
+        "correct_test_per_class": 3, "draws": 1,
+        # notebooks 04-05 (AlexNet): a 1-epoch baseline on 12 images per class, 2 BM3D images, 1 SVM split
+        "alexnet_epochs": 1, "alexnet_train_per_class": 32, "alexnet_test_per_class": 6, "restore_max": 2,
+        "splits": 1, "svm_test_per_class": 2}
 
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("book")
     results = tmp / "results"
-    outputs = run_notebooks(REPO, "smoke", {**TINY, "results_dir": str(results)}, out_dir=tmp, log=lambda *_: None)
+    outputs = run_notebooks(REPO, "smoke", {**TINY, "results_dir": str(results)}, out_dir=tmp, jobs=2,
+                            log=lambda *_: None)
     return outputs, results
 
 
@@ -71,6 +75,33 @@ def test_notebook_03_trains_every_model_of_tables_3_to_6(executed):
         assert groups == [("ranked", n) for n in (1, 2, 3, 6)] + [("random", n) for n in (1, 2, 3, 6)] + [("least", 6)]
     assert set(metrics["table6"]["p-value"]) == {f"{n} filters" for n in (1, 2, 3, 6)}
     assert 0 <= metrics["local_vs_global"]["p-value"] <= 1
+
+
+def test_notebook_04_trains_the_alexnet_models_and_restoration_rows(executed):
+    _, results = executed
+    metrics = json.loads((results / "metrics" / "04_imagenet_alexnet.json").read_text())
+    assert metrics["profile"] == "smoke-alexnet"
+    names = {"Baseline", "Finetune-8", "Deepcorr-5c", "Deepcorr-5", "Deepcorr-5-no-bn", "Deepcorr-5-lite",
+             "Deepcorr-5-bottleneck", "Deepcorr-5-global"}
+    for kind in ("blur", "awgn"):
+        assert set(metrics["tables"][kind]) == names
+        params = metrics["params"][kind]
+        assert params["Finetune-8"] == params["Baseline"] > params["Deepcorr-5c"] - params["Deepcorr-5"]
+        assert params["Deepcorr-5-bottleneck"] < params["Deepcorr-5"]
+        assert set(metrics["restoration"][kind]) == {"Baseline (same 2 images)",
+                                                     "BM3D" if kind == "awgn" else "Richardson–Lucy (NCSR stand-in)"}
+        assert metrics["restoration_seconds"][kind] > 0
+        assert sum(metrics["figure11"][kind].values()) == 10  # every embedded class counted once
+
+
+def test_notebook_05_fits_svms_for_every_model_and_kind(executed):
+    _, results = executed
+    metrics = json.loads((results / "metrics" / "05_transfer.json").read_text())
+    assert set(metrics["table"]) == {"clean/Baseline", *(f"{k}/{m}" for k in ("blur", "awgn")
+                                                          for m in ("Baseline", "Finetune-8", "Deepcorr-5"))}
+    for row in metrics["table"].values():
+        assert 0 <= row["Avg"] <= 1
+    assert all(len(c) == 1 for c in metrics["C"].values())  # one split
 
 
 def test_an_unchanged_notebook_is_not_executed_again(executed, tmp_path):

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import DataConfig
+from ..config import DataConfig, TransferConfig
 from .embedded import CLASSES as EMBEDDED_CLASSES
 from .embedded import make_embedded
-from .folders import load_folder_split, resolve_tree
+from .folders import load_class_folders, load_folder_split, resolve_class_folders, resolve_tree
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,26 @@ def load_dataset(cfg: DataConfig) -> tuple[TensorData, TensorData]:
     return _cap(train, cfg.train_per_class, cfg.seed), _cap(test, cfg.test_per_class, cfg.seed + 1)
 
 
+def load_transfer(cfg: TransferConfig, data: DataConfig) -> TensorData:
+    """The §5.3 transfer dataset (all images with labels; splits are drawn later) at the network's input size:
+    a fresh embedded draw (the code path) or a folder of class folders such as Caltech-101, at most
+    train + validation + ``svm_test_per_class`` images per class when that cap is set."""
+    per_class = cfg.svm_train_per_class + cfg.svm_val_per_class
+    if cfg.transfer_source == "embedded":
+        x, y = make_embedded(per_class + (cfg.svm_test_per_class or 30), seed=cfg.transfer_seed + 101,
+                             size=data.image_size)
+        return TensorData(x, y, EMBEDDED_CLASSES)
+    folder = resolve_class_folders(cfg.transfer_root, data.cache_dir)
+    cap = per_class + cfg.svm_test_per_class if cfg.svm_test_per_class else 0
+    out = TensorData(*load_class_folders(folder, cap=cap, seed=cfg.transfer_seed, size=data.image_size,
+                                         resize=data.resize, cache_dir=data.cache_dir, exclude=cfg.exclude))
+    small = int(torch.bincount(out.labels).min())
+    if small <= per_class:
+        raise ValueError(f"some class of {folder} has only {small} images; each split needs "
+                         f"{cfg.svm_train_per_class} + {cfg.svm_val_per_class} per class plus at least one to test")
+    return out
+
+
 def _cap(data: TensorData, k: int, seed: int) -> TensorData:
     if k == 0 or k >= int(torch.bincount(data.labels).max()):
         return data
@@ -111,4 +131,4 @@ def _torchvision_cifar(cfg: DataConfig, train: bool) -> TensorData:
     return TensorData(images, torch.tensor(ds.targets, dtype=torch.long), tuple(ds.classes))
 
 
-__all__ = ["EMBEDDED_CLASSES", "TensorData", "load_dataset", "make_embedded", "per_class_index", "split_validation"]
+__all__ = ["EMBEDDED_CLASSES", "TensorData", "load_dataset", "load_transfer", "make_embedded", "per_class_index", "split_validation"]

@@ -46,7 +46,17 @@ def load_folder_split(tree: Path, split: str, cfg: DataConfig) -> tuple[torch.Te
         raise FileNotFoundError(f"{tree} has no {' or '.join(_SPLIT_NAMES[split])} folder")
     cap = cfg.train_per_class if split == "train" else cfg.test_per_class
     seed = cfg.seed if split == "train" else cfg.seed + 1
-    classes = tuple(sorted(p.name for p in folder.iterdir() if p.is_dir()))
+    return load_class_folders(folder, cap=cap, seed=seed, size=cfg.image_size, resize=cfg.resize,
+                              cache_dir=cfg.cache_dir)
+
+
+def load_class_folders(folder: Path, *, cap: int = 0, seed: int = 0, size: int = 224, resize: int = 0,
+                       cache_dir: str = "~/.cache/deepcorrect", exclude: tuple[str, ...] = ()
+                       ) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """Every image of a folder of class folders (an ``ImageFolder`` tree), at most ``cap`` per class (seeded),
+    the shorter side resized to ``resize`` (0 = ``size``) and centre-cropped to ``size``; decoded in parallel
+    once and cached as a tensor file keyed by the file list and the sizes."""
+    classes = tuple(sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in exclude))
     if not classes:
         raise FileNotFoundError(f"{folder} holds no class folders")
     files, labels = [], []
@@ -57,8 +67,8 @@ def load_folder_split(tree: Path, split: str, cfg: DataConfig) -> tuple[torch.Te
             members = [members[i] for i in torch.randperm(len(members), generator=g)[:cap].sort().values]
         files += members
         labels += [label] * len(members)
-    key = hashlib.sha256(repr((str(folder.resolve()), [f.name for f in files], cfg.image_size)).encode())
-    cache = Path(cfg.cache_dir).expanduser() / "tensors" / f"{split}-{key.hexdigest()[:20]}.pt"
+    key = hashlib.sha256(repr((str(folder.resolve()), [f.name for f in files], size, resize)).encode())
+    cache = Path(cache_dir).expanduser() / "tensors" / f"{folder.name}-{key.hexdigest()[:20]}.pt"
     if cache.is_file():
         try:
             images = torch.load(cache, weights_only=True)
@@ -67,7 +77,7 @@ def load_folder_split(tree: Path, split: str, cfg: DataConfig) -> tuple[torch.Te
         except Exception:  # a truncated cache file is rebuilt below
             pass
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        images = torch.stack(list(pool.map(lambda f: _decode(f, cfg.image_size), files)))
+        images = torch.stack(list(pool.map(lambda f: _decode(f, size, resize), files)))
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(f".tmp{os.getpid()}")
     torch.save(images, tmp)
@@ -75,22 +85,46 @@ def load_folder_split(tree: Path, split: str, cfg: DataConfig) -> tuple[torch.Te
     return images, torch.tensor(labels), classes
 
 
-def _decode(path: Path, size: int) -> torch.Tensor:
-    """Read an image as RGB uint8, resize its shorter side to ``size`` and centre-crop a square."""
+def resolve_class_folders(root: str, cache_dir: str) -> Path:
+    """The folder whose sub-folders are the classes (``caltech101/101_ObjectCategories``), extracting ``root``
+    first if it is an archive; descends through single-folder wrappers."""
+    path = Path(root).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"transfer dataset path {str(path)!r} does not exist; set transfer_root to a folder "
+                                f"of class folders or a .tar.gz of one (Caltech-101: "
+                                f"../shared/data/caltech101-224.tar.gz, see that folder's README)")
+    if path.is_file():
+        if not path.name.endswith((".tar.gz", ".tgz", ".tar")):
+            raise ValueError(f"transfer dataset path {str(path)!r} is a file but not a .tar.gz archive")
+        path = _extract(path, Path(cache_dir).expanduser() / "data")
+    while True:
+        subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        has_images = any(f.suffix.lower() in _EXTENSIONS for d in subdirs[:3] for f in d.iterdir())
+        if len(subdirs) == 1 and not has_images:
+            path = subdirs[0]
+            continue
+        if not subdirs or not has_images:
+            raise FileNotFoundError(f"{str(path)!r} is not a folder of class folders holding images")
+        return path
+
+
+def _decode(path: Path, size: int, resize: int = 0) -> torch.Tensor:
+    """Read an image as RGB uint8, resize its shorter side to ``resize`` (0 = ``size``) and centre-crop a
+    ``size`` square (ImageNet style: 256 then 227)."""
     import numpy as np
     from PIL import Image
 
     with Image.open(path) as pil:
         img = torch.from_numpy(np.array(pil.convert("RGB"))).permute(2, 0, 1)
     h, w = img.shape[1:]
-    if (h, w) != (size, size):
-        scale = size / min(h, w)
-        nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-        img = F.interpolate(img[None].float(), size=(nh, nw), mode="bilinear", antialias=True,
+    short = resize or size
+    if min(h, w) != short:
+        scale = short / min(h, w)
+        h, w = max(short, round(h * scale)), max(short, round(w * scale))
+        img = F.interpolate(img[None].float(), size=(h, w), mode="bilinear", antialias=True,
                             align_corners=False)[0].round().clamp(0, 255).to(torch.uint8)
-        top, left = (nh - size) // 2, (nw - size) // 2
-        img = img[:, top:top + size, left:left + size]
-    return img.contiguous()
+    top, left = (h - size) // 2, (w - size) // 2
+    return img[:, top:top + size, left:left + size].contiguous()
 
 
 def _extract(archive: Path, into: Path) -> Path:

@@ -10,12 +10,14 @@ ARCHS = ("allconv", "alexnet_caffe", "alexnet_tv")
 
 
 def build_model(arch: str, num_classes: int, width: float = 1.0):
-    """A fresh network by name (``ARCHS``); ``width`` applies to All-Conv-BN only."""
+    """A fresh network by name (``ARCHS``); ``width`` scales All-Conv-BN and the Caffe AlexNet."""
     if arch == "allconv":
         return AllConvBN(num_classes=num_classes, width=width)
     if arch == "alexnet_caffe":
-        return CaffeAlexNet(num_classes=num_classes)
+        return CaffeAlexNet(num_classes=num_classes, width=width)
     if arch == "alexnet_tv":
+        if width != 1:
+            raise ValueError(f"torchvision's AlexNet has one width (1.0), got {width!r}; use alexnet_caffe")
         return TorchvisionAlexNet(num_classes=num_classes)
     raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHS)}")
 

@@ -14,28 +14,37 @@ from .common import IMAGENET_MEAN, IMAGENET_STD, InputNorm
 class CaffeAlexNet(nn.Sequential):
     """The heuritech/convnets-keras AlexNet the paper uses: 227×227 input, grouped conv2/4/5, LRN after the
     first two pooling layers. Layers carry the paper's names, ``conv1`` … ``conv5`` and ``fc6`` … ``fc8``;
-    ``penultimate`` (``relu7``) gives fc7 features, ``relu6`` fc6 features."""
+    ``penultimate`` (``relu7``) gives fc7 features, ``relu6`` fc6 features. ``width`` scales every layer
+    (1.0 = the paper's network, 60,965,224 parameters) for CPU-sized runs."""
 
     input_size = 227
     penultimate = "relu7"
 
-    def __init__(self, num_classes: int = 1000, dropout: float = 0.5):
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.5, width: float = 1.0):
         lrn = dict(size=5, alpha=1e-4, beta=0.75, k=2.0)
+        c1, c2, c3, c4, c5 = (max(2, 2 * round(n * width / 2)) for n in (96, 256, 384, 384, 256))  # even: groups
+        fc = max(8, round(4096 * width))
         super().__init__(OrderedDict([
             ("norm", InputNorm(IMAGENET_MEAN, IMAGENET_STD)),
-            ("conv1", nn.Conv2d(3, 96, 11, stride=4)), ("relu1", nn.ReLU()),
+            ("conv1", nn.Conv2d(3, c1, 11, stride=4)), ("relu1", nn.ReLU()),
             ("pool1", nn.MaxPool2d(3, 2)), ("lrn1", nn.LocalResponseNorm(**lrn)),
-            ("conv2", nn.Conv2d(96, 256, 5, padding=2, groups=2)), ("relu2", nn.ReLU()),
+            ("conv2", nn.Conv2d(c1, c2, 5, padding=2, groups=2)), ("relu2", nn.ReLU()),
             ("pool2", nn.MaxPool2d(3, 2)), ("lrn2", nn.LocalResponseNorm(**lrn)),
-            ("conv3", nn.Conv2d(256, 384, 3, padding=1)), ("relu3", nn.ReLU()),
-            ("conv4", nn.Conv2d(384, 384, 3, padding=1, groups=2)), ("relu4", nn.ReLU()),
-            ("conv5", nn.Conv2d(384, 256, 3, padding=1, groups=2)), ("relu5", nn.ReLU()),
-            ("pool5", nn.MaxPool2d(3, 2)), ("flatten", nn.Flatten()),
-            ("fc6", nn.Linear(256 * 6 * 6, 4096)), ("relu6", nn.ReLU()), ("drop6", nn.Dropout(dropout)),
-            ("fc7", nn.Linear(4096, 4096)), ("relu7", nn.ReLU()), ("drop7", nn.Dropout(dropout)),
-            ("fc8", nn.Linear(4096, num_classes)),
+            ("conv3", nn.Conv2d(c2, c3, 3, padding=1)), ("relu3", nn.ReLU()),
+            ("conv4", nn.Conv2d(c3, c4, 3, padding=1, groups=2)), ("relu4", nn.ReLU()),
+            ("conv5", nn.Conv2d(c4, c5, 3, padding=1, groups=2)), ("relu5", nn.ReLU()),
+            ("pool5", nn.MaxPool2d(3, 2)),
+            ("fit6", nn.AdaptiveAvgPool2d(6)),  # identity at 227 px; lets smaller inputs (≥ 67 px) through
+            ("flatten", nn.Flatten()),
+            ("fc6", nn.Linear(c5 * 6 * 6, fc)), ("relu6", nn.ReLU()), ("drop6", nn.Dropout(dropout)),
+            ("fc7", nn.Linear(fc, fc)), ("relu7", nn.ReLU()), ("drop7", nn.Dropout(dropout)),
+            ("fc8", nn.Linear(fc, num_classes)),
         ]))
         self.num_classes = num_classes
+        for m in self.modules():  # He init: without BN the default init leaves a from-scratch AlexNet stuck
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
 
 
 class TorchvisionAlexNet(nn.Module):
