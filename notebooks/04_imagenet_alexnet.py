@@ -135,7 +135,7 @@ inet.compare_alexnet(main["awgn"], "awgn", restoration["awgn"]).style.format("{:
 
 # %% [markdown]
 # The paper's Tables 7–8 for reference (ImageNet validation set, the ImageNet-pretrained Caffe AlexNet;
-# # Params in millions; "Restoration" is NCSR for blur and BM3D for AWGN):
+# trainable parameters in millions; "Restoration" is NCSR for blur and BM3D for AWGN):
 
 # %%
 alexnet_averages()
