@@ -272,7 +272,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("imagenette", "Real ImageNet photographs: Imagenette160 from ../shared/data (10 classes, 450 training "
             "and 50 validation images per class, 100 per class of its validation split for the tables), 144 px "
             "crops of 160; the Caffe AlexNet at width 0.5 trained from scratch here (not ImageNet-pretrained); "
-            "Finetune/Deepcorr models 3 epochs on 100 images per class; transfer to the real Caltech-101. CPU, ~1 h.",
+            "Finetune/Deepcorr models 3 epochs on 100 images per class; transfer to the real Caltech-101. On 2 CPU "
+            "cores page 04 takes about 2 h and page 05's 101-class SVMs several hours.",
             data=DataConfig(source="folder", root="../shared/data/imagenette160.tar.gz", family="imagenet",
                             image_size=144, resize=160, test_per_class=100, val_per_class=50),
             model=ModelConfig(arch="alexnet_caffe", width=0.5),
