@@ -104,6 +104,12 @@ def test_notebook_05_fits_svms_for_every_model_and_kind(executed):
     assert all(len(c) == 1 for c in metrics["C"].values())  # one split
 
 
+def test_the_profile_page_names_the_alexnet_counterpart(executed):
+    outputs, _ = executed
+    text = (outputs[0].parent / "_profile.md").read_text()
+    assert "profile `smoke`" in text and "counterpart `smoke-alexnet`" in text
+
+
 def test_an_unchanged_notebook_is_not_executed_again(executed, tmp_path):
     outputs, results = executed
     lines = []
