@@ -18,7 +18,7 @@ from .config import Profile
 from .correction import corrected_layers, unit_macs
 from .data import TensorData
 from .distortions import NUM_LEVELS, sigma_for
-from .evaluate import COLUMNS, accuracy, distorted_batches, per_class_accuracy
+from .evaluate import COLUMNS, distorted_batches, per_class_accuracy
 from .experiments import artifact_key
 from .models import count_params
 from .paper import FIGURE_11_COUNTS, PAPER_RESTORATION, TABLE_10, alexnet_table
@@ -59,19 +59,18 @@ def restoration_rows(profile: Profile, store: Store, base: nn.Module, data, kind
         base.eval().to(device)
         restored_acc, plain_acc, seconds = [], [], []
         for level in tqdm(range(NUM_LEVELS + 1), desc=f"restoring ({kind})", disable=not progress):
-            right = total = 0
+            right = plain = total = 0
             cost = 0.0
             for x, y in distorted_batches(test, kind, level, family, device="cpu", batch_size=ev.batch_size,
                                           seed=ev.seed, clip=ev.clip):
                 fixed, per_image = restore_batch(x, kind, sigma_for(kind, level, family), profile.restore)
-                with torch.inference_mode():
-                    right += int((base(fixed.clamp(0, 255).to(device)).argmax(1).cpu() == y).sum())
+                right += _correct(base, fixed.clamp(0, 255), y, device)
+                plain += _correct(base, x, y, device)  # the baseline on the very same distorted images
                 total += len(y)
                 cost += per_image * len(y)
             restored_acc.append(right / total)
+            plain_acc.append(plain / total)
             seconds.append(cost / total)
-            plain_acc.append(accuracy(base, test, kind, level, family, device=device, batch_size=ev.batch_size,
-                                      seed=ev.seed, clip=ev.clip))
         return {"restored": restored_acc, "plain": plain_acc, "seconds": seconds, "images": len(test)}
 
     key = {**artifact_key(profile, "data", "model", "train", "eval", "restore"), "kind": kind,
@@ -83,6 +82,11 @@ def restoration_rows(profile: Profile, store: Store, base: nn.Module, data, kind
     table["s / image"] = [0.0, float(np.mean(r["seconds"][1:]))]
     table.index.name = "Method"
     return table
+
+
+@torch.inference_mode()
+def _correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> int:
+    return int((model(x.to(device)).argmax(1).cpu() == y).sum())
 
 
 def compare_alexnet(measured: pd.DataFrame, kind: str, restoration: pd.DataFrame | None = None) -> pd.DataFrame:

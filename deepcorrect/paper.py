@@ -59,11 +59,15 @@ TABLE_6 = {6: 0.0001, 12: 0.00014, 24: 0.0002, 48: 0.0119}
 
 def correction_table(kind: str) -> pd.DataFrame:
     """The paper's Table 3 (``blur``) or Table 4 (``awgn``): CIFAR-100, per level, Avg and # Params."""
-    rows = {}
-    for line in _T34[kind].splitlines():
-        name, *values = line.split()
-        rows[name] = [float(v) for v in values[:8]] + [int(values[8])]
-    table = pd.DataFrame.from_dict(rows, orient="index", columns=[*COLUMNS, "Avg", "# Params"])
+    table = _parse_table(_T34[kind], "# Params")
+    table["# Params"] = table["# Params"].astype(int)
+    return table
+
+
+def _parse_table(text: str, params_column: str) -> pd.DataFrame:
+    """Rows "Method Clean L1 … L6 Avg Params" as printed in the paper → a frame indexed by method."""
+    rows = {name: [float(v) for v in values] for name, *values in (line.split() for line in text.splitlines())}
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=[*COLUMNS, "Avg", params_column])
     table.index.name = "Method"
     return table
 
@@ -104,13 +108,7 @@ PAPER_RESTORATION = {"blur": "NCSR", "awgn": "BM3D"}
 def alexnet_table(kind: str) -> pd.DataFrame:
     """The paper's Tables 7–8 with Tables 11–12's lite and bottleneck rows (ImageNet, AlexNet): per level, Avg
     and # Params in millions; the restoration row (NCSR for blur, BM3D for AWGN) is named ``Restoration``."""
-    rows = {}
-    for line in _T78[kind].splitlines():
-        name, *values = line.split()
-        rows[name] = [float(v) for v in values]
-    table = pd.DataFrame.from_dict(rows, orient="index", columns=[*COLUMNS, "Avg", "# Params (M)"])
-    table.index.name = "Method"
-    return table
+    return _parse_table(_T78[kind], "# Params (M)")
 
 
 def alexnet_averages() -> pd.DataFrame:

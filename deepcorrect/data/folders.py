@@ -23,16 +23,9 @@ _EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp"}
 
 def resolve_tree(root: str, cache_dir: str) -> Path:
     """The folder holding ``train/`` and ``test/`` (or ``val/``), extracting ``root`` first if it is an archive."""
-    path = Path(root).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(
-            f"dataset path {str(path)!r} does not exist; set data_root to an ImageFolder tree with train/ and "
-            f"test/ (or val/) folders, or to a .tar.gz of one (the CIFAR-10 JPEGs: "
-            f"../shared/data/cifar10-jpg.tar.gz, see that folder's README)")
-    if path.is_file():
-        if not path.name.endswith((".tar.gz", ".tgz", ".tar")):
-            raise ValueError(f"dataset path {str(path)!r} is a file but not a .tar.gz archive")
-        path = _extract(path, Path(cache_dir).expanduser() / "data")
+    path = _folder_or_extracted(root, cache_dir, "dataset", "set data_root to an ImageFolder tree with train/ and "
+                                "test/ (or val/) folders, or to a .tar.gz of one (the CIFAR-10 JPEGs: "
+                                "../shared/data/cifar10-jpg.tar.gz, see that folder's README)")
     for candidate in [path, *sorted(p for p in path.iterdir() if p.is_dir())]:
         if (candidate / "train").is_dir() and any((candidate / s).is_dir() for s in _SPLIT_NAMES["test"]):
             return candidate
@@ -88,15 +81,9 @@ def load_class_folders(folder: Path, *, cap: int = 0, seed: int = 0, size: int =
 def resolve_class_folders(root: str, cache_dir: str) -> Path:
     """The folder whose sub-folders are the classes (``caltech101/101_ObjectCategories``), extracting ``root``
     first if it is an archive; descends through single-folder wrappers."""
-    path = Path(root).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"transfer dataset path {str(path)!r} does not exist; set transfer_root to a folder "
-                                f"of class folders or a .tar.gz of one (Caltech-101: "
-                                f"../shared/data/caltech101-224.tar.gz, see that folder's README)")
-    if path.is_file():
-        if not path.name.endswith((".tar.gz", ".tgz", ".tar")):
-            raise ValueError(f"transfer dataset path {str(path)!r} is a file but not a .tar.gz archive")
-        path = _extract(path, Path(cache_dir).expanduser() / "data")
+    path = _folder_or_extracted(root, cache_dir, "transfer dataset", "set transfer_root to a folder of class "
+                                "folders or a .tar.gz of one (Caltech-101: ../shared/data/caltech101-224.tar.gz, "
+                                "see that folder's README)")
     while True:
         subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
         has_images = any(f.suffix.lower() in _EXTENSIONS for d in subdirs[:3] for f in d.iterdir())
@@ -106,6 +93,18 @@ def resolve_class_folders(root: str, cache_dir: str) -> Path:
         if not subdirs or not has_images:
             raise FileNotFoundError(f"{str(path)!r} is not a folder of class folders holding images")
         return path
+
+
+def _folder_or_extracted(root: str, cache_dir: str, what: str, hint: str) -> Path:
+    """``root`` as a folder: itself, or where its archive was extracted (once, into the cache)."""
+    path = Path(root).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"{what} path {str(path)!r} does not exist; {hint}")
+    if path.is_file():
+        if not path.name.endswith((".tar.gz", ".tgz", ".tar")):
+            raise ValueError(f"{what} path {str(path)!r} is a file but not a .tar.gz archive")
+        path = _extract(path, Path(cache_dir).expanduser() / "data")
+    return path
 
 
 def _decode(path: Path, size: int, resize: int = 0) -> torch.Tensor:
