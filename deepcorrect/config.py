@@ -116,6 +116,7 @@ class RankingConfig:
     chunk_filters: int = 4  # swapped filters stacked into one suffix batch (small is fastest on CPUs)
     chunk_images: int = 500  # ranking-set images per prefix batch (bounds memory)
     shortcut: bool = True  # next conv: add one channel's contribution instead of rerunning it (same maths)
+    channels_last: bool = True  # fast path in NHWC: faster oneDNN / cuDNN kernels (float32, sums reordered)
     bf16: bool = False  # bf16 autocast on CUDA (faster; counts may then differ from float32's)
     seed: int = 0  # seeds the ranking-set sample and the noise
     clip: bool = False  # clip AWGN to [0, 255]

@@ -3,12 +3,13 @@
 τ(i, j) = p_swp(i, j) − p_b: the gain in top-1 on the ranking set when the output of filter j of conv layer i
 is replaced by its clean value while the rest of the network sees the distorted image.
 
-The fast path never runs the whole network per filter. The model is traced with ``torch.fx``; for layer i the
-prefix up to i runs once on the clean and once on the distorted images; then ``chunk_filters`` swapped copies
-of layer i's output are stacked into one batch and only the suffix after layer i runs on it, with every value
-the suffix needs from the prefix (skip connections included) repeated alongside. Where only per-channel maps
-(BN, ReLU, pooling) lead to the next conv, that conv is not rerun either: a swap adds one channel's
-contribution to its distorted output. The tests check that the correct-prediction counts equal those of the
+The fast path never runs the whole network per filter. The model is traced with ``torch.fx`` (BN folded into
+the conv before it); one pass over the clean and one over the distorted images keep every ranked layer's
+output and every prefix value its suffix needs; then ``chunk_filters`` swapped copies of layer i's output are
+stacked into one batch and only the suffix after layer i runs on it, with the prefix values it needs (skip
+connections included) repeated alongside, in NHWC, ReLUs in place. Where only per-channel maps (BN, ReLU,
+pooling) lead to the next conv, that conv is not rerun either: a swap adds one channel's contribution to its
+distorted output. The tests check that the correct-prediction counts equal those of the
 literal algorithm (:func:`literal_counts`), which stays here as the fallback for models ``torch.fx`` cannot
 trace.
 """
@@ -137,15 +138,19 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
         raise ValueError(f"unknown ranking method {method!r}; expected 'fast' or 'literal'")
     device = torch.device(device)
     model = model.eval().to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
     layers = list(cfg.layers) or ranked_layers(model)
     for layer in layers:
         get_conv(model, layer)
     sizes = {layer: get_conv(model, layer).out_channels for layer in layers}
     if method == "fast":
         model = fold_batchnorm(model)
-    splits = {layer: SuffixSplit(model, layer, cfg.shortcut) for layer in layers} if method == "fast" else {}
+        if cfg.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+    splits = {}
+    if method == "fast":
+        graph = trace(model)
+        splits = {layer: SuffixSplit(graph, layer, cfg.shortcut) for layer in layers}
+        keep = set().union(*(split.needs for split in splits.values()))
     n_levels = len(cfg.levels)
     base = torch.zeros(len(cfg.kinds), n_levels, dtype=torch.long)
     counts = {layer: torch.zeros(len(cfg.kinds), n_levels, n, dtype=torch.long) for layer, n in sizes.items()}
@@ -158,17 +163,25 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
     with torch.inference_mode(), autocast:
         for start in range(0, len(data), cfg.chunk_images):
             images = data.images[start:start + cfg.chunk_images].to(device).float()
+            if method == "fast" and cfg.channels_last and images.dim() == 4:
+                images = images.contiguous(memory_format=torch.channels_last)
             labels = data.labels[start:start + cfg.chunk_images].to(device)
             batch_no = start // cfg.chunk_images
-            clean_out = {layer: split.prefix(images)[1] for layer, split in splits.items()}
+            if splits:  # one pass keeps every ranked layer's clean output
+                clean = run_keeping(graph, images, keep)[1]
             for k, kind in enumerate(cfg.kinds):
                 for li, lv in enumerate(cfg.levels):
                     g = torch.Generator(device).manual_seed(((cfg.seed * 7 + k) * 11 + lv) * 100_003 + batch_no)
                     distorted = distort(images, kind, lv, family, generator=g, clip=cfg.clip)
-                    base[k, li] += (model(distorted).argmax(1) == labels).sum().cpu()
+                    if splits:  # and one pass gives the base predictions and every prefix value the swaps need
+                        logits, distorted = run_keeping(graph, distorted, keep)
+                    else:
+                        logits = model(distorted)
+                    base[k, li] += (logits.argmax(1) == labels).sum().cpu()
                     for layer in layers:
-                        if method == "fast":
-                            c = splits[layer].swap_counts(clean_out[layer], distorted, labels, cfg.chunk_filters)
+                        if splits:
+                            c = splits[layer].swap_counts(clean[splits[layer].target], distorted, labels,
+                                                          cfg.chunk_filters)
                         else:
                             c = literal_counts(model, layer, images, distorted, labels)
                         counts[layer][k, li] += c.cpu()
@@ -208,11 +221,7 @@ class SuffixSplit:
 
     def __init__(self, model: nn.Module, layer: str, shortcut: bool = False):
         get_conv(model, layer)
-        try:
-            self.gm = fx.symbolic_trace(model)
-        except Exception as err:
-            raise ValueError(f"torch.fx cannot trace {type(model).__name__} ({type(err).__name__}: {err}); "
-                             f"rank it with method='literal'") from None
+        self.gm = model if isinstance(model, fx.GraphModule) else trace(model)
         self.nodes = list(self.gm.graph.nodes)
         t = next((i for i, n in enumerate(self.nodes) if n.op == "call_module" and n.target == layer), None)
         if t is None:
@@ -222,10 +231,21 @@ class SuffixSplit:
         self.chain, self.next_conv = self._linear_chain() if shortcut else ([], None)
         if self.next_conv is not None:
             self.before_next, self.live_next = self._cut(self.nodes.index(self.next_conv))
+        self.inplace = self._inplace_relus()
+        #: the prefix values :meth:`swap_counts` reads from a :func:`run_keeping` pass
+        self.needs = {self.target, *self.live, *getattr(self, "live_next", ())}
 
     def _cut(self, index: int) -> tuple[list, list]:
         after = set(self.nodes[index + 1:])
         return self.nodes[:index + 1], [n for n in self.nodes[:index] if any(u in after for u in n.users)]
+
+    def _inplace_relus(self) -> set:
+        """ReLUs of the suffix that may overwrite their input: it is computed in the suffix (or is the swapped
+        value, fresh per chunk) and nothing else reads it. Saves one full-size allocation per ReLU."""
+        shared = set(self.live) | set(getattr(self, "live_next", ()))
+        return {n for n in self.nodes if n.op == "call_module" and len(n.args) == 1 and not n.kwargs
+                and isinstance(self.gm.get_submodule(n.target), nn.ReLU) and isinstance(n.args[0], fx.Node)
+                and len(n.args[0].users) == 1 and n.args[0].op != "placeholder" and n.args[0] not in shared}
 
     def _linear_chain(self) -> tuple[list, fx.Node | None]:
         """The per-channel modules between the target and the next conv, and that conv (or no shortcut)."""
@@ -255,17 +275,22 @@ class SuffixSplit:
         env = dict.fromkeys(before)
         env.update(live)
         env[at or self.target] = value
-        return fx.Interpreter(self.gm).run(initial_env=env, enable_io_processing=False)
+        return _InplaceReLU(self.gm, self.inplace).run(initial_env=env, enable_io_processing=False)
 
-    def swap_counts(self, y_clean: torch.Tensor, distorted: torch.Tensor, labels: torch.Tensor,
+    def swap_counts(self, y_clean: torch.Tensor, distorted: torch.Tensor | dict, labels: torch.Tensor,
                     chunk: int) -> torch.Tensor:
         """Correct predictions (per filter) when each filter alone takes its clean output ``y_clean``
-        (the layer's output for the clean images, from :meth:`prefix`)."""
-        live, y_dist = self.prefix(distorted)
+        (the layer's output for the clean images). ``distorted``: the distorted images, or the values a
+        :func:`run_keeping` pass of them recorded (then no prefix runs here)."""
+        if isinstance(distorted, torch.Tensor):
+            live, y_dist = self.prefix(distorted)
+        else:
+            live, y_dist = {n: distorted[n] for n in self.live}, distorted[self.target]
         if y_clean.shape != y_dist.shape:
             raise ValueError(f"clean and distorted outputs of {self.target.target!r} differ in shape: "
                              f"{tuple(y_clean.shape)} vs {tuple(y_dist.shape)}")
         n_filters, batch = y_dist.shape[1], y_dist.shape[0]
+        layout = _format(y_dist)  # the suffix runs in the layout the prefix ran in
         if self.next_conv is not None:
             a_clean, a_dist = self._through_chain(y_clean), self._through_chain(y_dist)
             conv = self.gm.get_submodule(self.next_conv.target)
@@ -279,10 +304,11 @@ class SuffixSplit:
             if self.next_conv is None:
                 stacked = y_dist.repeat(k, *([1] * (y_dist.dim() - 1))).view(k, *y_dist.shape)
                 stacked[torch.arange(k, device=js.device), :, js] = y_clean[:, js].transpose(0, 1)
-                logits = self.suffix(repeated, stacked.view(k * batch, *y_dist.shape[1:]))
+                logits = self.suffix(repeated, stacked.view(k * batch, *y_dist.shape[1:])
+                                     .contiguous(memory_format=layout))
             else:
-                delta = _one_channel_conv(conv, a_clean[:, js] - a_dist[:, js], js)  # (k, B, C_out, H, W)
-                z = (delta + z_dist).view(k * batch, *z_dist.shape[1:])
+                z = _one_channel_conv(conv, a_clean[:, js] - a_dist[:, js], js)  # (k, B, C_out, H, W)
+                z = z.add_(z_dist).flatten(0, 1).contiguous(memory_format=layout)  # a view where NHWC already
                 logits = self.suffix(repeated, z, at=self.next_conv)
             out[j0:j0 + k] = (logits.argmax(1).view(k, batch) == labels).sum(1)
         return out
@@ -294,11 +320,53 @@ class SuffixSplit:
         return y
 
 
+def trace(model: nn.Module) -> fx.GraphModule:
+    """``model`` as a ``torch.fx`` graph, or a clear error naming the fallback."""
+    try:
+        return fx.symbolic_trace(model)
+    except Exception as err:
+        raise ValueError(f"torch.fx cannot trace {type(model).__name__} ({type(err).__name__}: {err}); "
+                         f"rank it with method='literal'") from None
+
+
+class _Keeping(fx.Interpreter):
+    """Runs the whole graph, freeing values as usual, but keeps those of the nodes in ``keep``."""
+
+    def __init__(self, gm: fx.GraphModule, keep: set):
+        super().__init__(gm)
+        self.keep, self.kept = keep, {}
+
+    def run_node(self, n: fx.Node):
+        value = super().run_node(n)
+        if n in self.keep:
+            self.kept[n] = value
+        return value
+
+
+def run_keeping(gm: fx.GraphModule, x: torch.Tensor, keep: set) -> tuple[torch.Tensor, dict]:
+    """One forward pass of ``gm``: its output and the values of the ``keep`` nodes (every prefix value the
+    ranked layers' suffixes need), instead of one prefix pass per layer."""
+    interp = _Keeping(gm, keep)
+    return interp.run(x), interp.kept
+
+
+class _InplaceReLU(fx.Interpreter):
+    def __init__(self, gm: fx.GraphModule, inplace: set):
+        super().__init__(gm)
+        self.inplace = inplace
+
+    def run_node(self, n: fx.Node):
+        if n in self.inplace:
+            return self.env[n.args[0]].relu_()
+        return super().run_node(n)
+
+
 def _one_channel_conv(conv: nn.Conv2d, delta: torch.Tensor, js: torch.Tensor) -> torch.Tensor:
     """For each channel j in ``js``: ``conv`` applied to an input that is zero except channel j = delta[:, i],
-    without bias. Returns (k, B, C_out, H', W'). One channel's patches (im2col) times that channel's weights
-    is a batched matrix multiply — several times faster on CPUs than a grouped conv with one input channel
-    per group."""
+    without bias. Returns (k, B, C_out, H', W'), laid out channels-last in memory (a view of a (k, B, H', W',
+    C_out) tensor), so the caller can add the distorted output in place and hand the suffix NHWC input without
+    a copy. One channel's patches (im2col) times that channel's weights is a batched matrix multiply — several
+    times faster on CPUs than a grouped conv with one input channel per group."""
     c_out, c_in_group = conv.out_channels, conv.in_channels // conv.groups
     b, k, h, w = delta.shape
     group = js // c_in_group
@@ -311,10 +379,11 @@ def _one_channel_conv(conv: nn.Conv2d, delta: torch.Tensor, js: torch.Tensor) ->
         return out.view(b, k, c_out, *out.shape[2:]).transpose(0, 1)
     cols = nn.functional.unfold(delta.transpose(0, 1).reshape(k * b, 1, h, w), conv.kernel_size, conv.dilation,
                                 conv.padding, conv.stride)  # (k·B, kh·kw, L)
-    out = torch.matmul(weight.reshape(k, 1, c_out, -1), cols.view(k, b, cols.shape[1], cols.shape[2]))
     size = [(n + 2 * p - d * (kk - 1) - 1) // st + 1 for n, p, d, kk, st in
             zip((h, w), conv.padding, conv.dilation, conv.kernel_size, conv.stride)]
-    return out.view(k, b, c_out, *size)
+    out = torch.matmul(cols.view(k, b, cols.shape[1], cols.shape[2]).transpose(2, 3),
+                       weight.reshape(k, 1, c_out, -1).transpose(2, 3))  # (k, B, L, C_out)
+    return out.view(k, b, *size, c_out).permute(0, 1, 4, 2, 3)
 
 
 def literal_counts(model: nn.Module, layer: str, clean: torch.Tensor, distorted: torch.Tensor,
@@ -329,6 +398,13 @@ def literal_counts(model: nn.Module, layer: str, clean: torch.Tensor, distorted:
         with swap_filters(model, layer, [j], acts[layer]):
             out[j] = (model(distorted).argmax(1) == labels).sum()
     return out
+
+
+def _format(value: torch.Tensor) -> torch.memory_format:
+    """Keep a 4-D value in the layout it came in (channels_last where the prefix ran in it)."""
+    if value.dim() == 4 and value.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
 
 
 def _repeat(value, k: int, batch: int):

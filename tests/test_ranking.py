@@ -54,8 +54,8 @@ CASES = [
 
 @pytest.mark.parametrize("name,make,size,layers,family", CASES, ids=[c[0] for c in CASES])
 def test_fast_counts_equal_the_literal_algorithm(name, make, size, layers, family):
-    """Both fast variants — suffix only, and suffix plus the next conv's one-channel shortcut — must
-    reproduce the literal counts exactly."""
+    """Both fast variants — suffix only in the default layout, and suffix plus the next conv's one-channel
+    shortcut in NHWC — must reproduce the literal counts exactly."""
     torch.manual_seed(0)
     model = make().eval()
     g = torch.Generator().manual_seed(1)
@@ -67,7 +67,7 @@ def test_fast_counts_equal_the_literal_algorithm(name, make, size, layers, famil
     levels = (2, 5) if size == 32 else (4,)  # AlexNet-sized inputs: one level keeps the reference loop short
     cfg = RankingConfig(kinds=("awgn",), levels=levels, layers=layers, chunk_filters=7, chunk_images=1000)
     with torch.inference_mode():
-        rankings = [rank_filters(model, data, family, replace(cfg, shortcut=sc), progress=False)
+        rankings = [rank_filters(model, data, family, replace(cfg, shortcut=sc, channels_last=sc), progress=False)
                     for sc in (False, True)]
         for layer in layers:
             for li, level in enumerate(cfg.levels):
