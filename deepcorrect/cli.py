@@ -7,6 +7,8 @@ Bad input (unknown profile or parameter, missing dataset, corrupt checkpoint) pr
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +25,10 @@ EPILOG = """examples:
   deepcorrect correct --model Deepcorr-6c --kind blur # train correction units, print its row of Table 3
   deepcorrect finetune --k 9 --kind awgn            # fine-tune the first 9 conv layers, print its row of Table 4
   deepcorrect profiles                              # the named profiles and their settings
+
+several processes (GPUs, or CPU processes with gloo): torchrun starts one per device and DDP trains them on
+slices of the same global batch; ranking splits every layer's filters among them. Rank 0 writes and prints:
+  torchrun --nproc_per_node 8 -m deepcorrect correct --profile cifar100 --model Deepcorr-6c
 """
 
 
@@ -34,13 +40,34 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return args.func(args)
+        args.group = _join_torchrun(args.command)
+        quiet = args.group is not None and not args.group.is_main  # rank 0 alone prints and writes
+        with open(os.devnull, "w") if quiet else contextlib.nullcontext(sys.stdout) as out, \
+                contextlib.redirect_stdout(out):
+            return args.func(args)
     except (ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume from the last checkpoint", file=sys.stderr)
         return 130
+    finally:
+        if getattr(args, "group", None) is not None:
+            import torch.distributed
+
+            torch.distributed.destroy_process_group()
+
+
+def _join_torchrun(command: str):
+    """The process group when torchrun started this process (its environment names a world of > 1)."""
+    from . import distributed as dd
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and command not in _DISTRIBUTED:
+        raise ValueError(f"'{command}' runs in one process; under torchrun use one of {', '.join(_DISTRIBUTED)}")
+    return dd.from_torchrun(os.environ)
+
+
+_DISTRIBUTED = ("baseline", "rank", "correct", "finetune")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -141,7 +168,7 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
     from .store import Store
 
     cfg = _resolve_cli(args)
-    store = Store(args.results, fresh=args.fresh)
+    store = Store(args.results, fresh=args.fresh, group=args.group)
     data = ex.datasets(cfg)
     model, _ = ex.baseline(cfg, store, data.train)
     measured = ex.baseline_tables(cfg, store, model, data.test)
@@ -161,16 +188,17 @@ def _cmd_rank(args: argparse.Namespace) -> int:
     cfg = _resolve_cli(args)
     data = ex.datasets(cfg)
     ex.check_rank_layers(cfg, data.train.num_classes)  # before any training, so bad input writes nothing
-    store = Store(args.results, fresh=args.fresh)
+    store = Store(args.results, fresh=args.fresh, group=args.group)
     model, _ = ex.baseline(cfg, store, data.train)
     ranking = ex.ranking(cfg, store, model, data)
     frame = ranking.to_frame(args.score)
-    tmp = out.with_name(f".{out.name}.tmp")
-    if out.suffix == ".csv":
-        frame.to_csv(tmp, index=False)
-    else:
-        frame.to_json(tmp, orient="records", indent=1)
-    tmp.replace(out)
+    if _is_main(args):
+        tmp = out.with_name(f".{out.name}.tmp")
+        if out.suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_json(tmp, orient="records", indent=1)
+        tmp.replace(out)
     print(ex.top_filters(ranking).to_string())
     print(f"\n{len(frame)} rows written to {out} ({ranking.seconds:.1f} s of ranking)")
     return 0
@@ -190,7 +218,7 @@ def _cmd_correct(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must end in .csv, got {args.out!r}")
     cfg = _resolve_cli(args)
     data = ex.datasets(cfg)
-    store = Store(args.results, fresh=args.fresh)
+    store = Store(args.results, fresh=args.fresh, group=args.group)
     cmp.check_specs(cfg, data.train.num_classes, specs)  # before anything trains, so bad input writes nothing
     model, _ = ex.baseline(cfg, store, data.train)
     rank = ex.ranking(cfg, store, model, data)
@@ -206,13 +234,17 @@ def _cmd_correct(args: argparse.Namespace) -> int:
         if len(paper):
             print(paper.round(4).to_string())
         frames.append(table.assign(kind=kind))
-    if args.out:
+    if args.out and _is_main(args):
         out = Path(args.out)
         tmp = out.with_name(f".{out.name}.tmp")
         pd.concat(frames).to_csv(tmp)
         tmp.replace(out)
         print(f"\nwritten to {out}")
     return 0
+
+
+def _is_main(args: argparse.Namespace) -> bool:
+    return args.group is None or args.group.is_main
 
 
 def _resolve_cli(args: argparse.Namespace):

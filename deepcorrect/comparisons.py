@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from . import distributed as dd
 from .config import Profile
 from .correction import (DEFAULT_WIDTH, check_frozen, corrected_layers, deepcorrect_model, finetune_model,
                          frozen_state, regulariser, set_training_mode, unit_macs, weight_layers)
@@ -163,8 +164,8 @@ def subsets(profile: Profile, data) -> tuple[TensorData, TensorData | None, Tens
 
 
 def train_corrected(model: nn.Module, train: TensorData, val: TensorData | None, profile: Profile, kind: str, *,
-                    lr: float, device: torch.device, checkpoint: Path | None = None, progress: bool = True
-                    ) -> list[dict]:
+                    lr: float, device: torch.device, checkpoint: Path | None = None, progress: bool = True,
+                    group: dd.Group | None = None) -> list[dict]:
     """§5.1 training: half of every batch distorted by ``kind`` at a random level, SGD with momentum, the
     step schedule, Eq. (5)'s regulariser; validation top-1 (half distorted, fixed draw) after every epoch;
     and a check that every frozen parameter and buffer is bit-identical afterwards."""
@@ -186,7 +187,7 @@ def train_corrected(model: nn.Module, train: TensorData, val: TensorData | None,
     history = fit(model, train, cfg, device=device, checkpoint=checkpoint,
                   batch_transform=lambda x, gen: half_distorted(x, kind, family, gen, clip),
                   set_train_mode=set_training_mode, regularizer=regulariser(model, c.l1, c.l2),
-                  on_epoch_end=validate, progress=progress)
+                  on_epoch_end=validate, progress=progress, group=group)
     check_frozen(model, before)
     return history
 
@@ -212,7 +213,7 @@ def corrected_model(profile: Profile, store: Store, base: nn.Module, data, rank,
     def compute(folder: Path) -> dict:
         train, val, _ = subsets(profile, data)
         history = train_corrected(model, train, val, profile, kind, lr=lr, device=device,
-                                  checkpoint=folder / "checkpoint.pt", progress=progress)
+                                  checkpoint=folder / "checkpoint.pt", progress=progress, group=store.group)
         return {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history}
 
     key = {**_training_key(profile), "kind": kind, "method": spec.method, "k": spec.k,

@@ -52,7 +52,7 @@ def baseline(profile: Profile, store: Store, train: TensorData, progress: bool =
 
     def compute(folder: Path) -> dict:
         history = fit(model, train, profile.train, device=device, checkpoint=folder / "checkpoint.pt",
-                      progress=progress)
+                      progress=progress, group=store.group)
         return {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history}
 
     result = store.get("baseline", artifact_key(profile, "data", "model", "train"), compute)
@@ -242,7 +242,7 @@ def ranking(profile: Profile, store: Store, model: nn.Module, data: Splits, prog
     def compute(_folder: Path) -> dict:
         rset = ranking_set(source, profile.rank.per_class, profile.rank.seed)
         return rank_filters(model, rset, profile.data.family, profile.rank, device=device,
-                            progress=progress).to_payload()
+                            progress=progress, group=store.group).to_payload()
 
     payload = store.get("ranking", artifact_key(profile, "data", "model", "train", "rank"), compute)
     return Ranking.from_payload(payload)

@@ -27,6 +27,7 @@ import torch
 from torch import fx, nn
 from tqdm import tqdm
 
+from . import distributed as dd
 from .config import RankingConfig
 from .data import TensorData
 from .distortions import NUM_LEVELS, distort
@@ -130,10 +131,12 @@ def ranking_set(data: TensorData, per_class: int, seed: int) -> TensorData:
 
 
 def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingConfig = RankingConfig(), *,
-                 device: torch.device | str = "cpu", method: str = "fast", progress: bool = True) -> Ranking:
+                 device: torch.device | str = "cpu", method: str = "fast", progress: bool = True,
+                 group: dd.Group | None = None) -> Ranking:
     """Correct-prediction counts for every filter of ``cfg.layers`` (default :func:`ranked_layers`), every
     kind and level, on ``data`` (already the ranking set). ``method`` is ``fast`` (batched suffix) or
-    ``literal`` (Algorithm 1 as written: the whole network per filter)."""
+    ``literal`` (Algorithm 1 as written: the whole network per filter). With ``group``, each rank evaluates
+    its share of every layer's filters and the counts are summed over ranks: every rank returns them all."""
     if method not in ("fast", "literal"):
         raise ValueError(f"unknown ranking method {method!r}; expected 'fast' or 'literal'")
     device = torch.device(device)
@@ -142,6 +145,7 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
     for layer in layers:
         get_conv(model, layer)
     sizes = {layer: get_conv(model, layer).out_channels for layer in layers}
+    mine = {layer: dd.shard(torch.arange(n, device=device), group) for layer, n in sizes.items()}
     if method == "fast":
         model = fold_batchnorm(model)
         if cfg.channels_last:
@@ -155,8 +159,8 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
     base = torch.zeros(len(cfg.kinds), n_levels, dtype=torch.long)
     counts = {layer: torch.zeros(len(cfg.kinds), n_levels, n, dtype=torch.long) for layer, n in sizes.items()}
     n_chunks = math.ceil(len(data) / cfg.chunk_images)
-    total = n_chunks * len(cfg.kinds) * n_levels * sum(sizes.values())
-    bar = tqdm(total=total, unit="filter", desc="ranking", disable=None if progress else True)
+    total = n_chunks * len(cfg.kinds) * n_levels * sum(len(f) for f in mine.values())
+    bar = tqdm(total=total, unit="filter", desc="ranking", disable=None if progress and dd.is_main(group) else True)
     t0 = time.perf_counter()
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and cfg.bf16
                 else nullcontext())
@@ -181,13 +185,14 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
                     for layer in layers:
                         if splits:
                             c = splits[layer].swap_counts(clean[splits[layer].target], distorted, labels,
-                                                          cfg.chunk_filters)
+                                                          cfg.chunk_filters, mine[layer])
                         else:
-                            c = literal_counts(model, layer, images, distorted, labels)
+                            c = literal_counts(model, layer, images, distorted, labels, mine[layer])
                         counts[layer][k, li] += c.cpu()
-                        bar.update(sizes[layer])
+                        bar.update(len(mine[layer]))
                         bar.set_postfix(filters_per_s=f"{bar.n / max(time.perf_counter() - t0, 1e-9):.0f}")
     bar.close()
+    counts = {layer: dd.all_sum(c, group) for layer, c in counts.items()}  # each filter was counted on one rank
     return Ranking(layers, list(cfg.kinds), list(cfg.levels), len(data), base, counts, time.perf_counter() - t0,
                    {"method": method, "device": str(device), "bf16": cfg.bf16 and device.type == "cuda"})
 
@@ -278,10 +283,11 @@ class SuffixSplit:
         return _InplaceReLU(self.gm, self.inplace).run(initial_env=env, enable_io_processing=False)
 
     def swap_counts(self, y_clean: torch.Tensor, distorted: torch.Tensor | dict, labels: torch.Tensor,
-                    chunk: int) -> torch.Tensor:
+                    chunk: int, filters: torch.Tensor | None = None) -> torch.Tensor:
         """Correct predictions (per filter) when each filter alone takes its clean output ``y_clean``
         (the layer's output for the clean images). ``distorted``: the distorted images, or the values a
-        :func:`run_keeping` pass of them recorded (then no prefix runs here)."""
+        :func:`run_keeping` pass of them recorded (then no prefix runs here). Only ``filters`` (default all)
+        are evaluated; the others count 0."""
         if isinstance(distorted, torch.Tensor):
             live, y_dist = self.prefix(distorted)
         else:
@@ -296,9 +302,9 @@ class SuffixSplit:
             conv = self.gm.get_submodule(self.next_conv.target)
             z_dist = conv(a_dist)
             live = {n: v for n, v in live.items() if n in self.live_next}
-        out = torch.empty(n_filters, dtype=torch.long, device=y_dist.device)
-        for j0 in range(0, n_filters, chunk):
-            js = torch.arange(j0, min(j0 + chunk, n_filters), device=y_dist.device)
+        out = torch.zeros(n_filters, dtype=torch.long, device=y_dist.device)
+        filters = torch.arange(n_filters) if filters is None else filters
+        for js in filters.to(y_dist.device).split(chunk):
             k = js.numel()
             repeated = {n: _repeat(v, k, batch) for n, v in live.items()}
             if self.next_conv is None:
@@ -310,7 +316,7 @@ class SuffixSplit:
                 z = _one_channel_conv(conv, a_clean[:, js] - a_dist[:, js], js)  # (k, B, C_out, H, W)
                 z = z.add_(z_dist).flatten(0, 1).contiguous(memory_format=layout)  # a view where NHWC already
                 logits = self.suffix(repeated, z, at=self.next_conv)
-            out[j0:j0 + k] = (logits.argmax(1).view(k, batch) == labels).sum(1)
+            out[js] = (logits.argmax(1).view(k, batch) == labels).sum(1)
         return out
 
     def _through_chain(self, y: torch.Tensor) -> torch.Tensor:
@@ -387,12 +393,12 @@ def _one_channel_conv(conv: nn.Conv2d, delta: torch.Tensor, js: torch.Tensor) ->
 
 
 def literal_counts(model: nn.Module, layer: str, clean: torch.Tensor, distorted: torch.Tensor,
-                   labels: torch.Tensor) -> torch.Tensor:
-    """Algorithm 1 as written: for each filter, the clean output of the layer and a whole forward pass of
-    the distorted images with that one channel swapped through a forward hook."""
+                   labels: torch.Tensor, filters: torch.Tensor | None = None) -> torch.Tensor:
+    """Algorithm 1 as written: for each filter (of ``filters``, default all), the clean output of the layer
+    and a whole forward pass of the distorted images with that one channel swapped through a forward hook."""
     n = get_conv(model, layer).out_channels
-    out = torch.empty(n, dtype=torch.long, device=clean.device)
-    for j in range(n):
+    out = torch.zeros(n, dtype=torch.long, device=clean.device)
+    for j in (range(n) if filters is None else filters.tolist()):
         with capture(model, layer) as acts:
             model(clean)
         with swap_filters(model, layer, [j], acts[layer]):

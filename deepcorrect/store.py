@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from . import __version__
+from . import distributed as dd
 
 
 def config_hash(kind: str, config: Any) -> str:
@@ -31,11 +32,14 @@ def config_hash(kind: str, config: Any) -> str:
 
 class Store:
     """``Store("results").get("baseline", cfg_dict, compute)`` loads or computes one artifact.
-    ``fresh=True`` discards what is cached (checkpoints included) and recomputes."""
+    ``fresh=True`` discards what is cached (checkpoints included) and recomputes. Under torchrun, ``group``
+    is the run's process group, which the computations use: rank 0 alone reads and writes the store and
+    hands cached payloads to the other ranks."""
 
-    def __init__(self, root: str | Path, fresh: bool = False):
+    def __init__(self, root: str | Path, fresh: bool = False, group: dd.Group | None = None):
         self.root = Path(root)
         self.fresh = fresh
+        self.group = group
 
     def folder(self, kind: str, config: Any) -> Path:
         return self.root / kind / config_hash(kind, config)
@@ -43,15 +47,21 @@ class Store:
     def get(self, kind: str, config: Any, compute: Callable[[Path], Any]) -> Any:
         """The cached payload for (kind, config), or ``compute(folder)``'s result, saved before returning."""
         folder = self.folder(kind, config)
-        if self.fresh and folder.exists():
-            shutil.rmtree(folder)
-        cached = self.load(kind, config)
+        cached = None
+        if dd.is_main(self.group):
+            if self.fresh and folder.exists():
+                shutil.rmtree(folder)
+            cached = self.load(kind, config)
+            if cached is None:
+                folder.mkdir(parents=True, exist_ok=True)
+        cached = dd.broadcast(cached, self.group)
         if cached is not None:
             return cached
-        folder.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        payload = compute(folder)
-        self._save(folder, kind, config, payload, time.perf_counter() - t0)
+        payload = compute(folder)  # every rank takes part (training and ranking are collective)
+        if dd.is_main(self.group):
+            self._save(folder, kind, config, payload, time.perf_counter() - t0)
+        dd.barrier(self.group)
         return payload
 
     def load(self, kind: str, config: Any) -> Any | None:

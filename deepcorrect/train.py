@@ -3,7 +3,8 @@
 Data live on the device as uint8; every batch is cropped, flipped and (optionally) distorted there. Each epoch
 draws its order and augmentation from a generator seeded by (seed, epoch), and a checkpoint written atomically
 after every epoch holds weights, optimiser and RNG state — so a killed run resumes and ends with exactly the
-weights of an uninterrupted one.
+weights of an uninterrupted one. With a :class:`~deepcorrect.distributed.Group` it trains with
+DistributedDataParallel: each rank takes its slice of the same global batch (see :mod:`deepcorrect.distributed`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from . import distributed as dd
 from .config import TrainConfig
 from .data import TensorData
 
@@ -69,14 +71,20 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
         checkpoint: Path | str | None = None, batch_transform: BatchTransform | None = None,
         set_train_mode: Callable[[nn.Module], None] | None = None,
         on_epoch_end: Callable[[int, dict], None] | None = None,
-        regularizer: Callable[[], torch.Tensor] | None = None, progress: bool = True) -> list[dict]:
+        regularizer: Callable[[], torch.Tensor] | None = None, progress: bool = True,
+        group: dd.Group | None = None) -> list[dict]:
     """Train the parameters of ``model`` that require grad with SGD for ``cfg.epochs``; returns the per-epoch
     log (loss, accuracy, images/s, lr). With ``checkpoint``, resumes from it when it exists and was made by
     the same config, and rewrites it after every epoch. ``batch_transform(images, generator)`` runs after
     augmentation (e.g. half-distorted batches); ``set_train_mode`` replaces ``model.train()`` (frozen BN);
     ``regularizer()`` is added to the loss (Eq. 5's λ·R(W)); ``on_epoch_end(epoch, row)`` may add entries to the
-    epoch's log row (e.g. a validation accuracy) before it is checkpointed."""
+    epoch's log row (e.g. a validation accuracy) before it is checkpointed. ``group``: train with DDP across
+    its ranks, ``cfg.batch_size`` being the global batch; only rank 0 writes the checkpoint."""
     device = torch.device(device)
+    world = dd.world_size(group)
+    if cfg.batch_size < world:
+        raise ValueError(f"batch_size {cfg.batch_size} is smaller than the {world} processes sharing each batch")
+    progress = progress and dd.is_main(group)
     model.to(device)
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -88,36 +96,55 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
     fingerprint = json.dumps(asdict(cfg), sort_keys=True)
     start, history = 0, []
     ckpt = Path(checkpoint) if checkpoint is not None else None
-    if ckpt is not None and ckpt.exists():
-        start, history = _resume(ckpt, model, opt, fingerprint, device)
-    step_model = torch.compile(model) if cfg.compile else model
+    if ckpt is not None:  # rank 0 reads the checkpoint and hands it to every rank
+        state = None
+        if dd.is_main(group) and ckpt.exists():
+            try:
+                state = _load(ckpt, fingerprint)
+            except ValueError as err:
+                state = err
+        state = dd.broadcast(state, group)
+        if state is not None:
+            start, history = _restore(state, model, opt, device)
+    step_model = model
+    if group is not None:
+        gpu = (device.index if device.index is not None else torch.cuda.current_device()) \
+            if device.type == "cuda" else None
+        step_model = nn.parallel.DistributedDataParallel(model, device_ids=None if gpu is None else [gpu])
+    step_model = torch.compile(step_model) if cfg.compile else step_model
     images, labels = data.images.to(device), data.labels.to(device)
+    dtype = params[0].dtype  # float32 as a rule; a float64 model gets float64 batches
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and cfg.bf16
                 else nullcontext())
     for epoch in range(start, cfg.epochs):
         lr = lr_at(cfg, epoch)
-        for group in opt.param_groups:
-            group["lr"] = lr
+        for param_group in opt.param_groups:
+            param_group["lr"] = lr
         (set_train_mode or nn.Module.train)(model)
         g = torch.Generator(device).manual_seed(cfg.seed * 1_000_003 + epoch)
         order = torch.randperm(len(data), generator=g, device=device)
         batches = order.split(cfg.batch_size)
+        if len(batches[-1]) < world:  # a last batch too small to give every rank an image
+            batches = batches[:-1]
         total_loss = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
         t0 = time.perf_counter()
         bar = tqdm(total=len(data), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="img", unit_scale=True,
                    disable=None if progress else True, leave=False)
         for idx in batches:
-            x = augment(images[idx].float(), g, cfg.crop_pad, cfg.flip)
+            x = augment(images[idx].to(dtype), g, cfg.crop_pad, cfg.flip)
             if batch_transform is not None:
                 x = batch_transform(x, g)
+            x, y = dd.shard(x, group), dd.shard(labels[idx], group)  # every rank drew the whole batch
             if cfg.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            y = labels[idx]
-            with autocast:
+            with autocast, dd.synced_batchnorm(model, group):
                 out = step_model(x)
-                loss = nn.functional.cross_entropy(out.float(), y)
-            objective = loss if regularizer is None else loss + regularizer()
+                loss = nn.functional.cross_entropy(out.to(dtype), y)
+            # DDP averages gradients over ranks: weight each rank's mean by its share of the global batch
+            objective = loss * (y.numel() * world / idx.numel()) if group is not None else loss
+            if regularizer is not None:
+                objective = objective + regularizer()
             opt.zero_grad(set_to_none=True)
             objective.backward()
             opt.step()
@@ -128,21 +155,24 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds = time.perf_counter() - t0
-        mean_loss = total_loss.item() / len(data)
+        seen = sum(idx.numel() for idx in batches)
+        total_loss, correct = dd.all_sum(total_loss, group), dd.all_sum(correct, group)
+        mean_loss = total_loss.item() / seen
         if not math.isfinite(mean_loss):
             raise FloatingPointError(f"training loss became {mean_loss} in epoch {epoch + 1}; lower lr "
                                      f"(now {lr:g}) or check the data")
         row = {"epoch": epoch + 1, "iteration": (epoch + 1) * len(batches), "loss": mean_loss,
-               "accuracy": correct.item() / len(data), "lr": lr,
-               "images_per_s": len(data) / seconds, "seconds": seconds}
+               "accuracy": correct.item() / seen, "lr": lr,
+               "images_per_s": seen / seconds, "seconds": seconds}
         history.append(row)
         if progress:
             tqdm.write(f"epoch {row['epoch']:3d}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "
                        f"lr {lr:.4g}  {row['images_per_s']:.0f} img/s")
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
-        if ckpt is not None:
+        if ckpt is not None and dd.is_main(group):
             _save(ckpt, model, opt, epoch + 1, history, fingerprint)
+        dd.barrier(group)
     return history
 
 
@@ -158,16 +188,20 @@ def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, epoch: int, 
     os.replace(tmp, path)
 
 
-def _resume(path: Path, model: nn.Module, opt: torch.optim.Optimizer, fingerprint: str,
-            device: torch.device) -> tuple[int, list[dict]]:
+def _load(path: Path, fingerprint: str) -> dict:
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise ValueError(f"checkpoint {path} is corrupt or truncated ({type(err).__name__}: {err}); delete it "
                          f"or rerun with --fresh to start over") from None
     if state.get("config") != fingerprint:
         raise ValueError(f"checkpoint {path} was written by a different training config; delete it or rerun "
                          f"with --fresh to start over")
+    return state
+
+
+def _restore(state: dict, model: nn.Module, opt: torch.optim.Optimizer, device: torch.device
+             ) -> tuple[int, list[dict]]:
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng"].cpu())
