@@ -1,0 +1,199 @@
+"""GPU check: the paper-scale CIFAR pipeline on one GPU, in one run that fits in 10 minutes.
+
+Unpacks and decodes the CIFAR-10 JPEG archive given as the argument, then runs, timing each stage:
+
+1. a bf16 matrix multiply (8192³, CUDA events) — the machine's reference rate;
+2. the full-width All-Conv-BN baseline (1.37 M parameters at 10 classes), trained on the whole training split
+   (4,900 per class; 100 per class held out as the validation split the ranking set comes from);
+3. the ranking of conv1–conv6 (864 filters) for blur and AWGN, levels 1–6, 10 images per class (Algorithm 1,
+   fast path, float32 so counts are exact);
+4. Deepcorr-6c and Finetune-9 for blur and for AWGN (the paper's schedule scaled by ``--correct-epochs``);
+5. Tables 3–4 on the 10,000 test images, next to the paper's CIFAR-100 rows.
+
+For the training and ranking stages it prints images/s (or filter-evaluations/s) and the achieved TFLOP/s
+(2 × multiply-accumulates counted by hooks; ×3 for a training step) against the matmul rate. Resumable: the
+artifact store keeps what finished. Needs torch, torchvision, numpy, pandas, scipy, tqdm and Pillow; not
+papermill or jupyter-book.
+
+Usage: python bench/gpu_check.py ARCHIVE [--epochs 30] [--correct-epochs 8] [--results results-gpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+
+def matmul_tflops(device: torch.device, n: int = 8192, reps: int = 20) -> float:
+    """bf16 n×n matrix multiplies per second, timed with CUDA events (a small float32 one on the CPU)."""
+    if device.type != "cuda":
+        n, reps = 1024, 5
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    if device.type != "cuda":
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e12
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(reps):
+        a @ b
+    end.record()
+    torch.cuda.synchronize()
+    return 2 * n**3 * reps / (start.elapsed_time(end) / 1e3) / 1e12
+
+
+def forward_macs(model: torch.nn.Module, example: torch.Tensor) -> int:
+    """Multiply-accumulates of one forward pass of one image: Σ conv weights × output pixels (+ linear)."""
+    total = 0
+
+    def hook(mod, _inp, out):
+        nonlocal total
+        total += mod.weight.numel() * (out.shape[-2] * out.shape[-1] if out.dim() == 4 else 1)
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    with torch.no_grad():
+        model.eval()(example[:1])
+    for h in handles:
+        h.remove()
+    return total
+
+
+class Stages:
+    def __init__(self, device: torch.device):
+        self.rows, self.cuda = [], device.type == "cuda"
+
+    def run(self, name: str, fn):
+        if self.cuda:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        out = fn()
+        if self.cuda:
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - t0
+        self.rows.append({"stage": name, "seconds": round(seconds, 2)})
+        print(f"== {name}: {seconds:.1f} s", flush=True)
+        return out, seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("archive", help="cifar10-jpg.tar.gz (an ImageFolder tree cifar10/{train,test}/<class>/)")
+    parser.add_argument("--epochs", type=int, default=30, help="baseline epochs (default 30)")
+    parser.add_argument("--correct-epochs", type=int, default=8, help="Deepcorr/Finetune epochs (paper: 40)")
+    parser.add_argument("--results", default="results-gpu", help="artifact store (default results-gpu)")
+    parser.add_argument("--work", default="gpu-check-cache", help="where the archive is unpacked and decoded")
+    parser.add_argument("--device", default="cuda", help="cuda (default); cpu only to try the script itself")
+    parser.add_argument("--width", type=float, default=1.0, help="All-Conv-BN width (default 1: the paper's)")
+    parser.add_argument("--train-per-class", type=int, default=5000, help="training images per class (5000)")
+    parser.add_argument("--test-per-class", type=int, default=1000, help="test images per class (1000)")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("error: no CUDA device here; this script measures a GPU (--device cpu only tries the script)",
+              file=sys.stderr)
+        return 2
+    archive = Path(args.archive)
+    if not archive.is_file():
+        print(f"error: {archive} is not a file; pass the CIFAR-10 JPEG archive", file=sys.stderr)
+        return 2
+    torch.backends.cudnn.benchmark = True
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from deepcorrect import comparisons as cmp
+    from deepcorrect import experiments as ex
+    from deepcorrect.config import resolve
+    from deepcorrect.paper import correction_table
+    from deepcorrect.store import Store
+
+    stages = Stages(device)
+    name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
+    print(f"{name}, torch {torch.__version__}", flush=True)
+    peak, _ = stages.run("bf16 matmul 8192^3", lambda: matmul_tflops(device))
+    print(f"matmul: {peak:.1f} TFLOP/s")
+
+    cfg = resolve("cifar10-jpg", root=str(archive.resolve()), cache_dir=args.work, device=str(device),
+                  width=args.width, train_per_class=args.train_per_class,
+                  val_per_class=min(100, args.train_per_class // 2), test_per_class=args.test_per_class, epochs=args.epochs, train_batch_size=256, lr=0.1,
+                  lr_step=0, per_class=10, correct_epochs=args.correct_epochs,
+                  correct_lr_step=max(1, args.correct_epochs // 4), correct_batch_size=250,
+                  correct_train_per_class=0, correct_test_per_class=0)
+    store = Store(args.results)
+    data, _ = stages.run("unpack and decode the archive", lambda: ex.datasets(cfg))
+    n_train = len(data.train)
+    (model, history), t_base = stages.run("baseline training", lambda: ex.baseline(cfg, store, data.train))
+    x1 = data.test.images[:1].float().to(device)
+    macs = forward_macs(model, x1)
+    if history:
+        rate = n_train * len(history) / sum(h["seconds"] for h in history)
+        tflops = 3 * 2 * macs * rate / 1e12
+        print(f"baseline: {macs / 1e6:.0f} M MACs/image, {rate:.0f} images/s, {tflops:.1f} TFLOP/s "
+              f"({100 * tflops / peak:.0f} % of the matmul rate)")
+
+    rank, t_rank = stages.run("ranking (blur + AWGN, 6 levels)", lambda: ex.ranking(cfg, store, model, data))
+    filters = sum(c.shape[-1] for c in rank.counts.values())
+    evaluations = filters * len(rank.kinds) * len(rank.levels)
+    suffix_macs = _ranking_macs(model, rank, x1)
+    rank_tflops = 2 * suffix_macs * rank.n_images * len(rank.kinds) * len(rank.levels) / max(rank.seconds, 1e-9) / 1e12
+    print(f"ranking: {evaluations} filter-evaluations on {rank.n_images} images in {rank.seconds:.1f} s "
+          f"({evaluations / max(rank.seconds, 1e-9):.0f}/s), {rank_tflops:.1f} TFLOP/s "
+          f"({100 * rank_tflops / peak:.0f} % of the matmul rate; target 30 %)")
+
+    tables = {}
+    for kind in ("blur", "awgn"):
+        (table, _), _ = stages.run(f"Deepcorr-6c + Finetune-9, {kind}", lambda kind=kind: cmp.evaluate_models(
+            cfg, store, model, data, rank, kind, ["Baseline", "Finetune-9", "Deepcorr-6c"]))
+        tables[kind] = table
+        print(f"\nTable {3 if kind == 'blur' else 4} ({kind}, CIFAR-10 JPEG, measured):")
+        print(table.round(4).to_string())
+        print("the paper (CIFAR-100):")
+        print(correction_table(kind).reindex(table.index).dropna(how="all").round(4).to_string())
+    total = sum(r["seconds"] for r in stages.rows)
+    print(f"\ntotal {total:.0f} s ({total / 60:.1f} min; target 10 min)")
+    out = Path(args.results) / "gpu_check.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"device": name, "matmul_tflops": peak, "stages": stages.rows,
+                               "tables": {k: t.to_dict() for k, t in tables.items()}}, indent=2, default=str))
+    return 0
+
+
+def _ranking_macs(model, rank, example) -> float:
+    """Multiply-accumulates the fast path spends per ranking image: for every ranked filter, the network after
+    its layer — where the next conv takes the one-channel shortcut, that conv at 1/C_in of its cost."""
+    from deepcorrect.ranking import SuffixSplit, fold_batchnorm, trace
+
+    per_layer, order = {}, []
+
+    def hook(name):
+        def record(mod, _inp, out):
+            per_layer[name] = mod.weight.numel() * out.shape[-2] * out.shape[-1]
+            order.append(name)
+        return record
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)]
+    with torch.no_grad():
+        model.eval()(example[:1])
+    for h in handles:
+        h.remove()
+    graph = trace(fold_batchnorm(model))
+    total = 0
+    for layer in rank.layers:
+        after = order[order.index(layer) + 1:]
+        nxt = SuffixSplit(graph, layer, shortcut=True).next_conv
+        cost = sum(per_layer[n] for n in after)
+        if nxt is not None:
+            cost -= per_layer[nxt.target] * (1 - 1 / model.get_submodule(nxt.target).in_channels)
+        total += rank.counts[layer].shape[-1] * cost
+    return total
+
+
+if __name__ == "__main__":
+    sys.exit(main())
