@@ -195,11 +195,13 @@ class TransferConfig:
     svm_val_per_class: int = 5  # validation images per class that choose C (the paper: 5)
     svm_test_per_class: int = 0  # cap on the remaining test images per class (0 = every other image, as the paper)
     svm_c: tuple[float, ...] = (0.1, 1.0, 10.0)  # C values tried on the validation images
+    svm_solver: str = "liblinear"  # liblinear (scikit-learn LinearSVC) | lbfgs (same objective, torch, all classes at once)
     transfer_seed: int = 0  # seeds the splits and the noise
 
     def __post_init__(self):
         _choice("transfer_source", self.transfer_source, ("embedded", "folder"))
         _choice("feature_layer", self.feature_layer, ("fc6", "fc7"))
+        _choice("svm_solver", self.svm_solver, ("liblinear", "lbfgs"))
         if self.transfer_source == "folder" and not self.transfer_root:
             raise ValueError("transfer_source 'folder' needs transfer_root: a folder of class folders (Caltech-101, "
                              "Caltech-256, SUN-397) or a .tar.gz of one")
@@ -284,7 +286,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
                                   finetune_lr=0.001, correct_train_per_class=100),
             restore=RestoreConfig(restore_per_class=2),
             transfer=TransferConfig(transfer_source="folder", transfer_root="../shared/data/caltech101-224.tar.gz",
-                                    splits=3, svm_test_per_class=10)),
+                                    splits=3, svm_test_per_class=10, svm_solver="lbfgs")),
     Profile("imagenet", "The paper's §5.2 at full scale (GPU): ILSVRC2012 train/val ImageFolder trees under "
             "data/imagenet, resize 256 and centre-crop 227, the Caffe AlexNet from a local weights file (model_weights); "
             "training images capped at 100 per class because decoded images are held in memory.",
@@ -295,7 +297,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             rank=RankingConfig(per_class=5, split="train"),
             correct=CorrectConfig(variant="cw", correct_epochs=10, correct_lr_step=3, correct_batch_size=256,
                                   finetune_lr=0.001),
-            transfer=TransferConfig(transfer_source="folder", transfer_root="data/caltech101/101_ObjectCategories"),
+            transfer=TransferConfig(transfer_source="folder", transfer_root="data/caltech101/101_ObjectCategories",
+                                    svm_solver="lbfgs"),
             device="auto"),
 ]}
 

@@ -2,7 +2,8 @@
 
 fc6 (after its ReLU, as DeCAF6) or fc7 features of Baseline, Finetune-8 and Deepcorr-5 feed linear SVMs
 (scikit-learn's ``LinearSVC`` on L2-normalised features, which its dual solver fits in a few
-iterations where standardised features take thousands). Following Donahue et al. as the paper does: several
+iterations where standardised features take thousands; or the same problem solved for all classes at once in
+torch, :mod:`deepcorrect.linear_svm`, where 101 classes make liblinear too slow for a small CPU). Following Donahue et al. as the paper does: several
 random splits, each with 25 training and 5 validation images per class and the remaining images for testing;
 C is chosen on the validation images, the SVM is refitted on training + validation; the metric is the mean
 per-class accuracy (``balanced_accuracy_score``) averaged over the splits. For a distortion kind, one set of
@@ -65,25 +66,48 @@ def make_splits(labels: torch.Tensor, n_splits: int, n_train: int, n_val: int, s
 
 
 def svm_accuracy(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
-                 tests: list[tuple[np.ndarray, np.ndarray]], cs: tuple[float, ...], seed: int = 0
-                 ) -> tuple[list[float], float]:
+                 tests: list[tuple[np.ndarray, np.ndarray]], cs: tuple[float, ...], seed: int = 0,
+                 solver: str = "liblinear") -> tuple[list[float], float]:
     """Fit a linear SVM per C on ``train``, keep the C with the best mean per-class accuracy on ``val``,
-    refit on train + validation and return (mean per-class accuracy on each test set, chosen C)."""
+    refit on train + validation and return (mean per-class accuracy on each test set, chosen C).
+    ``solver``: ``liblinear`` (scikit-learn's ``LinearSVC``, the C values in parallel processes) or ``lbfgs``
+    (:class:`~deepcorrect.linear_svm.TorchLinearSVC`, the same objective, every class at once on all cores;
+    the C values in ascending order, each starting from the previous solution)."""
     from joblib import Parallel, delayed
     from sklearn.metrics import balanced_accuracy_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import Normalizer
     from sklearn.svm import LinearSVC
 
-    def fit(c: float, x: np.ndarray, y: np.ndarray):
-        return make_pipeline(Normalizer(), LinearSVC(C=c, max_iter=10_000, random_state=seed)).fit(x, y)
+    from .linear_svm import TorchLinearSVC
 
-    def score(c: float) -> float:
-        return balanced_accuracy_score(val[1], fit(c, *train).predict(val[0]))
+    if solver not in ("liblinear", "lbfgs"):
+        raise ValueError(f"unknown SVM solver {solver!r}; expected 'liblinear' or 'lbfgs'")
+    both = (np.concatenate([train[0], val[0]]), np.concatenate([train[1], val[1]]))
 
-    scores = Parallel(n_jobs=-1)(delayed(score)(c) for c in cs) if len(cs) > 1 else [np.nan]
-    best = cs[int(np.nanargmax(scores))] if len(cs) > 1 else cs[0]
-    final = fit(best, np.concatenate([train[0], val[0]]), np.concatenate([train[1], val[1]]))
+    def fit(c: float, x: np.ndarray, y: np.ndarray, init=None):
+        svm = (LinearSVC(C=c, max_iter=10_000, random_state=seed) if solver == "liblinear"
+               else TorchLinearSVC(C=c, init=init))
+        return make_pipeline(Normalizer(), svm).fit(x, y)
+
+    def score(model) -> float:
+        return balanced_accuracy_score(val[1], model.predict(val[0]))
+
+    if len(cs) == 1:
+        best, final = cs[0], fit(cs[0], *both)
+    elif solver == "liblinear":
+        scores = Parallel(n_jobs=-1)(delayed(lambda c: score(fit(c, *train)))(c) for c in cs)
+        best = cs[int(np.argmax(scores))]
+        final = fit(best, *both)
+    else:
+        path, init = [], None
+        for c in sorted(cs):
+            model = fit(c, *train, init)
+            init = model[-1].weights_
+            path.append((score(model), -c, init))  # ties: the smaller C
+        _, neg_c, weights = max(path, key=lambda p: p[:2])
+        best = -neg_c
+        final = fit(best, *both, weights)
     return [float(balanced_accuracy_score(y, final.predict(x))) for x, y in tests], float(best)
 
 
@@ -109,7 +133,8 @@ def transfer_accuracy(profile: Profile, store: Store, model: nn.Module, name: st
         for tr, va, te in tqdm(splits, desc=f"SVMs {name} ({kind})", disable=not progress):
             train = (np.concatenate([f[tr] for f in feats]), np.tile(y[tr], len(feats)))
             val = (np.concatenate([f[va] for f in feats]), np.tile(y[va], len(feats)))
-            per_level, c = svm_accuracy(train, val, [(f[te], y[te]) for f in feats], t.svm_c, t.transfer_seed)
+            per_level, c = svm_accuracy(train, val, [(f[te], y[te]) for f in feats], t.svm_c, t.transfer_seed,
+                                        t.svm_solver)
             acc.append(per_level)
             chosen.append(c)
         return {"accuracy": torch.tensor(acc), "C": chosen}

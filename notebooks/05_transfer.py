@@ -52,6 +52,7 @@ transfer_name = None  # name of the transfer dataset in the tables (None: Caltec
 feature_layer = None  # fc6 or fc7 (None: from the profile; the paper fc7 for SUN-397 only)
 splits = None  # random splits averaged over (None: from the profile; the paper 5)
 svm_test_per_class = None  # cap on test images per class (None: from the profile; 0 means every other image)
+svm_solver = None  # liblinear (scikit-learn LinearSVC) or lbfgs (the same objective in torch; None: from the profile)
 results_dir = "results"  # artifact store (cached weights, rankings, tables)
 fresh = False  # recompute every cached artifact
 
@@ -61,7 +62,7 @@ cfg = resolve(alexnet_profile(profile), device=device, width=alexnet_width, epoc
               weights=model_weights, correct_epochs=correct_epochs, correct_train_per_class=correct_train_per_class,
               correct_test_per_class=correct_test_per_class, transfer_root=transfer_root,
               transfer_source="folder" if transfer_root else None, feature_layer=feature_layer, splits=splits,
-              svm_test_per_class=svm_test_per_class)
+              svm_test_per_class=svm_test_per_class, svm_solver=svm_solver)
 store = Store(results_dir, fresh=fresh)
 dataset = transfer_name or ("Caltech-101" if cfg.transfer.transfer_source == "folder" else "embedded (second draw)")
 ex.summary(cfg)
@@ -82,7 +83,7 @@ t = cfg.transfer
 Markdown(f"Transfer set **{dataset}**: {len(target):,} images of {target.num_classes} classes at "
          f"{cfg.data.image_size} px; {t.splits} splits of {t.svm_train_per_class} training + {t.svm_val_per_class} "
          f"validation images per class, the rest ({'at most ' + str(t.svm_test_per_class) if t.svm_test_per_class else 'all'} "
-         f"per class) for testing; {t.feature_layer} features; C from {list(t.svm_c)}.")
+         f"per class) for testing; {t.feature_layer} features; C from {list(t.svm_c)}; SVM solver {t.svm_solver}.")
 
 # %% [markdown]
 # ## Tables 13–15 (measured)

@@ -164,8 +164,39 @@ def test_svm_picks_c_on_validation_and_separates_separable_classes():
         y = np.repeat(np.arange(3), n)
         return np.maximum(centres[y] + rng.normal(size=(len(y), 20)), 0) + 1, y
 
-    acc, c = svm_accuracy(draw(10), draw(3), [draw(20), draw(5)], (0.1, 1.0, 10.0))
-    assert len(acc) == 2 and min(acc) > 0.95 and c in (0.1, 1.0, 10.0)
+    for solver in ("liblinear", "lbfgs"):
+        acc, c = svm_accuracy(draw(10), draw(3), [draw(20), draw(5)], (0.1, 1.0, 10.0), solver=solver)
+        assert len(acc) == 2 and min(acc) > 0.95 and c in (0.1, 1.0, 10.0)
+    with pytest.raises(ValueError, match="unknown SVM solver 'sgd'"):
+        svm_accuracy(draw(10), draw(3), [draw(5)], (1.0,), solver="sgd")
+
+
+@pytest.mark.parametrize("c", [0.1, 1.0, 10.0])
+def test_the_torch_svm_reaches_liblinears_minimum(c):
+    """Same objective (squared hinge, L2, one-vs-rest, regularised intercept): the same minimum to 1e-5 and
+    the same predictions, on overlapping classes where the margin constraints bind."""
+    from sklearn.preprocessing import normalize
+    from sklearn.svm import LinearSVC
+
+    from deepcorrect.linear_svm import TorchLinearSVC
+
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(6, 40))
+    y = rng.integers(0, 6, 400)
+    x = normalize(np.maximum(centres[y] + 2 * rng.normal(size=(400, 40)), 0))
+    x_test = normalize(np.maximum(centres[y[:200]] + 2 * rng.normal(size=(200, 40)), 0))
+
+    def objective(coef, intercept):
+        t = np.where(y[:, None] == np.arange(6), 1.0, -1.0)
+        slack = np.maximum(0, 1 - t * (x @ coef.T + intercept))
+        return 0.5 * ((coef ** 2).sum() + (intercept ** 2).sum()) + c * (slack ** 2).sum()
+
+    ref = LinearSVC(C=c, tol=1e-8, max_iter=100_000).fit(x, y)
+    ours = TorchLinearSVC(C=c).fit(x, y)
+    assert objective(ours.coef_, ours.intercept_) == pytest.approx(objective(ref.coef_, ref.intercept_), rel=1e-5)
+    assert (ours.predict(x_test) == ref.predict(x_test)).mean() >= 0.99
+    warm = TorchLinearSVC(C=c, init=ours.weights_).fit(x, y)  # from the optimum: nothing left to do
+    assert warm.n_iter_ <= 1
 
 
 def test_features_come_from_fc6_or_fc7_after_relu():
@@ -212,6 +243,8 @@ def test_alexnet_profiles_and_their_bad_inputs():
     with pytest.raises(ValueError, match="deblur"):
         resolve("smoke-alexnet", deblur="ncsr")
     assert resolve("smoke-alexnet", svm_c="0.5, 2").transfer.svm_c == (0.5, 2.0)
+    with pytest.raises(ValueError, match="svm_solver"):
+        resolve("smoke-alexnet", svm_solver="sgd")
 
 
 def test_deepcorr_5_and_finetune_8_build_on_torchvision_alexnet_too():
