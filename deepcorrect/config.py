@@ -86,6 +86,7 @@ class TrainConfig:
     bf16: bool = True  # bf16 autocast on CUDA (ignored on the CPU)
     channels_last: bool = True  # channels_last memory format (faster on CUDA and on recent CPUs)
     compile: bool = False  # torch.compile the model (off by default; slow to warm up on the CPU)
+    cudnn_benchmark: bool = True  # let cuDNN time its conv algorithms for the fixed batch shape (CUDA only)
 
     def __post_init__(self):
         _at_least("epochs", self.epochs, 0)

@@ -1,5 +1,5 @@
 """Process-level CPU settings, applied by the entry points (the CLI, benchmarks, notebook kernels), never by
-library functions.
+library functions; and a timer of device work.
 
 glibc's ``malloc`` serves large blocks (every activation tensor of a batch) with fresh ``mmap`` pages and
 returns them to the OS on ``free``; each new tensor then page-faults in again. On a small CPU box that makes
@@ -12,6 +12,11 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 #: The same settings as environment variables, for child processes (papermill kernels) started later.
@@ -32,3 +37,40 @@ def keep_freed_memory(children: bool = True) -> bool:
         return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
     except (OSError, AttributeError):
         return False
+
+
+class DeviceTimer:
+    """Seconds of the work queued on ``device`` between :meth:`start` and :meth:`seconds`: CUDA events on a
+    GPU (nothing waits for the GPU inside the timed loop), ``perf_counter`` on the CPU."""
+
+    def __init__(self, device: torch.device | str):
+        self.cuda = torch.device(device).type == "cuda"
+        self._t0 = 0.0
+        self._events = None
+
+    def start(self) -> DeviceTimer:
+        if self.cuda:
+            self._events = (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+            self._events[0].record()
+        else:
+            self._t0 = time.perf_counter()
+        return self
+
+    def seconds(self) -> float:
+        if not self.cuda:
+            return time.perf_counter() - self._t0
+        self._events[1].record()
+        self._events[1].synchronize()
+        return self._events[0].elapsed_time(self._events[1]) / 1e3
+
+
+@contextmanager
+def cudnn_benchmark(on: bool) -> Iterator[None]:
+    """cuDNN autotuning of convolution algorithms inside the block (fixed input shapes: worth it), the
+    previous setting restored afterwards."""
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = on
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict
@@ -25,6 +24,7 @@ from tqdm import tqdm
 from . import distributed as dd
 from .config import TrainConfig
 from .data import TensorData
+from .runtime import DeviceTimer, cudnn_benchmark
 
 BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -116,63 +116,62 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
     dtype = params[0].dtype  # float32 as a rule; a float64 model gets float64 batches
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and cfg.bf16
                 else nullcontext())
-    for epoch in range(start, cfg.epochs):
-        lr = lr_at(cfg, epoch)
-        for param_group in opt.param_groups:
-            param_group["lr"] = lr
-        (set_train_mode or nn.Module.train)(model)
-        g = torch.Generator(device).manual_seed(cfg.seed * 1_000_003 + epoch)
-        order = torch.randperm(len(data), generator=g, device=device)
-        batches = order.split(cfg.batch_size)
-        if len(batches[-1]) < world:  # a last batch too small to give every rank an image
-            batches = batches[:-1]
-        total_loss = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        t0 = time.perf_counter()
-        bar = tqdm(total=len(data), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="img", unit_scale=True,
-                   disable=None if progress else True, leave=False)
-        for idx in batches:
-            x = augment(images[idx].to(dtype), g, cfg.crop_pad, cfg.flip)
-            if batch_transform is not None:
-                x = batch_transform(x, g)
-            x, y = dd.shard(x, group), dd.shard(labels[idx], group)  # every rank drew the whole batch
-            if cfg.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with autocast, dd.synced_batchnorm(model, group):
-                out = step_model(x)
-                loss = nn.functional.cross_entropy(out.to(dtype), y)
-            # DDP averages gradients over ranks: weight each rank's mean by its share of the global batch
-            objective = loss * (y.numel() * world / idx.numel()) if group is not None else loss
-            if regularizer is not None:
-                objective = objective + regularizer()
-            opt.zero_grad(set_to_none=True)
-            objective.backward()
-            opt.step()
-            total_loss += loss.detach() * y.numel()
-            correct += (out.argmax(1) == y).sum()
-            bar.update(idx.numel())
-        bar.close()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - t0
-        seen = sum(idx.numel() for idx in batches)
-        total_loss, correct = dd.all_sum(total_loss, group), dd.all_sum(correct, group)
-        mean_loss = total_loss.item() / seen
-        if not math.isfinite(mean_loss):
-            raise FloatingPointError(f"training loss became {mean_loss} in epoch {epoch + 1}; lower lr "
-                                     f"(now {lr:g}) or check the data")
-        row = {"epoch": epoch + 1, "iteration": (epoch + 1) * len(batches), "loss": mean_loss,
-               "accuracy": correct.item() / seen, "lr": lr,
-               "images_per_s": seen / seconds, "seconds": seconds}
-        history.append(row)
-        if progress:
-            tqdm.write(f"epoch {row['epoch']:3d}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "
-                       f"lr {lr:.4g}  {row['images_per_s']:.0f} img/s")
-        if on_epoch_end is not None:
-            on_epoch_end(epoch + 1, row)
-        if ckpt is not None and dd.is_main(group):
-            _save(ckpt, model, opt, epoch + 1, history, fingerprint)
-        dd.barrier(group)
+    with cudnn_benchmark(cfg.cudnn_benchmark and device.type == "cuda"):
+        for epoch in range(start, cfg.epochs):
+            lr = lr_at(cfg, epoch)
+            for param_group in opt.param_groups:
+                param_group["lr"] = lr
+            (set_train_mode or nn.Module.train)(model)
+            g = torch.Generator(device).manual_seed(cfg.seed * 1_000_003 + epoch)
+            order = torch.randperm(len(data), generator=g, device=device)
+            batches = order.split(cfg.batch_size)
+            if len(batches[-1]) < world:  # a last batch too small to give every rank an image
+                batches = batches[:-1]
+            total_loss = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device, dtype=torch.long)
+            timer = DeviceTimer(device).start()
+            bar = tqdm(total=len(data), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="img", unit_scale=True,
+                       disable=None if progress else True, leave=False)
+            for idx in batches:
+                x = augment(images[idx].to(dtype), g, cfg.crop_pad, cfg.flip)
+                if batch_transform is not None:
+                    x = batch_transform(x, g)
+                x, y = dd.shard(x, group), dd.shard(labels[idx], group)  # every rank drew the whole batch
+                if cfg.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with autocast, dd.synced_batchnorm(model, group):
+                    out = step_model(x)
+                    loss = nn.functional.cross_entropy(out.to(dtype), y)
+                # DDP averages gradients over ranks: weight each rank's mean by its share of the global batch
+                objective = loss * (y.numel() * world / idx.numel()) if group is not None else loss
+                if regularizer is not None:
+                    objective = objective + regularizer()
+                opt.zero_grad(set_to_none=True)
+                objective.backward()
+                opt.step()
+                total_loss += loss.detach() * y.numel()
+                correct += (out.argmax(1) == y).sum()
+                bar.update(idx.numel())
+            bar.close()
+            seconds = timer.seconds()
+            seen = sum(idx.numel() for idx in batches)
+            total_loss, correct = dd.all_sum(total_loss, group), dd.all_sum(correct, group)
+            mean_loss = total_loss.item() / seen
+            if not math.isfinite(mean_loss):
+                raise FloatingPointError(f"training loss became {mean_loss} in epoch {epoch + 1}; lower lr "
+                                         f"(now {lr:g}) or check the data")
+            row = {"epoch": epoch + 1, "iteration": (epoch + 1) * len(batches), "loss": mean_loss,
+                   "accuracy": correct.item() / seen, "lr": lr,
+                   "images_per_s": seen / seconds, "seconds": seconds}
+            history.append(row)
+            if progress:
+                tqdm.write(f"epoch {row['epoch']:3d}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "
+                           f"lr {lr:.4g}  {row['images_per_s']:.0f} img/s")
+            if on_epoch_end is not None:
+                on_epoch_end(epoch + 1, row)
+            if ckpt is not None and dd.is_main(group):
+                _save(ckpt, model, opt, epoch + 1, history, fingerprint)
+            dd.barrier(group)
     return history
 
 

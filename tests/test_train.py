@@ -129,3 +129,17 @@ def test_a_sigkilled_cli_run_resumes_to_the_weights_of_an_uninterrupted_run(tmp_
     assert [row["epoch"] for row in resumed["history"]] == [1, 2, 3, 4]
     for name, value in reference["state"].items():
         assert torch.equal(value, resumed["state"][name]), name
+
+
+def test_device_timer_and_cudnn_benchmark_scope_on_the_cpu():
+    import time as _time
+
+    from deepcorrect.runtime import DeviceTimer, cudnn_benchmark
+
+    timer = DeviceTimer("cpu").start()
+    _time.sleep(0.05)
+    assert 0.05 <= timer.seconds() < 5
+    before = torch.backends.cudnn.benchmark
+    with cudnn_benchmark(not before):
+        assert torch.backends.cudnn.benchmark == (not before)
+    assert torch.backends.cudnn.benchmark == before
