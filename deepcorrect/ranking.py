@@ -146,12 +146,11 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
         get_conv(model, layer)
     sizes = {layer: get_conv(model, layer).out_channels for layer in layers}
     mine = {layer: dd.shard(torch.arange(n, device=device), group) for layer, n in sizes.items()}
+    splits = {}
     if method == "fast":
         model = fold_batchnorm(model)
         if cfg.channels_last:
             model = model.to(memory_format=torch.channels_last)
-    splits = {}
-    if method == "fast":
         graph = trace(model)
         splits = {layer: SuffixSplit(graph, layer, cfg.shortcut) for layer in layers}
         keep = set().union(*(split.needs for split in splits.values()))
@@ -167,7 +166,7 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
     with torch.inference_mode(), autocast:
         for start in range(0, len(data), cfg.chunk_images):
             images = data.images[start:start + cfg.chunk_images].to(device).float()
-            if method == "fast" and cfg.channels_last and images.dim() == 4:
+            if splits and cfg.channels_last and images.dim() == 4:
                 images = images.contiguous(memory_format=torch.channels_last)
             labels = data.labels[start:start + cfg.chunk_images].to(device)
             batch_no = start // cfg.chunk_images

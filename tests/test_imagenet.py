@@ -195,8 +195,8 @@ def test_the_torch_svm_reaches_liblinears_minimum(c):
     ours = TorchLinearSVC(C=c).fit(x, y)
     assert objective(ours.coef_, ours.intercept_) == pytest.approx(objective(ref.coef_, ref.intercept_), rel=1e-5)
     assert (ours.predict(x_test) == ref.predict(x_test)).mean() >= 0.99
-    warm = TorchLinearSVC(C=c, init=ours.weights_).fit(x, y)  # from the optimum: nothing left to do
-    assert warm.n_iter_ <= 1
+    warm = TorchLinearSVC(C=c, init=ours.weights_).fit(x, y)  # from the optimum: next to nothing left to do
+    assert warm.n_iter_ <= 5 < ours.n_iter_
 
 
 def test_features_come_from_fc6_or_fc7_after_relu():
