@@ -64,7 +64,7 @@ class TorchLinearSVC(ClassifierMixin, BaseEstimator):
         self.n_iter_, last = 0, float("inf")
         with torch.enable_grad():
             while self.n_iter_ < self.max_iter:
-                loss = float(opt.step(closure))
+                loss = float(opt.step(closure).detach())
                 self.n_iter_ += opt.state[opt._params[0]]["n_iter"] - self.n_iter_
                 if (chol @ v.grad).abs().max() <= self.tol * self.C * len(codes) or loss >= last * (1 - 1e-7):
                     break
