@@ -32,6 +32,14 @@ def parser(doc: str) -> argparse.ArgumentParser:
     return p
 
 
+def dataloader_options(p: argparse.ArgumentParser, images: int, batch: int) -> argparse.ArgumentParser:
+    """The options of the benchmarks that race a torchvision ``DataLoader``: set size, batch, workers."""
+    p.add_argument("--images", type=int, default=images, help=f"embedded images (default {images})")
+    p.add_argument("--batch", type=int, default=batch, help=f"batch size (default {batch})")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
+    return p
+
+
 def embedded_images(n: int):
     """About ``n`` images of the embedded set (``n // 10`` per class, at least one), as TensorData."""
     from deepcorrect.data import TensorData, make_embedded

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 import torch
-from _report import embedded_images, save
+from _report import dataloader_options, embedded_images, save
 from _report import parser as bench_parser  # bench/ is on sys.path when a benchmark runs as a script
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
@@ -67,11 +67,7 @@ def dataloader_images_per_s(model: nn.Module, data, batch: int, workers: int, de
 
 def main() -> None:
     keep_freed_memory()
-    parser = bench_parser(__doc__)
-    parser.add_argument("--images", type=int, default=2000, help="training images per epoch (default 2000)")
-    parser.add_argument("--batch", type=int, default=128, help="batch size (default 128)")
-    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
-    args = parser.parse_args()
+    args = dataloader_options(bench_parser(__doc__), images=2000, batch=128).parse_args()
     device = torch.device(args.device)
     data = embedded_images(args.images)
     torch.manual_seed(0)

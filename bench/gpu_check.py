@@ -51,21 +51,23 @@ def matmul_tflops(device: torch.device, n: int = 8192, reps: int = 20) -> float:
     return 2 * n**3 * reps / (start.elapsed_time(end) / 1e3) / 1e12
 
 
-def forward_macs(model: torch.nn.Module, example: torch.Tensor) -> int:
-    """Multiply-accumulates of one forward pass of one image: Σ conv weights × output pixels (+ linear)."""
-    total = 0
+def layer_macs(model: torch.nn.Module, example: torch.Tensor) -> dict[str, int]:
+    """Multiply-accumulates of each conv and linear layer for one image (weights × output pixels), in the
+    order the forward pass runs them."""
+    macs: dict[str, int] = {}
 
-    def hook(mod, _inp, out):
-        nonlocal total
-        total += mod.weight.numel() * (out.shape[-2] * out.shape[-1] if out.dim() == 4 else 1)
+    def hook(name):
+        def record(mod, _inp, out):
+            macs[name] = mod.weight.numel() * (out.shape[-2] * out.shape[-1] if out.dim() == 4 else 1)
+        return record
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()
+    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules()
                if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
     with torch.no_grad():
         model.eval()(example[:1])
     for h in handles:
         h.remove()
-    return total
+    return macs
 
 
 class Stages:
@@ -131,7 +133,7 @@ def main() -> int:
     n_train = len(data.train)
     (model, history), t_base = stages.run("baseline training", lambda: ex.baseline(cfg, store, data.train))
     x1 = data.test.images[:1].float().to(device)
-    macs = forward_macs(model, x1)
+    macs = sum(layer_macs(model, x1).values())
     if history:
         rate = n_train * len(history) / sum(h["seconds"] for h in history)
         tflops = 3 * 2 * macs * rate / 1e12
@@ -170,19 +172,8 @@ def _ranking_macs(model, rank, example) -> float:
     its layer — where the next conv takes the one-channel shortcut, that conv at 1/C_in of its cost."""
     from deepcorrect.ranking import SuffixSplit, fold_batchnorm, trace
 
-    per_layer, order = {}, []
-
-    def hook(name):
-        def record(mod, _inp, out):
-            per_layer[name] = mod.weight.numel() * out.shape[-2] * out.shape[-1]
-            order.append(name)
-        return record
-
-    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)]
-    with torch.no_grad():
-        model.eval()(example[:1])
-    for h in handles:
-        h.remove()
+    per_layer = layer_macs(model, example)
+    order = list(per_layer)
     graph = trace(fold_batchnorm(model))
     total = 0
     for layer in rank.layers:

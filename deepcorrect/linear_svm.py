@@ -65,7 +65,7 @@ class TorchLinearSVC(ClassifierMixin, BaseEstimator):
         with torch.enable_grad():
             while self.n_iter_ < self.max_iter:
                 loss = float(opt.step(closure).detach())
-                self.n_iter_ += opt.state[opt._params[0]]["n_iter"] - self.n_iter_
+                self.n_iter_ = opt.state[v]["n_iter"]  # L-BFGS counts its iterations across steps
                 if (chol @ v.grad).abs().max() <= self.tol * self.C * len(codes) or loss >= last * (1 - 1e-7):
                     break
                 last = loss
