@@ -233,6 +233,13 @@ def _training_key(profile: Profile) -> dict:
     return key
 
 
+def _evaluation_key(profile: Profile, kind: str, name: str, selection: dict) -> dict:
+    """What determines one model's table row: its training key, the evaluation settings and the model's name
+    under its own key (a name under ``model`` once replaced the network's section, so widths collided)."""
+    return {**_training_key(profile), **artifact_key(profile, "eval"), "kind": kind, "method": name,
+            "selection": selection}
+
+
 def evaluate_models(profile: Profile, store: Store, base: nn.Module, data, rank, kind: str, names,
                     progress: bool = True) -> tuple[pd.DataFrame, dict[str, dict]]:
     """Top-1 per level, Avg and trainable parameters for each named model (``Baseline`` is the untouched
@@ -251,8 +258,7 @@ def evaluate_models(profile: Profile, store: Store, base: nn.Module, data, rank,
                                    batch_size=profile.eval.batch_size, seed=profile.eval.seed, clip=profile.eval.clip)
             return {"row": table.loc[kind].to_dict()}
 
-        key = {**_training_key(profile), **artifact_key(profile, "eval"), "kind": kind,
-               "model": name, "selection": record["selection"]}
+        key = _evaluation_key(profile, kind, name, record["selection"])
         rows[name] = {**store.get("corrected_eval", key, compute)["row"], "# Params": record["params"]}
         records[name] = record
     table = pd.DataFrame.from_dict(rows, orient="index")

@@ -27,6 +27,17 @@ def _at_least(name: str, value: Any, low: int) -> None:
         raise ValueError(f"{name} must be an integer ≥ {low}, got {value!r}")
 
 
+# Field metadata of a knob that changes how fast or where a result is computed, never what it is (the tests
+# check the equalities: ranking counts for every chunking, layout and shortcut). Such fields are left out of
+# artifact keys and checkpoint fingerprints, so turning them does not discard cached work.
+SPEED_ONLY = {"speed_only": True}
+
+
+def result_fields(section: Any) -> dict[str, Any]:
+    """A config section as a dict without its speed-only fields: what identifies the result it makes."""
+    return {f.name: getattr(section, f.name) for f in fields(section) if not f.metadata.get("speed_only")}
+
+
 @dataclass(frozen=True)
 class DataConfig:
     source: str = "embedded"  # embedded | cifar10 | cifar100 (torchvision) | folder (ImageFolder train/test)
@@ -38,8 +49,8 @@ class DataConfig:
     test_per_class: int = 0  # cap on test images per class (0 = all)
     val_per_class: int = 0  # images per class held out of the training split as validation (ranking set)
     seed: int = 0  # seed of the embedded generator and of the per-class subsampling
-    download: bool = False  # torchvision sources only: download when missing
-    cache_dir: str = "~/.cache/deepcorrect"  # where archives are extracted and decoded tensors kept
+    download: bool = field(default=False, metadata=SPEED_ONLY)  # torchvision sources only: download when missing
+    cache_dir: str = field(default="~/.cache/deepcorrect", metadata=SPEED_ONLY)  # where archives are extracted and decoded tensors kept
 
     def __post_init__(self):
         _choice("source", self.source, ("embedded", "cifar10", "cifar100", "folder"))
@@ -86,7 +97,7 @@ class TrainConfig:
     bf16: bool = True  # bf16 autocast on CUDA (ignored on the CPU)
     channels_last: bool = True  # channels_last memory format (faster on CUDA and on recent CPUs)
     compile: bool = False  # torch.compile the model (off by default; slow to warm up on the CPU)
-    cudnn_benchmark: bool = True  # let cuDNN time its conv algorithms for the fixed batch shape (CUDA only)
+    cudnn_benchmark: bool = field(default=True, metadata=SPEED_ONLY)  # let cuDNN time its conv algorithms for the fixed batch shape (CUDA only)
 
     def __post_init__(self):
         _at_least("epochs", self.epochs, 0)
@@ -114,10 +125,10 @@ class RankingConfig:
     layers: tuple[str, ...] = ()  # conv layers to rank (empty: the first six of All-Conv-BN, every other conv)
     per_class: int = 10  # ranking-set images per class (CIFAR: 10 from validation; ImageNet: 5 from train)
     split: str = "val"  # where the ranking set comes from: val (CIFAR-style) | train (ImageNet-style)
-    chunk_filters: int = 4  # swapped filters stacked into one suffix batch (small is fastest on CPUs)
+    chunk_filters: int = field(default=4, metadata=SPEED_ONLY)  # swapped filters stacked into one suffix batch (small is fastest on CPUs)
     chunk_images: int = 500  # ranking-set images per prefix batch (bounds memory)
-    shortcut: bool = True  # next conv: add one channel's contribution instead of rerunning it (same maths)
-    channels_last: bool = True  # fast path in NHWC: faster oneDNN / cuDNN kernels (float32, sums reordered)
+    shortcut: bool = field(default=True, metadata=SPEED_ONLY)  # next conv: add one channel's contribution instead of rerunning it (same maths)
+    channels_last: bool = field(default=True, metadata=SPEED_ONLY)  # fast path in NHWC: faster oneDNN / cuDNN kernels (float32, sums reordered)
     bf16: bool = False  # bf16 autocast on CUDA (faster; counts may then differ from float32's)
     seed: int = 0  # seeds the ranking-set sample and the noise
     clip: bool = False  # clip AWGN to [0, 255]
@@ -173,7 +184,7 @@ class RestoreConfig:
     deblur: str = "richardson_lucy"  # non-blind deblurring (NCSR stand-in): richardson_lucy | wiener
     rl_iterations: int = 30  # Richardson–Lucy iterations
     wiener_balance: float = 0.01  # Wiener regularisation (noise-to-signal ratio)
-    workers: int = 0  # processes restoring images in parallel (0 = every core)
+    workers: int = field(default=0, metadata=SPEED_ONLY)  # processes restoring images in parallel (0 = every core)
 
     def __post_init__(self):
         _choice("deblur", self.deblur, ("richardson_lucy", "wiener"))

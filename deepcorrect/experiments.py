@@ -6,14 +6,14 @@ explicitly; the cache key is the part of the profile that determines the result.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import torch
 from torch import nn
 
-from .config import Profile
+from .config import Profile, result_fields
 from .data import TensorData, load_dataset, split_validation
 from .distortions import KINDS, NUM_LEVELS
 from .evaluate import COLUMNS, accuracy_table, distorted_batches, features, predict
@@ -24,7 +24,7 @@ from .train import fit, resolve_device
 
 
 def artifact_key(profile: Profile, *sections: str) -> dict:
-    return {s: asdict(getattr(profile, s)) for s in sections}
+    return {s: result_fields(getattr(profile, s)) for s in sections}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ import math
 import os
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -22,7 +21,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import distributed as dd
-from .config import TrainConfig
+from .config import TrainConfig, result_fields
 from .data import TensorData
 from .runtime import DeviceTimer, cudnn_benchmark
 
@@ -93,7 +92,7 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
         raise ValueError("the model has no trainable parameters (every parameter has requires_grad=False)")
     opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0,
                           weight_decay=cfg.weight_decay)
-    fingerprint = json.dumps(asdict(cfg), sort_keys=True)
+    fingerprint = json.dumps(result_fields(cfg), sort_keys=True)
     start, history = 0, []
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None:  # rank 0 reads the checkpoint and hands it to every rank

@@ -39,3 +39,19 @@ def test_truncated_or_mismatching_artifacts_are_detected_and_recomputed(tmp_path
     meta_path.write_text(json.dumps(meta))
     with pytest.warns(UserWarning, match="different config"):
         assert store.load("k", {"a": 1}) is None
+
+
+def test_speed_only_fields_leave_artifact_keys_alone_and_result_fields_change_them():
+    from deepcorrect.comparisons import _evaluation_key
+    from deepcorrect.config import resolve
+    from deepcorrect.experiments import artifact_key
+
+    sections = ("data", "model", "train", "eval", "rank", "correct", "restore", "transfer")
+    base = resolve("smoke")
+    faster = resolve("smoke", chunk_filters=32, shortcut=False, rank_channels_last=False, cudnn_benchmark=False,
+                     cache_dir="/elsewhere", download=True, workers=3)
+    assert artifact_key(base, *sections) == artifact_key(faster, *sections)
+    for change in ({"chunk_images": 7}, {"train_channels_last": False}, {"width": 0.5}, {"train_seed": 1}):
+        assert artifact_key(base, *sections) != artifact_key(resolve("smoke", **change), *sections), change
+    assert (_evaluation_key(base, "awgn", "Deepcorr-6", {}) !=
+            _evaluation_key(resolve("smoke", width=0.5), "awgn", "Deepcorr-6", {}))
