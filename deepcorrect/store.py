@@ -4,7 +4,7 @@ Each artifact is ``payload.pt`` (tensors, numbers, strings, lists and dicts; rea
 ``weights_only=True``) plus ``meta.json`` holding the config, the package version and the payload's SHA-256.
 Both are written to temporary files and renamed. A payload whose checksum or config does not match its
 metadata is reported and recomputed, never used. The artifact folder also holds the training checkpoint of
-a computation in progress, so a killed run resumes where it stopped.
+a computation in progress, so a killed run resumes where it stopped; it is deleted once the payload is saved.
 """
 
 from __future__ import annotations
@@ -92,6 +92,9 @@ class Store:
         tmp = folder / f".meta.tmp{os.getpid()}"
         tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
         os.replace(tmp, folder / "meta.json")
+        for leftover in folder.iterdir():  # a finished artifact no longer needs its training checkpoint
+            if leftover.name not in ("meta.json", "payload.pt") and leftover.is_file():
+                leftover.unlink()
 
     @staticmethod
     def _reject(folder: Path, why: str) -> None:

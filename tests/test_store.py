@@ -11,6 +11,7 @@ def test_store_computes_once_then_loads(tmp_path):
 
     def compute(folder):
         calls.append(folder)
+        (folder / "checkpoint.pt").write_bytes(b"training in progress")
         return {"x": torch.arange(3), "note": "hi"}
 
     store = Store(tmp_path)
@@ -19,6 +20,7 @@ def test_store_computes_once_then_loads(tmp_path):
     assert len(calls) == 1 and torch.equal(a["x"], b["x"]) and b["note"] == "hi"
     meta = json.loads((calls[0] / "meta.json").read_text())
     assert meta["config"] == {"a": 1} and meta["version"]
+    assert sorted(p.name for p in calls[0].iterdir()) == ["meta.json", "payload.pt"]  # the checkpoint went
     store.get("kind", {"a": 2}, compute)
     assert len(calls) == 2
     Store(tmp_path, fresh=True).get("kind", {"a": 1}, compute)
