@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import PROFILES, Profile, alexnet_profile, is_override_key, resolve
+from .runtime import keep_freed_memory
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -102,6 +103,7 @@ def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, out_dir: 
         chain = next((i for i, names in enumerate(CHAINS) if src.stem[:2] in names), 0)
         chains[chain].append((src, out, split[src], repo, stamp))
     chains = [c for c in chains if c]
+    keep_freed_memory()  # the kernels inherit it; without it they spend much of their time in page faults
     if jobs == 1 or len(chains) < 2:
         for chain in chains:
             _run_chain(chain)

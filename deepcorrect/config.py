@@ -50,7 +50,8 @@ class DataConfig:
     val_per_class: int = 0  # images per class held out of the training split as validation (ranking set)
     seed: int = 0  # seed of the embedded generator and of the per-class subsampling
     download: bool = field(default=False, metadata=SPEED_ONLY)  # torchvision sources only: download when missing
-    cache_dir: str = field(default="~/.cache/deepcorrect", metadata=SPEED_ONLY)  # where archives are extracted and decoded tensors kept
+    # where archives are extracted and decoded tensors kept
+    cache_dir: str = field(default="~/.cache/deepcorrect", metadata=SPEED_ONLY)
 
     def __post_init__(self):
         _choice("source", self.source, ("embedded", "cifar10", "cifar100", "folder"))
@@ -97,7 +98,8 @@ class TrainConfig:
     bf16: bool = True  # bf16 autocast on CUDA (ignored on the CPU)
     channels_last: bool = True  # channels_last memory format (faster on CUDA and on recent CPUs)
     compile: bool = False  # torch.compile the model (off by default; slow to warm up on the CPU)
-    cudnn_benchmark: bool = field(default=True, metadata=SPEED_ONLY)  # let cuDNN time its conv algorithms for the fixed batch shape (CUDA only)
+    # let cuDNN time its conv algorithms for the fixed batch shape (CUDA only)
+    cudnn_benchmark: bool = field(default=True, metadata=SPEED_ONLY)
 
     def __post_init__(self):
         _at_least("epochs", self.epochs, 0)
@@ -125,10 +127,13 @@ class RankingConfig:
     layers: tuple[str, ...] = ()  # conv layers to rank (empty: the first six of All-Conv-BN, every other conv)
     per_class: int = 10  # ranking-set images per class (CIFAR: 10 from validation; ImageNet: 5 from train)
     split: str = "val"  # where the ranking set comes from: val (CIFAR-style) | train (ImageNet-style)
-    chunk_filters: int = field(default=4, metadata=SPEED_ONLY)  # swapped filters stacked into one suffix batch (small is fastest on CPUs)
+    # swapped filters stacked into one suffix batch (small is fastest on CPUs)
+    chunk_filters: int = field(default=4, metadata=SPEED_ONLY)
     chunk_images: int = 500  # ranking-set images per prefix batch (bounds memory)
-    shortcut: bool = field(default=True, metadata=SPEED_ONLY)  # next conv: add one channel's contribution instead of rerunning it (same maths)
-    channels_last: bool = field(default=True, metadata=SPEED_ONLY)  # fast path in NHWC: faster oneDNN / cuDNN kernels (float32, sums reordered)
+    # next conv: add one channel's contribution instead of rerunning it (same maths)
+    shortcut: bool = field(default=True, metadata=SPEED_ONLY)
+    # fast path in NHWC: faster oneDNN / cuDNN kernels (float32, sums reordered)
+    channels_last: bool = field(default=True, metadata=SPEED_ONLY)
     bf16: bool = False  # bf16 autocast on CUDA (faster; counts may then differ from float32's)
     seed: int = 0  # seeds the ranking-set sample and the noise
     clip: bool = False  # clip AWGN to [0, 255]
