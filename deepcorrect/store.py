@@ -92,9 +92,8 @@ class Store:
         tmp = folder / f".meta.tmp{os.getpid()}"
         tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
         os.replace(tmp, folder / "meta.json")
-        for leftover in folder.iterdir():  # a finished artifact no longer needs its training checkpoint
-            if leftover.name not in ("meta.json", "payload.pt") and leftover.is_file():
-                leftover.unlink()
+        for checkpoint in folder.glob("checkpoint*.pt"):  # a finished artifact no longer needs it
+            checkpoint.unlink()
 
     @staticmethod
     def _reject(folder: Path, why: str) -> None:
