@@ -29,7 +29,7 @@ from .experiments import artifact_key, paper_betas
 from .models import AllConvBN, build_model, count_params, get_conv
 from .paper import DEEPCORR_5C_PARAMS, TABLE_5, TABLE_6, TABLE_10, TABLE_10_FILTERS, correction_table
 from .ranking import n_selected, ranked_layers, select_global, select_local
-from .store import Store
+from .store import CHECKPOINT, Store
 from .train import fit, resolve_device
 
 #: Rows of Tables 3–4, in the paper's order.
@@ -213,7 +213,7 @@ def corrected_model(profile: Profile, store: Store, base: nn.Module, data, rank,
     def compute(folder: Path) -> dict:
         train, val, _ = subsets(profile, data)
         history = train_corrected(model, train, val, profile, kind, lr=lr, device=device,
-                                  checkpoint=folder / "checkpoint.pt", progress=progress, group=store.group)
+                                  checkpoint=folder / CHECKPOINT, progress=progress, group=store.group)
         return {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history}
 
     key = {**_training_key(profile), "kind": kind, "method": spec.method, "k": spec.k,

@@ -19,7 +19,7 @@ from .distortions import KINDS, NUM_LEVELS
 from .evaluate import COLUMNS, accuracy_table, distorted_batches, features, predict
 from .models import build_model, load_weights
 from .paper import baseline_row
-from .store import Store
+from .store import CHECKPOINT, Store
 from .train import fit, resolve_device
 
 
@@ -51,7 +51,7 @@ def baseline(profile: Profile, store: Store, train: TensorData, progress: bool =
     device = resolve_device(profile.device)
 
     def compute(folder: Path) -> dict:
-        history = fit(model, train, profile.train, device=device, checkpoint=folder / "checkpoint.pt",
+        history = fit(model, train, profile.train, device=device, checkpoint=folder / CHECKPOINT,
                       progress=progress, group=store.group)
         return {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history}
 

@@ -25,6 +25,10 @@ from . import __version__
 from . import distributed as dd
 
 
+#: Name of the training checkpoint a computation keeps in its artifact folder until its payload is saved.
+CHECKPOINT = "checkpoint.pt"
+
+
 def config_hash(kind: str, config: Any) -> str:
     blob = json.dumps({"kind": kind, "config": config}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -92,8 +96,7 @@ class Store:
         tmp = folder / f".meta.tmp{os.getpid()}"
         tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
         os.replace(tmp, folder / "meta.json")
-        for checkpoint in folder.glob("checkpoint*.pt"):  # a finished artifact no longer needs it
-            checkpoint.unlink()
+        (folder / CHECKPOINT).unlink(missing_ok=True)  # a finished artifact no longer needs it
 
     @staticmethod
     def _reject(folder: Path, why: str) -> None:

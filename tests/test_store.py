@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from deepcorrect.store import Store
+from deepcorrect.store import CHECKPOINT, Store
 
 
 def test_store_computes_once_then_loads(tmp_path):
@@ -11,7 +11,7 @@ def test_store_computes_once_then_loads(tmp_path):
 
     def compute(folder):
         calls.append(folder)
-        (folder / "checkpoint.pt").write_bytes(b"training in progress")
+        (folder / CHECKPOINT).write_bytes(b"training in progress")
         return {"x": torch.arange(3), "note": "hi"}
 
     store = Store(tmp_path)
