@@ -36,6 +36,23 @@ from .train import fit, resolve_device
 TABLE_3_MODELS = ("Baseline", "Finetune-1", "Finetune-3", "Finetune-6", "Finetune-9", "Deepcorr-1", "Deepcorr-3",
                   "Deepcorr-6", "Deepcorr-1c", "Deepcorr-3c", "Deepcorr-6c")
 
+#: The paper's full fine-tune of All-Conv-BN (every weight layer): its row in Tables 3–4.
+PAPER_FULL_FINETUNE = "Finetune-9"
+
+
+def table3_models(net: nn.Module) -> tuple[str, ...]:
+    """Tables 3–4's rows for ``net``: k ∈ {1, 3, 6} and the full fine-tune, ``Finetune-N`` with N its weight
+    layers (Finetune-9 for All-Conv-BN, Finetune-20 for ResNet-20: 19 convs and the linear layer)."""
+    full = f"Finetune-{len(weight_layers(net))}"
+    return tuple(full if name == PAPER_FULL_FINETUNE else name for name in TABLE_3_MODELS)
+
+
+def paper_row_names(names) -> dict[str, str]:
+    """Measured row → the paper's row it stands beside: itself, or Finetune-9 for any full fine-tune."""
+    full = [n for n in names if n.startswith("Finetune-") and n not in ("Finetune-1", "Finetune-3", "Finetune-6")]
+    return {n: PAPER_FULL_FINETUNE if n in full else n for n in names}
+
+
 #: Rows of Tables 7–8 (AlexNet), in the paper's order, and the other §5.2 models.
 TABLE_7_MODELS = ("Baseline", "Finetune-8", "Deepcorr-5c", "Deepcorr-5", "Deepcorr-5-no-bn")
 ALEXNET_MODELS = (*TABLE_7_MODELS, "Deepcorr-5-lite", "Deepcorr-5-bottleneck", "Deepcorr-5-global")
@@ -271,11 +288,60 @@ def compare_table(measured: pd.DataFrame, kind: str) -> pd.DataFrame:
     """Measured Avg and parameters next to the paper's Table 3 (blur) or 4 (AWGN), with the differences."""
 
     paper = correction_table(kind)
-    out = pd.DataFrame({"measured Avg": measured["Avg"], "paper Avg": paper["Avg"].reindex(measured.index)})
+    rows = [paper_row_names(measured.index)[n] for n in measured.index]
+    out = pd.DataFrame({"measured Avg": measured["Avg"], "paper Avg": paper["Avg"].reindex(rows).to_numpy()},
+                       index=measured.index)
     out["Δ Avg"] = out["measured Avg"] - out["paper Avg"]
     out["measured # Params"] = measured["# Params"]
-    out["paper # Params"] = paper["# Params"].reindex(measured.index)
+    out["paper # Params"] = paper["# Params"].reindex(rows).to_numpy()
     return out
+
+
+def deepcorr_vs_finetune(tables: dict[str, pd.DataFrame], records: dict[str, dict[str, dict]],
+                         ks=(1, 3, 6)) -> pd.DataFrame:
+    """Deepcorr-k against Finetune-k at equal k, per kind: Avg of each, the gain, a paired t-test over the
+    clean column and the six levels, and what the gain costs in trainable parameters and training time."""
+    rows = []
+    for kind, t in tables.items():
+        for k in ks:
+            dc, ft = f"Deepcorr-{k}", f"Finetune-{k}"
+            if dc not in t.index or ft not in t.index:
+                continue
+            a, b = t.loc[dc, COLUMNS].to_numpy(float), t.loc[ft, COLUMNS].to_numpy(float)
+            stat, p = paired_ttest(a, b)
+            seconds = {n: sum(h.get("seconds", 0.0) for h in records[kind][n]["history"]) for n in (dc, ft)}
+            rows.append({"kind": kind, "k": k, "Deepcorr Avg": float(t.loc[dc, "Avg"]),
+                         "Finetune Avg": float(t.loc[ft, "Avg"]),
+                         "gain": float(t.loc[dc, "Avg"] - t.loc[ft, "Avg"]),
+                         "relative gain": float(t.loc[dc, "Avg"] / t.loc[ft, "Avg"] - 1), "t": stat, "p-value": p,
+                         "params Deepcorr / Finetune": t.loc[dc, "# Params"] / t.loc[ft, "# Params"],
+                         "train time Deepcorr / Finetune": seconds[dc] / max(seconds[ft], 1e-9)})
+    return pd.DataFrame(rows).set_index(["kind", "k"])
+
+
+def describe_deepcorr_vs_finetune(frame: pd.DataFrame, n_test: int) -> str:
+    """The verdict the measured :func:`deepcorr_vs_finetune` rows support, with the test that supports it; a
+    difference within the sampling error of ``n_test`` test images is called undecided."""
+    se = (0.25 / max(n_test, 1)) ** 0.5  # the largest standard error of one top-1 on n_test images
+    parts = []
+    for kind in dict.fromkeys(frame.index.get_level_values(0)):
+        f = frame.loc[kind]
+        won = [k for k in f.index if f.loc[k, "gain"] > 0 and f.loc[k, "p-value"] < 0.05]
+        lost = [k for k in f.index if f.loc[k, "gain"] < 0 and f.loc[k, "p-value"] < 0.05]
+        small = [k for k in f.index if abs(f.loc[k, "gain"]) < 2 * se]
+        text = (f"**{'Blur' if kind == 'blur' else 'AWGN'}.** Deepcorr-k is ahead of Finetune-k for k = "
+                f"{', '.join(map(str, won)) or 'none'} and behind for k = {', '.join(map(str, lost)) or 'none'} "
+                f"(paired t-test over the clean column and six levels, p < 0.05); gains in Avg "
+                + ", ".join(f"k={k}: {f.loc[k, 'gain']:+.3f} ({f.loc[k, 'relative gain']:+.0%}, p = "
+                            f"{f.loc[k, 'p-value']:.3g})" for k in f.index)
+                + ", at " + ", ".join(f"{f.loc[k, 'params Deepcorr / Finetune']:.1f}×" for k in f.index)
+                + " the trainable parameters and " + ", ".join(f"{f.loc[k, 'train time Deepcorr / Finetune']:.1f}×"
+                                                               for k in f.index) + " the training time.")
+        if small:
+            text += (f" For k = {', '.join(map(str, small))} the gap is within two standard errors of a top-1 on "
+                     f"{n_test:,} test images (±{2 * se:.3f}): too small to decide.")
+        parts.append(text)
+    return "\n\n".join(parts)
 
 
 # ----------------------------------------------------------------------------------------------------------

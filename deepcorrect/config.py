@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 from .distortions import KINDS, LEVELS, NUM_LEVELS, check_kind
+from .models import ARCHS
 
 
 def _choice(name: str, value: Any, valid: tuple) -> None:
@@ -49,6 +51,7 @@ class DataConfig:
     test_per_class: int = 0  # cap on test images per class (0 = all)
     val_per_class: int = 0  # images per class held out of the training split as validation (ranking set)
     seed: int = 0  # seed of the embedded generator and of the per-class subsampling
+    fallback: str = ""  # torchvision source (cifar10 | cifar100) read instead when root is missing and download is on
     download: bool = field(default=False, metadata=SPEED_ONLY)  # torchvision sources only: download when missing
     # where archives are extracted and decoded tensors kept
     cache_dir: str = field(default="~/.cache/deepcorrect", metadata=SPEED_ONLY)
@@ -63,6 +66,8 @@ class DataConfig:
         _at_least("train_per_class", self.train_per_class, 0)
         _at_least("test_per_class", self.test_per_class, 0)
         _at_least("val_per_class", self.val_per_class, 0)
+        if self.fallback:
+            _choice("fallback", self.fallback, ("cifar10", "cifar100"))
         if self.source in ("folder",) and not self.root:
             raise ValueError("data source 'folder' needs data_root: an ImageFolder tree with train/ and "
                              "test/ (or val/) folders, or a .tar.gz archive of one")
@@ -70,16 +75,18 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    arch: str = "allconv"  # allconv | alexnet_caffe | alexnet_tv
+    arch: str = "allconv"  # allconv | alexnet_caffe | alexnet_tv | resnet20 | resnet32 | resnet44 | resnet56 | resnet110
     width: float = 1.0  # filters per layer relative to the paper's (All-Conv-BN 96/192, Caffe AlexNet 96…4096)
     weights: str = ""  # local state-dict file of a pretrained baseline ("" = train it here)
 
     def __post_init__(self):
-        _choice("arch", self.arch, ("allconv", "alexnet_caffe", "alexnet_tv"))
+        _choice("arch", self.arch, ARCHS)
         if not (isinstance(self.width, (int, float)) and 0 < self.width <= 4):
             raise ValueError(f"width must be in (0, 4], got {self.width!r}")
         if self.arch == "alexnet_tv" and self.width != 1:
             raise ValueError(f"torchvision's AlexNet has one width (1.0), got {self.width!r}; use arch=alexnet_caffe")
+        if self.arch.startswith("resnet") and self.width != 1:
+            raise ValueError(f"the CIFAR ResNets have one width (1.0), got {self.width!r}")
 
 
 @dataclass(frozen=True)
@@ -246,6 +253,35 @@ class Profile:
 
 _SHARED_CIFAR10 = "../shared/data/cifar10-jpg.tar.gz"
 
+
+def _pretrained_resnet(depth: int) -> Profile:
+    """A CIFAR-10 ResNet with published weights: the JPEG tree and weights in ../shared/data, or with
+    ``download=true`` where those are absent, torchvision's CIFAR-10 and the weights from their public address."""
+    arch = f"resnet{depth}"
+    # ResNet-56 costs ~3x ResNet-20 per image: its Finetune/Deepcorr models see fewer images to stay in time
+    per_class, epochs = (400, 8) if depth == 20 else (200, 8)
+    test = 100
+    return Profile(
+        f"{arch}-cifar10",
+        f"Real photographs and a well-trained network nobody here trained: the CIFAR-10 JPEG tree from "
+        f"../shared/data (1,000 training and 50 held-out images per class, the whole 10,000-image test set for "
+        f"Tables 1–2) and the pretrained ResNet-{depth} of He et al. (2016) with its published weights "
+        f"(reported test error on the original CIFAR-10: {'8.27' if depth == 20 else '6.61'} %). No baseline is "
+        f"trained. Every conv layer is ranked on 10 held-out images per class; Finetune/Deepcorr models train "
+        f"{epochs} epochs on {per_class} images per class and are measured on {test} test images per class. The "
+        f"AlexNet pages (04–05) run smoke-alexnet: no pretrained AlexNet exists here.",
+        data=DataConfig(source="folder", root=_SHARED_CIFAR10, fallback="cifar10", train_per_class=1050,
+                        val_per_class=50),
+        model=ModelConfig(arch=arch, weights=f"../shared/data/pretrained/{arch}-"
+                                             f"{'12fca82f' if depth == 20 else '4bfd9763'}.th"),
+        train=TrainConfig(epochs=0, batch_size=128),
+        eval=EvalConfig(ideal_per_class=50),
+        rank=RankingConfig(per_class=10),
+        correct=CorrectConfig(unit_width=16, correct_epochs=epochs, correct_lr_step=epochs // 2,
+                              correct_batch_size=128, deepcorr_lr=0.05, correct_train_per_class=per_class,
+                              correct_test_per_class=test,
+                              draws=3))
+
 PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("smoke", "Embedded synthetic data (generated in code), All-Conv-BN at width 0.25, a ranking set of "
             "5 images per class; Finetune and Deepcorr models train 2 short epochs on 40 images per class and "
@@ -275,6 +311,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             model=ModelConfig(width=1.0),
             train=TrainConfig(epochs=110, batch_size=256, lr=0.1, lr_step=30, weight_decay=3e-4),
             device="auto"),
+    # Pretrained networks nobody here trained: the CIFAR-10 ResNets of He et al. (weights by Y. Idelbayev).
+    *(_pretrained_resnet(depth) for depth in (20, 56)),
     # §5.2–5.3 (AlexNet, ImageNet-style levels, transfer): the profiles notebooks 04 and 05 run.
     Profile("smoke-alexnet", "Embedded synthetic data at 72 px with the ImageNet levels, the Caffe AlexNet at "
             "width 0.25 trained here; Deepcorr-5 variants and Finetune-8 train 2 short epochs; restoration on 3 "
@@ -322,7 +360,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
 
 #: The §5.2–5.3 profile that goes with each CIFAR-style profile, so that one ``--profile`` builds the whole book.
 ALEXNET_COUNTERPART = {"smoke": "smoke-alexnet", "cifar10-jpg": "imagenette", "cifar10": "imagenet",
-                       "cifar100": "imagenet"}
+                       "cifar100": "imagenet", "resnet20-cifar10": "smoke-alexnet", "resnet56-cifar10": "smoke-alexnet"}
 
 
 def alexnet_profile(name: str) -> str:
@@ -378,7 +416,17 @@ def resolve(profile: str | Profile, **overrides: Any) -> Profile:
             changes.setdefault(sec, {})[name] = _coerce(sec, name, value)
     top = changes.pop(None, {})
     sections = {sec: replace(getattr(profile, sec), **kw) for sec, kw in changes.items()}
-    return replace(profile, **sections, **top)
+    return _downloadable(replace(profile, **sections, **top))
+
+
+def _downloadable(profile: Profile) -> Profile:
+    """With ``download`` on and the profile's data folder or archive absent (a machine without ../shared), its
+    ``fallback``: torchvision's dataset under data/<name>, fetched when missing. What is read is then what the
+    config says, so artifact keys tell the two apart."""
+    data = profile.data
+    if not (data.download and data.fallback and data.source == "folder") or Path(data.root).expanduser().exists():
+        return profile
+    return replace(profile, data=replace(data, source=data.fallback, root=f"data/{data.fallback}", fallback=""))
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:

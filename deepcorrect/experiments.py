@@ -6,6 +6,7 @@ explicitly; the cache key is the part of the profile that determines the result.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,14 +18,43 @@ from .config import Profile, result_fields
 from .data import TensorData, load_dataset, split_validation
 from .distortions import KINDS, NUM_LEVELS
 from .evaluate import COLUMNS, accuracy_table, distorted_batches, features, predict
-from .models import build_model, load_weights
+from .models import PRETRAINED, REPORTED_ERROR, build_model, fetch_pretrained, load_weights
+from .models.resnet import sha256
 from .paper import baseline_row
 from .store import CHECKPOINT, Store
 from .train import fit, resolve_device
 
 
 def artifact_key(profile: Profile, *sections: str) -> dict:
-    return {s: result_fields(getattr(profile, s)) for s in sections}
+    """The result-determining fields of ``sections``; a pretrained weights file enters by its SHA-256, not its
+    path, so a replaced file recomputes what depends on it and a moved one does not."""
+    key = {s: result_fields(getattr(profile, s)) for s in sections}
+    if "model" in key and profile.model.weights:
+        path = Path(profile.model.weights).expanduser()
+        if path.is_file():
+            key["model"]["weights"] = f"sha256:{_digest(str(path.resolve()), *_stat(path))}"
+        elif profile.model.arch in PRETRAINED:  # what weights_file fetches: the same key as a local copy
+            key["model"]["weights"] = f"sha256:{PRETRAINED[profile.model.arch][2]}"
+    return key
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=16)
+def _digest(path: str, _size: int, _mtime: int) -> str:
+    return sha256(path)
+
+
+def weights_file(profile: Profile) -> Path:
+    """The profile's pretrained weights: its ``model.weights`` file or, when that is missing and download is on,
+    the published weights of its network fetched (checksum-checked) into ``cache_dir/weights``."""
+    path = Path(profile.model.weights).expanduser()
+    if not path.is_file() and profile.data.download and profile.model.arch in PRETRAINED:
+        return fetch_pretrained(profile.model.arch, Path(profile.data.cache_dir).expanduser() / "weights")
+    return path
 
 
 @dataclass(frozen=True)
@@ -47,7 +77,7 @@ def baseline(profile: Profile, store: Store, train: TensorData, progress: bool =
     """The network trained on clean images (or loaded from ``model.weights``) and its training log."""
     model = _fresh_model(profile, train.num_classes)
     if profile.model.weights:
-        return load_weights(model, profile.model.weights).eval(), []
+        return load_weights(model, weights_file(profile)).eval(), []
     device = resolve_device(profile.device)
 
     def compute(folder: Path) -> dict:
@@ -144,11 +174,27 @@ def summary(profile: Profile) -> pd.DataFrame:
             "train / test images per class": f"{profile.data.train_per_class or 'all'} / "
                                              f"{profile.data.test_per_class or 'all'}",
             "network": f"{profile.model.arch}, width {profile.model.width:g}",
-            "schedule": f"{profile.train.epochs} epochs, batch {profile.train.batch_size}, lr {profile.train.lr:g}",
+            "schedule": (f"pretrained weights {profile.model.weights} (not trained here)" if profile.model.weights
+                         else f"{profile.train.epochs} epochs, batch {profile.train.batch_size}, lr {profile.train.lr:g}"),
             "device": profile.device}
     return pd.DataFrame({"value": rows}).rename_axis("setting")
 
 
+
+
+def describe_pretrained(profile: Profile, measured: pd.DataFrame, n_test: int) -> str:
+    """For a network with published weights: its clean top-1 here beside the error its author reports."""
+    if not profile.model.weights:
+        return ""
+    reported = REPORTED_ERROR.get(profile.model.arch)
+    clean = float(measured.loc["blur", "Clean"])
+    text = (f"**Pretrained weights** (`{Path(profile.model.weights).name}`, not trained here): clean top-1 "
+            f"{clean:.4f} on the {n_test:,} test images of this profile ({profile.data.source} data)")
+    if reported is None:
+        return text + "."
+    return (text + f"; the weights' author reports {1 - reported:.4f} ({reported:.2%} error) on the original "
+            f"CIFAR-10 test set. The difference, {clean - (1 - reported):+.4f}, is what the JPEG export costs "
+            f"a network trained on the original images." if profile.data.source == "folder" else text + ".")
 
 
 def describe_degradation(measured: pd.DataFrame, profile: Profile) -> str:

@@ -32,7 +32,7 @@ from deepcorrect.config import resolve
 from deepcorrect.store import Store
 
 # %% tags=["parameters"]
-profile = "smoke"  # named profile: smoke | cifar10-jpg | cifar10 | cifar100
+profile = "smoke"  # named profile: smoke | cifar10-jpg | resnet20-cifar10 | resnet56-cifar10 | cifar10 | cifar100
 device = None  # cpu | cuda | auto (None: from the profile)
 width = None  # All-Conv-BN width multiplier (None: from the profile)
 epochs = None  # baseline training epochs (None: from the profile)
@@ -69,7 +69,8 @@ display(Markdown(ex.describe_splits(data)))
 # ## The baseline network
 #
 # All-Conv-BN (Fig. 3a), trained on clean images only; cached in the artifact store and resumed if a run
-# was interrupted.
+# was interrupted. The `resnet*-cifar10` profiles instead load a well-trained CIFAR-10 ResNet of He et al.
+# (2016) from its published weights: nothing is trained here.
 
 # %%
 model, history = ex.baseline(cfg, store, train)
@@ -105,7 +106,7 @@ table_2.style.format("{:.4f}").set_caption("Table 2 — AWGN")
 plots.accuracy_curves(measured, {"blur": table_1.iloc[1], "awgn": table_2.iloc[1]});
 
 # %%
-Markdown(ex.describe_degradation(measured, cfg))
+Markdown(ex.describe_pretrained(cfg, measured, len(test)) + "\n\n" + ex.describe_degradation(measured, cfg))
 
 # %% [markdown]
 # ## Figure 2 — t-SNE of penultimate features

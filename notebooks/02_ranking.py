@@ -36,7 +36,7 @@ from deepcorrect.config import resolve
 from deepcorrect.store import Store
 
 # %% tags=["parameters"]
-profile = "smoke"  # named profile: smoke | cifar10-jpg | cifar10 | cifar100
+profile = "smoke"  # named profile: smoke | cifar10-jpg | resnet20-cifar10 | resnet56-cifar10 | cifar10 | cifar100
 device = None  # cpu | cuda | auto (None: from the profile)
 width = None  # All-Conv-BN width multiplier (None: from the profile)
 epochs = None  # baseline training epochs (None: from the profile)

@@ -3,14 +3,18 @@
 from .alexnet import CaffeAlexNet, TorchvisionAlexNet, load_weights
 from .allconv import AllConvBN
 from .common import InputNorm, count_params
+from .resnet import DEPTHS as RESNET_DEPTHS
+from .resnet import PRETRAINED, REPORTED_ERROR, CifarResNet, fetch_pretrained, load_resnet_weights
 from .layers import (FilterRef, capture, check_filter, conv_layers, get_conv, get_module, num_filters,
                      replace_output, swap_filters)
 
-ARCHS = ("allconv", "alexnet_caffe", "alexnet_tv")
+RESNETS = tuple(f"resnet{d}" for d in RESNET_DEPTHS)
+ARCHS = ("allconv", "alexnet_caffe", "alexnet_tv", *RESNETS)
 
 
 def build_model(arch: str, num_classes: int, width: float = 1.0):
-    """A fresh network by name (``ARCHS``); ``width`` scales All-Conv-BN and the Caffe AlexNet."""
+    """A fresh network by name (``ARCHS``); ``width`` scales All-Conv-BN and the Caffe AlexNet. The CIFAR
+    ResNets (``resnet20`` … ``resnet110``) have one width."""
     if arch == "allconv":
         return AllConvBN(num_classes=num_classes, width=width)
     if arch == "alexnet_caffe":
@@ -19,9 +23,13 @@ def build_model(arch: str, num_classes: int, width: float = 1.0):
         if width != 1:
             raise ValueError(f"torchvision's AlexNet has one width (1.0), got {width!r}; use alexnet_caffe")
         return TorchvisionAlexNet(num_classes=num_classes)
+    if arch in RESNETS:
+        if width != 1:
+            raise ValueError(f"the CIFAR ResNets have one width (1.0), got {width!r}")
+        return CifarResNet(int(arch.removeprefix("resnet")), num_classes)
     raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHS)}")
 
 
-__all__ = ["ARCHS", "AllConvBN", "CaffeAlexNet", "FilterRef", "InputNorm", "TorchvisionAlexNet", "build_model",
-           "capture", "check_filter", "conv_layers", "count_params", "get_conv", "get_module", "load_weights",
+__all__ = ["ARCHS", "PRETRAINED", "REPORTED_ERROR", "RESNETS", "AllConvBN", "CaffeAlexNet", "CifarResNet", "FilterRef", "InputNorm", "TorchvisionAlexNet", "build_model",
+           "capture", "check_filter", "conv_layers", "count_params", "fetch_pretrained", "get_conv", "get_module", "load_resnet_weights", "load_weights",
            "num_filters", "replace_output", "swap_filters"]

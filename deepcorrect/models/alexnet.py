@@ -68,7 +68,12 @@ class TorchvisionAlexNet(nn.Module):
 
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     """Load a local state dict (``torch.load(weights_only=True)``; nothing is downloaded). A torchvision
-    AlexNet file (keys ``features.*``/``classifier.*``) loads into :class:`TorchvisionAlexNet` as is."""
+    AlexNet file (keys ``features.*``/``classifier.*``) loads into :class:`TorchvisionAlexNet` as is; a CIFAR
+    ResNet takes its pretrained checkpoints (:func:`~deepcorrect.models.resnet.load_resnet_weights`)."""
+    from .resnet import CifarResNet, load_resnet_weights
+
+    if isinstance(model, CifarResNet):
+        return load_resnet_weights(model, path)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist; pass the path of a saved state dict")
