@@ -51,25 +51,6 @@ def matmul_tflops(device: torch.device, n: int = 8192, reps: int = 20) -> float:
     return 2 * n**3 * reps / (start.elapsed_time(end) / 1e3) / 1e12
 
 
-def layer_macs(model: torch.nn.Module, example: torch.Tensor) -> dict[str, int]:
-    """Multiply-accumulates of each conv and linear layer for one image (weights × output pixels), in the
-    order the forward pass runs them."""
-    macs: dict[str, int] = {}
-
-    def hook(name):
-        def record(mod, _inp, out):
-            macs[name] = mod.weight.numel() * (out.shape[-2] * out.shape[-1] if out.dim() == 4 else 1)
-        return record
-
-    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules()
-               if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
-    with torch.no_grad():
-        model.eval()(example[:1])
-    for h in handles:
-        h.remove()
-    return macs
-
-
 class Stages:
     def __init__(self, device: torch.device):
         self.rows, self.cuda = [], device.type == "cuda"
@@ -114,6 +95,7 @@ def main() -> int:
     from deepcorrect import experiments as ex
     from deepcorrect.config import resolve
     from deepcorrect.paper import correction_table
+    from deepcorrect.ranking import layer_macs, ranking_macs
     from deepcorrect.store import Store
 
     stages = Stages(device)
@@ -143,7 +125,7 @@ def main() -> int:
     rank, t_rank = stages.run("ranking (blur + AWGN, 6 levels)", lambda: ex.ranking(cfg, store, model, data))
     filters = sum(c.shape[-1] for c in rank.counts.values())
     evaluations = filters * len(rank.kinds) * len(rank.levels)
-    suffix_macs = _ranking_macs(model, rank, x1)
+    suffix_macs = ranking_macs(model, rank.layers, x1)
     rank_tflops = 2 * suffix_macs * rank.n_images * len(rank.kinds) * len(rank.levels) / max(rank.seconds, 1e-9) / 1e12
     print(f"ranking: {evaluations} filter-evaluations on {rank.n_images} images in {rank.seconds:.1f} s "
           f"({evaluations / max(rank.seconds, 1e-9):.0f}/s), {rank_tflops:.1f} TFLOP/s "
@@ -165,25 +147,6 @@ def main() -> int:
     out.write_text(json.dumps({"device": name, "matmul_tflops": peak, "stages": stages.rows,
                                "tables": {k: t.to_dict() for k, t in tables.items()}}, indent=2, default=str))
     return 0
-
-
-def _ranking_macs(model, rank, example) -> float:
-    """Multiply-accumulates the fast path spends per ranking image: for every ranked filter, the network after
-    its layer — where the next conv takes the one-channel shortcut, that conv at 1/C_in of its cost."""
-    from deepcorrect.ranking import SuffixSplit, fold_batchnorm, trace
-
-    per_layer = layer_macs(model, example)
-    order = list(per_layer)
-    graph = trace(fold_batchnorm(model))
-    total = 0
-    for layer in rank.layers:
-        after = order[order.index(layer) + 1:]
-        nxt = SuffixSplit(graph, layer, shortcut=True).next_conv
-        cost = sum(per_layer[n] for n in after)
-        if nxt is not None:
-            cost -= per_layer[nxt.target] * (1 - 1 / model.get_submodule(nxt.target).in_channels)
-        total += rank.counts[layer].shape[-1] * cost
-    return total
 
 
 if __name__ == "__main__":

@@ -159,6 +159,7 @@ class RankingConfig:
 class CorrectConfig:
     variant: str = "release"  # correction unit: release (CIFAR) | cw | lite | bottleneck | nobn
     unit_width: int = 0  # inner width of release / lite units (0 = the paper's 64 / 128 times the model width)
+    beta: float = 0.0  # share of each ranked layer's filters corrected (0 = the paper's β per layer)
     release_count: bool = False  # correct round(β·N·1.0417) filters (the release; 50 of 96) not round(β·N) (48)
     score: str = "paper"  # ranking score used for selection: paper (mean τ) | release (relative error)
     correct_epochs: int = 40  # epochs of DeepCorrect and fine-tuning training (the paper: 40)
@@ -180,6 +181,8 @@ class CorrectConfig:
             _at_least(name, getattr(self, name), 0)
         for name in ("correct_epochs", "correct_lr_step", "correct_batch_size", "draws"):
             _positive(name, getattr(self, name))
+        if not (isinstance(self.beta, (int, float)) and 0 <= self.beta <= 1):
+            raise ValueError(f"beta must be in (0, 1], or 0 for the paper's β per layer; got {self.beta!r}")
         for name in ("deepcorr_lr", "finetune_lr"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")

@@ -304,6 +304,10 @@ def check_rank_layers(profile: Profile, num_classes: int) -> None:
 
 
 def paper_betas(profile: Profile, layers: list[str]) -> dict[str, float]:
+    """β per ranked layer: the profile's ``beta`` for every layer when set, else the paper's (50 % in every
+    CIFAR layer, Deepcorr-5's 75/75/50/50/50 % for AlexNet; a deeper network repeats the last)."""
+    if profile.correct.beta:
+        return dict.fromkeys(layers, profile.correct.beta)
     betas = PAPER_BETAS[profile.data.family]
     return {layer: betas[min(i, len(betas) - 1)] for i, layer in enumerate(layers)}
 

@@ -138,9 +138,10 @@ Markdown(cmp.describe_claims(main))
 
 # %%
 versus = cmp.deepcorr_vs_finetune(main, records)
-versus.style.format({"Deepcorr Avg": "{:.4f}", "Finetune Avg": "{:.4f}", "gain": "{:+.4f}", "relative gain": "{:+.1%}",
-                     "t": "{:.2f}", "p-value": "{:.3g}", "params Deepcorr / Finetune": "{:.2f}",
-                     "train time Deepcorr / Finetune": "{:.2f}"})
+formats = {"Deepcorr Avg": "{:.4f}", "Finetune Avg": "{:.4f}", "gain": "{:+.4f}", "relative gain": "{:+.1%}",
+           "paper relative gain": "{:+.1%}", "t": "{:.2f}", "p-value": "{:.3g}",
+           "params Deepcorr / Finetune": "{:.2f}", "train time Deepcorr / Finetune": "{:.2f}"}
+versus.style.format(formats)
 
 # %%
 Markdown(cmp.describe_deepcorr_vs_finetune(versus, len(cmp.subsets(cfg, data)[2])))
@@ -197,6 +198,9 @@ Markdown(cmp.describe_ranked_random(fig9, table6))
 
 # %%
 plots.validation_curves({kind: {n: records[kind][n] for n in names if n != "Baseline"} for kind in records});
+
+# %%
+Markdown(cmp.describe_convergence({kind: {n: records[kind][n] for n in names} for kind in records}))
 
 # %%
 metrics = {"profile": cfg.name, "tables": {k: t.drop(columns="# Params") for k, t in tables.items()},
