@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(os.devnull, "w") if quiet else contextlib.nullcontext(sys.stdout) as out, \
                 contextlib.redirect_stdout(out):
             return args.func(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, OSError, RuntimeError) as err:  # OSError: missing files, permissions, a full disk
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -156,7 +156,16 @@ def _cmd_book(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown profile {args.profile!r}; valid profiles: {', '.join(PROFILES)}")
     params = {k: parse_value(v) for k, v in parse_assignments(args.param).items()}
     params.update(results_dir=args.results, fresh=args.fresh)
-    run_notebooks(repo, args.profile, params, force=args.force or args.fresh, only=args.only, jobs=args.jobs)
+    from .store import check_writable
+
+    check_writable(args.results, "results folder")
+    try:
+        run_notebooks(repo, args.profile, params, force=args.force or args.fresh, only=args.only, jobs=args.jobs)
+    except Exception as err:
+        if type(err).__name__ != "PapermillExecutionError":
+            raise
+        raise RuntimeError(f"a notebook failed: {err.ename}: {err.evalue} (rerun that notebook alone with "
+                           f"papermill to see the cell)") from None
     if not args.no_build:
         html = build_book(repo, strict=args.strict)
         print(f"the book is at {html / 'index.html'}")
@@ -185,6 +194,7 @@ def _cmd_rank(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix not in (".csv", ".json"):
         raise ValueError(f"--out must end in .csv or .json, got {args.out!r}")
+    _check_out(out)
     cfg = _resolve_cli(args)
     data = ex.datasets(cfg)
     ex.check_rank_layers(cfg, data.train.num_classes)  # before any training, so bad input writes nothing
@@ -216,6 +226,8 @@ def _cmd_correct(args: argparse.Namespace) -> int:
     specs = [cmp.parse_model(n) for n in names]  # bad names fail here, before anything trains
     if args.out and not args.out.endswith(".csv"):
         raise ValueError(f"--out must end in .csv, got {args.out!r}")
+    if args.out:
+        _check_out(Path(args.out))
     cfg = _resolve_cli(args)
     data = ex.datasets(cfg)
     store = Store(args.results, fresh=args.fresh, group=args.group)
@@ -241,6 +253,16 @@ def _cmd_correct(args: argparse.Namespace) -> int:
         tmp.replace(out)
         print(f"\nwritten to {out}")
     return 0
+
+
+def _check_out(out: Path) -> None:
+    """Before any work: ``--out`` goes into an existing, writable folder."""
+    from .store import check_writable
+
+    parent = out.expanduser().absolute().parent
+    if not parent.is_dir():
+        raise ValueError(f"--out {str(out)!r}: the folder {str(parent)!r} does not exist; create it or write elsewhere")
+    check_writable(parent, "--out folder")
 
 
 def _is_main(args: argparse.Namespace) -> bool:

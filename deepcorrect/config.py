@@ -51,7 +51,8 @@ class DataConfig:
     test_per_class: int = 0  # cap on test images per class (0 = all)
     val_per_class: int = 0  # images per class held out of the training split as validation (ranking set)
     seed: int = 0  # seed of the embedded generator and of the per-class subsampling
-    fallback: str = ""  # torchvision source (cifar10 | cifar100) read instead when root is missing and download is on
+    # torchvision source (cifar10 | cifar100) read instead when root is missing and download is on
+    fallback: str = field(default="", metadata=SPEED_ONLY)
     download: bool = field(default=False, metadata=SPEED_ONLY)  # torchvision sources only: download when missing
     # where archives are extracted and decoded tensors kept
     cache_dir: str = field(default="~/.cache/deepcorrect", metadata=SPEED_ONLY)
@@ -68,6 +69,9 @@ class DataConfig:
         _at_least("val_per_class", self.val_per_class, 0)
         if self.fallback:
             _choice("fallback", self.fallback, ("cifar10", "cifar100"))
+        if self.train_per_class and self.val_per_class >= self.train_per_class:
+            raise ValueError(f"val_per_class ({self.val_per_class}) holds out every training image of a class "
+                             f"(train_per_class={self.train_per_class}); make it smaller than train_per_class")
         if self.source in ("folder",) and not self.root:
             raise ValueError("data source 'folder' needs data_root: an ImageFolder tree with train/ and "
                              "test/ (or val/) folders, or a .tar.gz archive of one")
@@ -115,6 +119,12 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         _at_least("lr_step", self.lr_step, 0)
         _at_least("crop_pad", self.crop_pad, 0)
+        if not 0 < self.lr_gamma <= 1:
+            raise ValueError(f"lr_gamma must be in (0, 1], got {self.lr_gamma!r}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be ≥ 0, got {self.weight_decay!r}")
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,11 @@ class EvalConfig:
     tsne_classes: int = 10  # classes shown in the t-SNE (the paper shows 11)
     ideal_per_class: int = 50  # test images per class for the ideal-correction curves (Figs. 4-5; 0 = all)
     seed: int = 0  # seeds the noise of evaluation
+
+    def __post_init__(self):
+        for name in ("batch_size", "tsne_per_class", "tsne_classes"):
+            _positive(name, getattr(self, name))
+        _at_least("ideal_per_class", self.ideal_per_class, 0)
 
 
 @dataclass(frozen=True)
@@ -413,12 +428,19 @@ def resolve(profile: str | Profile, **overrides: Any) -> Profile:
     if unknown:
         raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(override_keys()))}")
     changes: dict[str | None, dict[str, Any]] = {}
+    given: dict[str | None, list[str]] = {}
     for key, value in overrides.items():
         if value is not None:
             sec, name = keys[key]
             changes.setdefault(sec, {})[name] = _coerce(sec, name, value)
+            given.setdefault(sec, []).append(f"{key}={value}")
     top = changes.pop(None, {})
-    sections = {sec: replace(getattr(profile, sec), **kw) for sec, kw in changes.items()}
+    sections = {}
+    for sec, kw in changes.items():
+        try:
+            sections[sec] = replace(getattr(profile, sec), **kw)
+        except ValueError as err:  # name the setting as it was given, not the field inside its section
+            raise ValueError(f"{', '.join(given[sec])}: {err}") from None
     return _downloadable(replace(profile, **sections, **top))
 
 

@@ -134,6 +134,10 @@ def deepcorrect_model(model: nn.Module, selection: Mapping[str, Iterable[int]], 
     Deepcorr-kc: the last three weight layers (conv7–9 with their BN, or fc6–fc8) train as well."""
     if not selection:
         raise ValueError("a DeepCorrect model needs at least one corrected layer; the selection is empty")
+    n_weights = len(weight_layers(model))
+    if not (isinstance(train_last, int) and not isinstance(train_last, bool) and 0 <= train_last <= n_weights):
+        raise ValueError(f"train_last must be an integer in 0..{n_weights} (the weight layers of this model "
+                         f"trained with the units: 3 for Deepcorr-kc), got {train_last!r}")
     first = next(iter(weight_layers(model)), None)
     out = copy.deepcopy(model)
     out.requires_grad_(False)

@@ -6,7 +6,6 @@ explicitly; the cache key is the part of the profile that determines the result.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,36 +15,29 @@ from torch import nn
 
 from .config import Profile, result_fields
 from .data import TensorData, load_dataset, split_validation
+from .data.folders import fingerprint
 from .distortions import KINDS, NUM_LEVELS
 from .evaluate import COLUMNS, accuracy_table, distorted_batches, features, predict
 from .models import PRETRAINED, REPORTED_ERROR, build_model, fetch_pretrained, load_weights
-from .models.resnet import sha256
 from .paper import baseline_row
 from .store import CHECKPOINT, Store
 from .train import fit, resolve_device
 
 
 def artifact_key(profile: Profile, *sections: str) -> dict:
-    """The result-determining fields of ``sections``; a pretrained weights file enters by its SHA-256, not its
-    path, so a replaced file recomputes what depends on it and a moved one does not."""
+    """The result-determining fields of ``sections``; the data and a pretrained weights file enter by their
+    content (:func:`~deepcorrect.data.folders.fingerprint`), not their path, so replaced data or weights
+    recompute what depends on them and moved ones do not."""
     key = {s: result_fields(getattr(profile, s)) for s in sections}
+    if "data" in key and profile.data.source != "embedded":  # the data by what is there, not where
+        key["data"]["root"] = fingerprint(profile.data.root)
     if "model" in key and profile.model.weights:
         path = Path(profile.model.weights).expanduser()
         if path.is_file():
-            key["model"]["weights"] = f"sha256:{_digest(str(path.resolve()), *_stat(path))}"
+            key["model"]["weights"] = fingerprint(path)
         elif profile.model.arch in PRETRAINED:  # what weights_file fetches: the same key as a local copy
             key["model"]["weights"] = f"sha256:{PRETRAINED[profile.model.arch][2]}"
     return key
-
-
-def _stat(path: Path) -> tuple[int, int]:
-    st = path.stat()
-    return st.st_size, st.st_mtime_ns
-
-
-@functools.lru_cache(maxsize=16)
-def _digest(path: str, _size: int, _mtime: int) -> str:
-    return sha256(path)
 
 
 def weights_file(profile: Profile) -> Path:
@@ -67,9 +59,19 @@ class Splits:
 def datasets(profile: Profile) -> Splits:
     """Train / validation / test splits of the profile's data."""
     train, test = load_dataset(profile.data)
+    where = profile.data.root or profile.data.source
+    if len(torch.unique(train.labels)) < 2:
+        raise ValueError(f"the training split of {where} holds {len(torch.unique(train.labels))} class(es) "
+                         f"({', '.join(train.classes)}); classifying needs at least two class folders")
     val = None
     if profile.data.val_per_class:
+        fewest = int(torch.bincount(train.labels, minlength=train.num_classes).min())
+        if fewest <= profile.data.val_per_class:
+            raise ValueError(f"val_per_class={profile.data.val_per_class} holds out every training image of some "
+                             f"class of {where} (the smallest has {fewest}); lower val_per_class")
         train, val = split_validation(train, profile.data.val_per_class, profile.data.seed + 2)
+    if len(test) == 0:
+        raise ValueError(f"the test split of {where} is empty; it needs images in test/ (or val/)")
     return Splits(train, val, test)
 
 

@@ -142,6 +142,10 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
     device = torch.device(device)
     model = model.eval().to(device)
     layers = list(cfg.layers) or ranked_layers(model)
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no nn.Conv2d layer: ranking needs conv filters to swap")
+    if len(data) == 0:
+        raise ValueError("the ranking set is empty; it needs images of every class")
     for layer in layers:
         get_conv(model, layer)
     sizes = {layer: get_conv(model, layer).out_channels for layer in layers}

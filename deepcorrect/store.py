@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -41,6 +42,7 @@ class Store:
     hands cached payloads to the other ranks."""
 
     def __init__(self, root: str | Path, fresh: bool = False, group: dd.Group | None = None):
+        check_writable(root, "results folder")
         self.root = Path(root)
         self.fresh = fresh
         self.group = group
@@ -62,7 +64,11 @@ class Store:
         if cached is not None:
             return cached
         t0 = time.perf_counter()
-        payload = compute(folder)  # every rank takes part (training and ranking are collective)
+        try:
+            payload = compute(folder)  # every rank takes part (training and ranking are collective)
+        except BaseException:
+            _remove_if_empty(folder)  # a failed run leaves no empty artifact folder (a checkpoint stays: resume)
+            raise
         if dd.is_main(self.group):
             self._save(folder, kind, config, payload, time.perf_counter() - t0)
         dd.barrier(self.group)
@@ -102,6 +108,29 @@ class Store:
     def _reject(folder: Path, why: str) -> None:
         warnings.warn(f"ignoring cached artifact {folder}: {why}; it will be recomputed", stacklevel=3)
         return None
+
+
+def _remove_if_empty(folder: Path) -> None:
+    for path in (folder, folder.parent):
+        try:
+            path.rmdir()  # only succeeds when empty
+        except OSError:
+            return
+
+
+def check_writable(folder: str | Path, what: str) -> None:
+    """Fail before long work when ``folder`` could not be created or written: its nearest existing ancestor
+    must be a writable folder (tried with a temporary file, which is removed; nothing else is created)."""
+    path = Path(folder).expanduser().absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"{what} {str(path)!r} cannot be created: {str(existing)!r} is a file, not a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".deepcorrect-write-test"):
+            pass
+    except OSError as err:
+        raise ValueError(f"{what} {str(path)!r} is not writable ({err.strerror}: {str(existing)!r}); choose "
+                         f"another folder or fix its permissions") from None
 
 
 def _sha256(path: Path) -> str:

@@ -6,9 +6,13 @@ cached there too, keyed by what selected them, so later runs start in a second.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+import shutil
 import tarfile
+import warnings
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,6 +23,43 @@ from ..config import DataConfig
 
 _SPLIT_NAMES = {"train": ("train",), "test": ("test", "val")}
 _EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp"}
+
+
+def fingerprint(root: str | Path) -> str:
+    """What is at ``root``, for artifact keys: an archive's SHA-256, or for a folder the hash of its manifest
+    (relative paths, sizes and modification times of every file), so replacing the data recomputes what
+    depends on it. Cached per process while the file's, or the folder's top two levels', stat is unchanged: a
+    file overwritten in place inside a folder is seen by the next process (each notebook and command is one)."""
+    path = Path(root).expanduser()
+    if not path.exists():
+        return f"missing:{path}"
+    if path.is_file():
+        st = path.stat()
+        return f"sha256:{_file_digest(str(path.resolve()), st.st_size, st.st_mtime_ns)}"
+    dirs = [path, *(p for p in path.iterdir() if p.is_dir())]
+    dirs += [q for p in dirs[1:] for q in p.iterdir() if q.is_dir()]
+    return f"manifest:{_manifest_digest(str(path.resolve()), tuple(d.stat().st_mtime_ns for d in dirs))}"
+
+
+@functools.lru_cache(maxsize=32)
+def _file_digest(path: str, _size: int, _mtime: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=32)
+def _manifest_digest(root: str, _dir_mtimes: tuple) -> str:
+    digest = hashlib.sha256()
+    for folder, dirs, names in os.walk(root):
+        dirs.sort()
+        for name in sorted(names):
+            st = os.stat(os.path.join(folder, name))
+            digest.update(f"{os.path.relpath(os.path.join(folder, name), root)}\0{st.st_size}\0{st.st_mtime_ns}\n"
+                          .encode())
+    return digest.hexdigest()
 
 
 def resolve_tree(root: str, cache_dir: str) -> Path:
@@ -64,18 +105,38 @@ def load_class_folders(folder: Path, *, cap: int = 0, seed: int = 0, size: int =
     cache = Path(cache_dir).expanduser() / "tensors" / f"{folder.name}-{key.hexdigest()[:20]}.pt"
     if cache.is_file():
         try:
-            images = torch.load(cache, weights_only=True)
-            if images.shape[0] == len(files):
-                return images, torch.tensor(labels), classes
+            cached = torch.load(cache, weights_only=True)
+            if isinstance(cached, dict) and cached["labels"].numel() == cached["images"].shape[0]:
+                return cached["images"], cached["labels"], classes
         except Exception:  # a truncated cache file is rebuilt below
             pass
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        images = torch.stack(list(pool.map(lambda f: _decode(f, size, resize), files)))
+        decoded = list(pool.map(lambda f: _decode(f, size, resize), files))
+    kept = [i for i, img in enumerate(decoded) if img is not None]
+    _report_unreadable(folder, [files[i] for i, img in enumerate(decoded) if img is None], len(files))
+    images = torch.stack([decoded[i] for i in kept])
+    labels = torch.tensor([labels[i] for i in kept])
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(f".tmp{os.getpid()}")
-    torch.save(images, tmp)
+    torch.save({"images": images, "labels": labels}, tmp)
     os.replace(tmp, cache)
-    return images, torch.tensor(labels), classes
+    return images, labels, classes
+
+
+#: Share of unreadable files above which a folder is refused rather than read without them.
+MAX_UNREADABLE = 0.01
+
+
+def _report_unreadable(folder: Path, bad: list[Path], total: int) -> None:
+    """Skip a few unreadable images with a warning naming them; refuse a folder where more than
+    :data:`MAX_UNREADABLE` of the files are unreadable (a wrong folder or a damaged copy, not a stray file)."""
+    if not bad:
+        return
+    names = ", ".join(str(p.relative_to(folder)) for p in bad[:5]) + (", …" if len(bad) > 5 else "")
+    if len(bad) > MAX_UNREADABLE * total:
+        raise ValueError(f"{len(bad)} of {total} image files in {folder} cannot be decoded ({names}); more than "
+                         f"{MAX_UNREADABLE:.0%} means a damaged or wrong dataset: replace it")
+    warnings.warn(f"skipped {len(bad)} unreadable image file(s) of {total} in {folder}: {names}", stacklevel=3)
 
 
 def resolve_class_folders(root: str, cache_dir: str) -> Path:
@@ -107,14 +168,17 @@ def _folder_or_extracted(root: str, cache_dir: str, what: str, hint: str) -> Pat
     return path
 
 
-def _decode(path: Path, size: int, resize: int = 0) -> torch.Tensor:
+def _decode(path: Path, size: int, resize: int = 0) -> torch.Tensor | None:
     """Read an image as RGB uint8, resize its shorter side to ``resize`` (0 = ``size``) and centre-crop a
-    ``size`` square (ImageNet style: 256 then 227)."""
+    ``size`` square (ImageNet style: 256 then 227); ``None`` when the file cannot be decoded."""
     import numpy as np
     from PIL import Image
 
-    with Image.open(path) as pil:
-        img = torch.from_numpy(np.array(pil.convert("RGB"))).permute(2, 0, 1)
+    try:
+        with Image.open(path) as pil:
+            img = torch.from_numpy(np.array(pil.convert("RGB"))).permute(2, 0, 1)
+    except (OSError, SyntaxError, ValueError):  # not an image, truncated, or an unsupported variant
+        return None
     h, w = img.shape[1:]
     short = resize or size
     if min(h, w) != short:
@@ -126,20 +190,35 @@ def _decode(path: Path, size: int, resize: int = 0) -> torch.Tensor:
     return img[:, top:top + size, left:left + size].contiguous()
 
 
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _extract(archive: Path, into: Path) -> Path:
-    digest = hashlib.sha256()
-    with open(archive, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    target = into / digest.hexdigest()[:16]
+    target = into / fingerprint(archive).removeprefix("sha256:")[:16]
     if (target / ".complete").is_file():
         return target
+    for stale in into.glob(f".{target.name}.tmp*"):  # left by a killed extraction: nothing reads it
+        if not _alive(stale.name.rpartition(".tmp")[2]):
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = into / f".{target.name}.tmp{os.getpid()}"
     tmp.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(tmp, filter="data")
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ValueError(f"archive {archive} is truncated or corrupt ({type(err).__name__}: {err}); replace it "
+                         f"with a complete copy (../shared/data/SHA256SUMS lists the checksums)") from None
     (tmp / ".complete").touch()
     if target.exists():  # another process won the race
+        shutil.rmtree(tmp, ignore_errors=True)
         return target
     os.replace(tmp, target)
     return target

@@ -1,0 +1,190 @@
+"""Bad input: one `error:` line naming the setting or file and what would be right, exit status 2, nothing left
+behind; and cached results that follow the data they were computed from."""
+
+import os
+import subprocess
+import sys
+import tarfile
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from conftest import REPO
+from deepcorrect import experiments as ex
+from deepcorrect.config import resolve
+from deepcorrect.correction import deepcorrect_model
+from deepcorrect.data import TensorData, load_dataset
+from deepcorrect.models import AllConvBN
+from deepcorrect.ranking import rank_filters
+from deepcorrect.store import Store
+
+
+def run_cli(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "deepcorrect", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def _tree(root, classes=("cat", "dog"), per_class=4, seed=0):
+    rng = np.random.default_rng(seed)
+    for split in ("train", "test"):
+        for cls in classes:
+            (root / split / cls).mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(root / split / cls / f"{i}.png")
+    return root
+
+
+def _folder_profile(root, cache_dir, **kw):
+    return resolve("smoke", source="folder", root=str(root), cache_dir=str(cache_dir), train_per_class=0,
+                   test_per_class=0, val_per_class=0, width=0.125, epochs=1, **kw)
+
+
+def test_tables_are_recomputed_when_the_images_under_the_same_path_change(tmp_path, cache_dir):
+    root = _tree(tmp_path / "data")
+    store = Store(tmp_path / "results")
+    tables = []
+    for seed in (0, 1):
+        if seed:  # the same file names, other pictures
+            for f in root.rglob("*.png"):
+                f.unlink()
+            _tree(root, seed=seed)
+        cfg = _folder_profile(root, cache_dir)
+        data = ex.datasets(cfg)
+        model, _ = ex.baseline(cfg, store, data.train, progress=False)
+        tables.append(ex.baseline_tables(cfg, store, model, data.test))
+    assert len(list((tmp_path / "results" / "baseline").iterdir())) == 2
+    assert len(list((tmp_path / "results" / "baseline_tables").iterdir())) == 2
+
+
+def test_an_empty_training_split_is_refused_before_anything_runs(tmp_path):
+    with pytest.raises(ValueError, match="val_per_class=100 holds out every training image|val_per_class \\(100\\)"):
+        resolve("smoke", epochs=1, train_per_class=100)
+    out = run_cli("baseline", "--profile", "smoke", "-p", "epochs=1", "-p", "train_per_class=100",
+                  "--results", str(tmp_path / "r"))
+    assert out.returncode == 2 and out.stderr.startswith("error: train_per_class=100: val_per_class (100)")
+    assert "Traceback" not in out.stderr and not (tmp_path / "r").exists()
+
+
+def test_a_class_with_too_few_images_for_validation_is_refused(tmp_path, cache_dir):
+    cfg = resolve("smoke", source="folder", root=str(_tree(tmp_path / "d", per_class=2)), cache_dir=str(cache_dir),
+                  train_per_class=0, test_per_class=0, val_per_class=2)
+    with pytest.raises(ValueError, match="holds out every training image of some class .* lower val_per_class"):
+        ex.datasets(cfg)
+
+
+def test_a_truncated_archive_is_refused_and_leaves_nothing(tmp_path, cache_dir):
+    tree = _tree(tmp_path / "tree", per_class=30)
+    archive = tmp_path / "data.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tree, arcname="tree")
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    cfg = resolve("smoke", source="folder", root=str(archive), cache_dir=str(cache_dir), train_per_class=0,
+                  test_per_class=0, val_per_class=0)
+    for _ in range(2):  # a retry fails the same way and leaves nothing either
+        with pytest.raises(ValueError, match="truncated or corrupt .* complete copy"):
+            load_dataset(cfg.data)
+        assert list((cache_dir / "data").iterdir()) == []
+
+
+def test_a_stale_partial_extraction_of_a_killed_run_is_removed(tmp_path, cache_dir):
+    tree = _tree(tmp_path / "tree")
+    archive = tmp_path / "data.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tree, arcname="tree")
+    from deepcorrect.data.folders import fingerprint
+
+    stale = cache_dir / "data" / f".{fingerprint(archive)[7:23]}.tmp999999999"
+    stale.mkdir(parents=True)
+    cfg = resolve("smoke", source="folder", root=str(archive), cache_dir=str(cache_dir), train_per_class=0,
+                  test_per_class=0, val_per_class=0)
+    load_dataset(cfg.data)
+    assert [p.name for p in (cache_dir / "data").iterdir()] == [fingerprint(archive)[7:23]]
+
+
+def test_an_unreadable_image_is_skipped_with_a_warning_and_many_are_refused(tmp_path, cache_dir):
+    root = _tree(tmp_path / "d", per_class=60)
+    (root / "train" / "cat" / "broken.jpg").write_text("not a JPEG")
+    cfg = _folder_profile(root, cache_dir)
+    with pytest.warns(UserWarning, match="skipped 1 unreadable image file\\(s\\) of 121 .*broken.jpg"):
+        train, _ = load_dataset(cfg.data)
+    assert len(train) == 120
+    for i in range(5):
+        (root / "test" / "dog" / f"junk{i}.jpg").write_bytes(b"\x00" * 10)
+    with pytest.raises(ValueError, match="5 of 125 image files .* cannot be decoded .* replace it"):
+        load_dataset(cfg.data)
+
+
+def test_out_in_a_missing_folder_fails_before_any_work(tmp_path):
+    out = run_cli("rank", "--out", str(tmp_path / "no" / "ranking.csv"), "--results", str(tmp_path / "r"))
+    assert out.returncode == 2 and "the folder" in out.stderr and "does not exist" in out.stderr
+    assert not (tmp_path / "r").exists()
+    out = run_cli("correct", "--out", str(tmp_path / "no" / "t.csv"), "--results", str(tmp_path / "r"))
+    assert out.returncode == 2 and "does not exist" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_results_folder_that_cannot_be_written_is_one_error_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the results folder should go")
+    out = run_cli("baseline", "--results", str(blocker / "results"))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert "results folder" in out.stderr and "is a file, not a folder" in out.stderr
+
+
+def test_a_one_class_dataset_is_refused(tmp_path, cache_dir):
+    cfg = _folder_profile(_tree(tmp_path / "d", classes=("cat",)), cache_dir)
+    with pytest.raises(ValueError, match="1 class\\(es\\) \\(cat\\); classifying needs at least two"):
+        ex.datasets(cfg)
+
+
+def test_library_calls_refuse_nonsense():
+    flat = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10))
+    data = TensorData(torch.zeros(4, 3, 8, 8, dtype=torch.uint8), torch.tensor([0, 1, 0, 1]), ("a", "b"))
+    with pytest.raises(ValueError, match="has no nn.Conv2d layer"):
+        rank_filters(flat, data, "cifar", progress=False)
+    net = AllConvBN(10, width=0.125)
+    for bad in (-1, 10, 1.5):
+        with pytest.raises(ValueError, match="train_last must be an integer in 0..9"):
+            deepcorrect_model(net, {"conv1": [0, 1]}, train_last=bad)
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("eval_batch_size", "0", "eval_batch_size=0: batch_size must be an integer ≥ 1"),
+    ("momentum", "-1", "momentum=-1: momentum must be in [0, 1)"),
+    ("weight_decay", "-0.1", "weight_decay=-0.1: weight_decay must be ≥ 0"),
+    ("lr_gamma", "2", "lr_gamma=2: lr_gamma must be in (0, 1]"),
+])
+def test_settings_are_validated_up_front(key, value, message):
+    with pytest.raises(ValueError) as err:
+        resolve("smoke", **{key: value})
+    assert str(err.value).startswith(message)
+
+
+def test_a_failed_computation_leaves_no_empty_artifact_folder(tmp_path):
+    store = Store(tmp_path / "results")
+
+    def fail(_folder):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        store.get("baseline", {"x": 1}, fail)
+    assert list((tmp_path / "results").iterdir()) == []
+
+    def fail_after_checkpoint(folder):
+        (folder / "checkpoint.pt").write_bytes(b"epoch 1")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.get("baseline", {"x": 1}, fail_after_checkpoint)
+    assert [p.name for p in store.folder("baseline", {"x": 1}).iterdir()] == ["checkpoint.pt"]  # kept: resume
+
+
+def test_no_warning_for_a_clean_folder(tmp_path, cache_dir):
+    cfg = _folder_profile(_tree(tmp_path / "d"), cache_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_dataset(cfg.data)
+    assert os.listdir(tmp_path / "d") == ["train", "test"] or sorted(os.listdir(tmp_path / "d")) == ["test", "train"]
