@@ -6,11 +6,12 @@ STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PROFILE ?= smoke
 BOOK_ARGS ?=
 
-.PHONY: help venv book test check-book bench clean
+.PHONY: help venv book test test-slow test-all check-book bench clean
 
 help:
 	@echo "make book        build the whole book on the embedded default profile (CPU, no download)"
-	@echo "make test        run the test suite"
+	@echo "make test        run the fast tier of the test suite (about 3 minutes on 2 cores)"
+	@echo "make test-all    run every test: the fast tier, then every notebook, multi-process and kill/resume run"
 	@echo "make check-book  screenshot every page of the built book in headless Chromium and check it"
 	@echo "make bench       run the benchmarks in bench/"
 	@echo "make book PROFILE=cifar10-jpg BOOK_ARGS='-p epochs=5'   another profile"
@@ -30,7 +31,12 @@ book: $(STAMP)
 	$(BIN)/deepcorrect book --profile $(PROFILE) --jobs 2 $(if $(CI),--strict) $(BOOK_ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+test-all: test test-slow
 
 check-book: $(STAMP)
 	$(BIN)/deepcorrect check-book

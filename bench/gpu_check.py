@@ -15,7 +15,8 @@ For the training and ranking stages it prints images/s (or filter-evaluations/s)
 artifact store keeps what finished. Needs torch, torchvision, numpy, pandas, scipy, tqdm and Pillow; not
 papermill or jupyter-book.
 
-Usage: python bench/gpu_check.py ARCHIVE [--epochs 30] [--correct-epochs 8] [--results results-gpu]
+Usage: python bench/gpu_check.py [ARCHIVE] [--epochs 30] [--correct-epochs 8] [--results gpu-check/results]
+Outputs stay in gpu-check/ (ignored by git), so a local try leaves nothing the device tool would carry.
 """
 
 from __future__ import annotations
@@ -70,11 +71,14 @@ class Stages:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("archive", help="cifar10-jpg.tar.gz (an ImageFolder tree cifar10/{train,test}/<class>/)")
+    parser.add_argument("archive", nargs="?", default="gpu-check/data/cifar10-jpg.tar.gz",
+                        help="cifar10-jpg.tar.gz (an ImageFolder tree cifar10/{train,test}/<class>/); default "
+                             "gpu-check/data/cifar10-jpg.tar.gz, the ignored folder the device tool carries")
     parser.add_argument("--epochs", type=int, default=30, help="baseline epochs (default 30)")
     parser.add_argument("--correct-epochs", type=int, default=8, help="Deepcorr/Finetune epochs (paper: 40)")
-    parser.add_argument("--results", default="results-gpu", help="artifact store (default results-gpu)")
-    parser.add_argument("--work", default="gpu-check-cache", help="where the archive is unpacked and decoded")
+    parser.add_argument("--results", default="gpu-check/results", help="artifact store (default gpu-check/results)")
+    parser.add_argument("--work", default="gpu-check/cache",
+                        help="where the archive is unpacked and decoded (default gpu-check/cache)")
     parser.add_argument("--device", default="cuda", help="cuda (default); cpu only to try the script itself")
     parser.add_argument("--width", type=float, default=1.0, help="All-Conv-BN width (default 1: the paper's)")
     parser.add_argument("--train-per-class", type=int, default=5000, help="training images per class (5000)")

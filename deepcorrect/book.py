@@ -15,13 +15,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from .config import PROFILES, Profile, alexnet_profile, is_override_key, resolve
 from .runtime import keep_freed_memory
+from .store import code_fingerprint
 
-PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def notebook_sources(repo: Path) -> list[Path]:
@@ -80,6 +81,8 @@ def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, out_dir: 
     out_dir = out_dir or repo / "book"
     import nbformat
 
+    if params.get("fresh") is True:  # one instant for every notebook: each artifact is recomputed once
+        params = {**params, "fresh": time.time()}
     overrides = {k: v for k, v in params.items() if is_override_key(k)}
     cfg = resolve(profile, **overrides)  # bad values fail here, before any notebook runs
     sources = notebook_sources(repo)
@@ -135,7 +138,8 @@ def _write_profile_page(path: Path, cfg: Profile, overrides: dict[str, Any]) -> 
     text = (f":::{{admonition}} These pages were produced by profile `{cfg.name}`\n"
             f"{cfg.description}\n\nOverrides: {shown}. Data source: `{cfg.data.source}`"
             f"{f' ({cfg.data.root})' if cfg.data.root else ''}; network: `{cfg.model.arch}` at width "
-            f"{cfg.model.width:g}; {cfg.train.epochs} training epochs; device `{cfg.device}`.\n"
+            f"{cfg.model.width:g}; {cfg.train.epochs} training epochs; device `{cfg.device}`. Library code "
+            f"fingerprint `{code_fingerprint()}`: every cached result was made by this code.\n"
             f"{_alexnet_line(cfg)}:::\n")
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.is_file() or path.read_text() != text:
@@ -164,8 +168,7 @@ def build_book(repo: Path, strict: bool = False) -> Path:
 def _stamp(src: Path, params: dict[str, Any]) -> str:
     digest = hashlib.sha256(src.read_bytes())
     digest.update(repr(sorted(params.items())).encode())
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        digest.update(path.read_bytes())
+    digest.update(code_fingerprint().encode())
     return digest.hexdigest()[:20]
 
 

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        args.group = _join_torchrun(args.command)
+        args.group = _join_torchrun(args)
         quiet = args.group is not None and not args.group.is_main  # rank 0 alone prints and writes
         with open(os.devnull, "w") if quiet else contextlib.nullcontext(sys.stdout) as out, \
                 contextlib.redirect_stdout(out):
@@ -58,13 +58,16 @@ def main(argv: list[str] | None = None) -> int:
             torch.distributed.destroy_process_group()
 
 
-def _join_torchrun(command: str):
-    """The process group when torchrun started this process (its environment names a world of > 1)."""
+def _join_torchrun(args: argparse.Namespace):
+    """The process group when torchrun started this process (its environment names a world of > 1), on the
+    backend the run's device needs."""
     from . import distributed as dd
 
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and command not in _DISTRIBUTED:
-        raise ValueError(f"'{command}' runs in one process; under torchrun use one of {', '.join(_DISTRIBUTED)}")
-    return dd.from_torchrun(os.environ)
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    if args.command not in _DISTRIBUTED:
+        raise ValueError(f"'{args.command}' runs in one process; under torchrun use one of {', '.join(_DISTRIBUTED)}")
+    return dd.from_torchrun(os.environ, _resolve_cli(args).device)
 
 
 _DISTRIBUTED = ("baseline", "rank", "correct", "finetune")

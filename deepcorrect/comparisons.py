@@ -272,7 +272,8 @@ def evaluate_models(profile: Profile, store: Store, base: nn.Module, data, rank,
 
         def compute(_folder: Path, model=model) -> dict:
             table = accuracy_table(model, test, profile.data.family, (kind,), device=device,
-                                   batch_size=profile.eval.batch_size, seed=profile.eval.seed, clip=profile.eval.clip)
+                                   batch_size=profile.eval.batch_size, seed=profile.eval.seed,
+                                   clip=profile.eval.clip, bf16=profile.eval.bf16)
             return {"row": table.loc[kind].to_dict()}
 
         key = _evaluation_key(profile, kind, name, record["selection"])

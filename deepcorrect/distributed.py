@@ -46,6 +46,10 @@ def init(rank: int, world_size: int, local_rank: int = 0, *, backend: str | None
         raise ValueError(f"rank must lie in 0..{world_size - 1}, got {rank}")
     backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
     if backend == "nccl":
+        if local_rank >= torch.cuda.device_count():
+            raise ValueError(f"torchrun started local rank {local_rank}, but this machine has "
+                             f"{torch.cuda.device_count()} GPU(s); use --nproc_per_node "
+                             f"{torch.cuda.device_count()}, or -p device=cpu for CPU processes")
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
         dist.init_process_group(backend, init_method=init_method, rank=rank, world_size=world_size,
@@ -53,12 +57,20 @@ def init(rank: int, world_size: int, local_rank: int = 0, *, backend: str | None
     return Group(rank, world_size, local_rank, f"cuda:{local_rank}" if backend == "nccl" else "cpu")
 
 
-def from_torchrun(environ: Mapping[str, str]) -> Group | None:
-    """The group torchrun describes in ``environ`` (joined), or ``None`` when it describes one process."""
+def from_torchrun(environ: Mapping[str, str], device: str = "auto") -> Group | None:
+    """The group torchrun describes in ``environ`` (joined), or ``None`` when it describes one process. The
+    run's ``device`` picks the backend: NCCL when it trains on CUDA, gloo for CPU processes (even on a machine
+    with GPUs: NCCL cannot reduce CPU tensors)."""
     world = int(environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return None
-    return init(int(environ["RANK"]), world, int(environ.get("LOCAL_RANK", "0")))
+    return init(int(environ["RANK"]), world, int(environ.get("LOCAL_RANK", "0")), backend=backend_for(device))
+
+
+def backend_for(device: str) -> str:
+    """NCCL for a run on CUDA (``cuda``, ``cuda:N``, or ``auto`` where CUDA exists), gloo for CPU processes."""
+    cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    return "nccl" if cuda else "gloo"
 
 
 def is_main(group: Group | None) -> bool:

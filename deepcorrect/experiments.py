@@ -79,7 +79,7 @@ def baseline(profile: Profile, store: Store, train: TensorData, progress: bool =
     """The network trained on clean images (or loaded from ``model.weights``) and its training log."""
     model = _fresh_model(profile, train.num_classes)
     if profile.model.weights:
-        return load_weights(model, weights_file(profile)).eval(), []
+        return load_weights(model, weights_file(profile)).to(resolve_device(profile.device)).eval(), []
     device = resolve_device(profile.device)
 
     def compute(folder: Path) -> dict:
@@ -89,7 +89,7 @@ def baseline(profile: Profile, store: Store, train: TensorData, progress: bool =
 
     result = store.get("baseline", artifact_key(profile, "data", "model", "train"), compute)
     model.load_state_dict(result["state"])
-    return model.eval(), result["history"]
+    return model.to(device).eval(), result["history"]  # on the device whether trained now or loaded
 
 
 def baseline_tables(profile: Profile, store: Store, model: nn.Module, test: TensorData) -> pd.DataFrame:
@@ -97,8 +97,8 @@ def baseline_tables(profile: Profile, store: Store, model: nn.Module, test: Tens
     device = resolve_device(profile.device)
 
     def compute(_folder: Path) -> dict:
-        table = accuracy_table(model, test, profile.data.family, device=device,
-                               batch_size=profile.eval.batch_size, seed=profile.eval.seed, clip=profile.eval.clip)
+        table = accuracy_table(model, test, profile.data.family, device=device, batch_size=profile.eval.batch_size,
+                               seed=profile.eval.seed, clip=profile.eval.clip, bf16=profile.eval.bf16)
         return table.to_dict(orient="split")
 
     key = artifact_key(profile, "data", "model", "train", "eval")
@@ -117,7 +117,7 @@ def example_predictions(profile: Profile, model: nn.Module, test: TensorData, pe
     """For Figure 1: ``per_kind`` test images the baseline gets right (and is confident about) when clean, at
     every level of each kind — the distorted images with predicted class and confidence."""
     device = resolve_device(profile.device)
-    clean = predict(model, test, "blur", 0, profile.data.family, device=device)
+    clean = predict(model, test, "blur", 0, profile.data.family, device=device, bf16=profile.eval.bf16)
     confidence = clean.max(1).values
     score = (clean.argmax(1) == test.labels.cpu()).float() + confidence  # correct and confident first
     candidates = score.argsort(descending=True)[:max(10 * per_kind, 1)]
@@ -132,7 +132,7 @@ def example_predictions(profile: Profile, model: nn.Module, test: TensorData, pe
                                           batch_size=len(subset), seed=profile.eval.seed, clip=profile.eval.clip))
             images.append(x)
             probs.append(predict(model, subset, kind, level, profile.data.family, device=device,
-                                 seed=profile.eval.seed, clip=profile.eval.clip))
+                                 seed=profile.eval.seed, clip=profile.eval.clip, bf16=profile.eval.bf16))
         out[kind] = {"images": torch.stack(images, 1), "probs": torch.stack(probs, 1), "labels": subset.labels}
     return out
 
@@ -154,13 +154,13 @@ def tsne_embeddings(profile: Profile, store: Store, model: nn.Module, test: Tens
         for kind in kinds:
             for level in range(NUM_LEVELS + 1):
                 f = features(model, model.penultimate, subset, kind, level, profile.data.family, device=device,
-                             seed=profile.eval.seed, clip=profile.eval.clip)
+                             seed=profile.eval.seed, clip=profile.eval.clip, bf16=profile.eval.bf16)
                 result[f"{kind}/{level}"] = torch.from_numpy(embed(f.numpy(), seed=profile.eval.seed))
         return result
 
     key = artifact_key(profile, "data", "model", "train", "eval")
-    if name or kinds != KINDS:
-        key |= {"name": name, "kinds": list(kinds)}
+    if name or kinds != KINDS:  # a trained model's embedding depends on how it was ranked and trained too
+        key |= {"name": name, "kinds": list(kinds), **artifact_key(profile, "rank", "correct")}
     return store.get("tsne", key, compute)
 
 

@@ -118,7 +118,7 @@ def per_class_difference(profile: Profile, store: Store, models: dict[str, nn.Mo
 
     def mean_per_class(model: nn.Module) -> torch.Tensor:
         return torch.stack([per_class_accuracy(model, test, kind, level, profile.data.family, device=device,
-                                               batch_size=ev.batch_size, seed=ev.seed, clip=ev.clip)
+                                               batch_size=ev.batch_size, seed=ev.seed, clip=ev.clip, bf16=ev.bf16)
                             for level in range(NUM_LEVELS + 1)]).mean(0)
 
     def compute(_folder: Path) -> dict:

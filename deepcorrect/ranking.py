@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -167,7 +167,8 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
     t0 = time.perf_counter()
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and cfg.bf16
                 else nullcontext())
-    with torch.inference_mode(), autocast:
+    chunk = cfg.chunk_filters or (32 if device.type == "cuda" else 4)  # few large suffix runs keep a GPU busy
+    with torch.inference_mode(), autocast, _float32_exact(device.type == "cuda" and not cfg.bf16):
         for start in range(0, len(data), cfg.chunk_images):
             images = data.images[start:start + cfg.chunk_images].to(device).float()
             if splits and cfg.channels_last and images.dim() == 4:
@@ -188,7 +189,7 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
                     for layer in layers:
                         if splits:
                             c = splits[layer].swap_counts(clean[splits[layer].target], distorted, labels,
-                                                          cfg.chunk_filters, mine[layer])
+                                                          chunk, mine[layer])
                         else:
                             c = literal_counts(model, layer, images, distorted, labels, mine[layer])
                         counts[layer][k, li] += c.cpu()
@@ -198,6 +199,21 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
     counts = {layer: dd.all_sum(c, group) for layer, c in counts.items()}  # each filter was counted on one rank
     return Ranking(layers, list(cfg.kinds), list(cfg.levels), len(data), base, counts, time.perf_counter() - t0,
                    {"method": method, "device": str(device), "bf16": cfg.bf16 and device.type == "cuda"})
+
+
+@contextmanager
+def _float32_exact(on: bool):
+    """Inside: no TF32 in cuDNN convolutions and CUDA matmuls (on by default for convs), so a float32 ranking
+    on a GPU computes in float32 as it claims; the settings are restored on exit."""
+    if not on:
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:

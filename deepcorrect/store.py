@@ -1,7 +1,8 @@
 """Artifact store: results cached under ``root/<kind>/<hash of the config that made them>/``.
 
 Each artifact is ``payload.pt`` (tensors, numbers, strings, lists and dicts; read back with
-``weights_only=True``) plus ``meta.json`` holding the config, the package version and the payload's SHA-256.
+``weights_only=True``) plus ``meta.json`` holding the config, the code fingerprint, the wall time and the
+payload's SHA-256.
 Both are written to temporary files and renamed. A payload whose checksum or config does not match its
 metadata is reported and recomputed, never used. The artifact folder also holds the training checkpoint of
 a computation in progress, so a killed run resumes where it stopped; it is deleted once the payload is saved.
@@ -9,6 +10,7 @@ a computation in progress, so a killed run resumes where it stopped; it is delet
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -30,32 +32,56 @@ from . import distributed as dd
 CHECKPOINT = "checkpoint.pt"
 
 
-def config_hash(kind: str, config: Any) -> str:
-    blob = json.dumps({"kind": kind, "config": config}, sort_keys=True, default=str)
+def config_hash(kind: str, config: Any, code: str = "") -> str:
+    blob = json.dumps({"kind": kind, "config": config, **({"code": code} if code else {})}, sort_keys=True,
+                      default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """SHA-256 of the package's source: part of every artifact's key, so results of older code are never
+    reused (the library's code is what turns a config into a result)."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 class Store:
     """``Store("results").get("baseline", cfg_dict, compute)`` loads or computes one artifact.
-    ``fresh=True`` discards what is cached (checkpoints included) and recomputes. Under torchrun, ``group``
-    is the run's process group, which the computations use: rank 0 alone reads and writes the store and
-    hands cached payloads to the other ranks."""
+    ``fresh`` recomputes what was cached before this run, once: ``True`` means before this store was made, a
+    number means before that time (``time.time()``; what a book run hands every notebook, so the baseline that
+    page 01 retrains is reused by pages 02-03). Checkpoints of older runs go too. Keys hold the config and
+    the package's :func:`code_fingerprint`. Under torchrun, ``group`` is the run's process group, which the
+    computations use: rank 0 alone reads and writes the store and hands cached payloads to the other ranks."""
 
-    def __init__(self, root: str | Path, fresh: bool = False, group: dd.Group | None = None):
+    def __init__(self, root: str | Path, fresh: bool | float = False, group: dd.Group | None = None):
         check_writable(root, "results folder")
         self.root = Path(root)
-        self.fresh = fresh
+        self.fresh_since = (time.time() if fresh is True else float(fresh)) if fresh else None
         self.group = group
+        self.code = code_fingerprint()
 
     def folder(self, kind: str, config: Any) -> Path:
-        return self.root / kind / config_hash(kind, config)
+        return self.root / kind / config_hash(kind, config, self.code)
+
+    def _stale(self, folder: Path) -> bool:
+        """With ``fresh``: made before this run (or unfinished), so to be recomputed."""
+        if self.fresh_since is None or not folder.exists():
+            return False
+        try:
+            return json.loads((folder / "meta.json").read_text()).get("created_ts", 0) < self.fresh_since
+        except (OSError, json.JSONDecodeError):
+            return True
 
     def get(self, kind: str, config: Any, compute: Callable[[Path], Any]) -> Any:
         """The cached payload for (kind, config), or ``compute(folder)``'s result, saved before returning."""
         folder = self.folder(kind, config)
         cached = None
         if dd.is_main(self.group):
-            if self.fresh and folder.exists():
+            if self._stale(folder):
                 shutil.rmtree(folder)
             cached = self.load(kind, config)
             if cached is None:
@@ -96,9 +122,9 @@ class Store:
         tmp = folder / f".payload.tmp{os.getpid()}"
         torch.save(payload, tmp)
         os.replace(tmp, payload_path)
-        meta = {"kind": kind, "config": config, "version": __version__, "sha256": _sha256(payload_path),
-                "seconds": round(seconds, 3), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "torch": torch.__version__}
+        meta = {"kind": kind, "config": config, "code": self.code, "version": __version__,
+                "sha256": _sha256(payload_path), "seconds": round(seconds, 3),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "created_ts": time.time(), "torch": torch.__version__}
         tmp = folder / f".meta.tmp{os.getpid()}"
         tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
         os.replace(tmp, folder / "meta.json")

@@ -126,7 +126,7 @@ def transfer_accuracy(profile: Profile, store: Store, model: nn.Module, name: st
     def compute(_folder: Path) -> dict:
         feats = [features(model, module, data, "awgn" if kind == "clean" else kind, level, profile.data.family,
                           device=device, batch_size=profile.eval.batch_size, seed=t.transfer_seed,
-                          clip=profile.eval.clip).numpy() for level in levels]
+                          clip=profile.eval.clip, bf16=profile.eval.bf16).numpy() for level in levels]
         y = data.labels.cpu().numpy()
         acc, chosen = [], []
         splits = make_splits(data.labels, t.splits, t.svm_train_per_class, t.svm_val_per_class, t.transfer_seed)

@@ -54,6 +54,7 @@ def test_profiles_command_lists_profiles_and_keys(capsys):
     assert "smoke" in out and "cifar10-jpg" in out and "width" in out
 
 
+@pytest.mark.slow
 def test_baseline_command_trains_and_prints_tables(tmp_path):
     out = run_cli("baseline", "-p", "epochs=1", "-p", "train_per_class=20", "-p", "test_per_class=10", "-p",
                   "val_per_class=2",
@@ -63,6 +64,7 @@ def test_baseline_command_trains_and_prints_tables(tmp_path):
     assert "0.7028" in out.stdout
 
 
+@pytest.mark.slow
 def test_rank_command_writes_one_row_per_filter(tmp_path):
     out_csv = tmp_path / "ranking.csv"
     out = run_cli("rank", "-p", "epochs=1", "-p", "train_per_class=20", "-p", "test_per_class=5", "-p",
@@ -77,6 +79,7 @@ def test_rank_command_writes_one_row_per_filter(tmp_path):
     assert sorted(frame[(frame.kind == "blur") & (frame.layer == "conv1")]["rank"]) == list(range(1, 13))
 
 
+@pytest.mark.slow
 def test_correct_command_trains_units_and_writes_the_table(tmp_path):
     out_csv = tmp_path / "table.csv"
     out = run_cli("correct", "--model", "Deepcorr-1", "--kind", "blur", *TINY, "-p", "correct_epochs=1", "-p",

@@ -54,6 +54,7 @@ def _spawn(tmp_path, task: str, cfg) -> list:
     return [torch.load(f"{out}.{r}", weights_only=True) for r in range(2)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batch_size", [8, 7], ids=["even-shards", "uneven-shards"])
 def test_two_processes_train_the_weights_of_one_with_the_same_global_batch(tmp_path, batch_size):
     """In float64: in float32 the shards' sums differ from the whole batch's by ~1e-6, enough for a ReLU
@@ -70,6 +71,7 @@ def test_two_processes_train_the_weights_of_one_with_the_same_global_batch(tmp_p
     assert not torch.allclose(single.state_dict()["bn1.running_var"], start["bn1.running_var"])
 
 
+@pytest.mark.slow
 def test_filters_sharded_over_two_processes_give_identical_counts(tmp_path):
     cfg = RankingConfig(kinds=("awgn",), levels=(2, 5), layers=("conv1", "conv4"), chunk_filters=5)
     single = rank_filters(_model().eval(), _data(20), "cifar", cfg, progress=False).counts
@@ -84,6 +86,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_torchrun_ranks_like_one_process(tmp_path):
     tiny = ["--profile", "smoke", "-p", "epochs=1", "-p", "train_per_class=16", "-p", "test_per_class=5", "-p",
             "val_per_class=2", "-p", "width=0.125", "-p", "per_class=2", "-p", "levels=1,6", "-p", "train_batch_size=32"]
@@ -116,3 +119,12 @@ def test_the_book_is_refused_under_torchrun(monkeypatch, capsys, tmp_path):
 def test_a_global_batch_smaller_than_the_world_is_an_error():
     with pytest.raises(ValueError, match="batch_size 2 is smaller than the 4 processes"):
         fit(_model(), _data(), replace(CFG, batch_size=2), progress=False, group=dd.Group(rank=0, world_size=4))
+
+
+def test_cpu_processes_use_gloo_even_where_cuda_exists(monkeypatch):
+    from deepcorrect.distributed import backend_for
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert [backend_for(d) for d in ("cpu", "cuda", "cuda:1", "auto")] == ["gloo", "nccl", "nccl", "nccl"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert backend_for("auto") == "gloo"

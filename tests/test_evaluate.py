@@ -2,7 +2,7 @@ import torch
 
 from deepcorrect.data import TensorData, make_embedded
 from deepcorrect.data.embedded import CLASSES
-from deepcorrect.evaluate import COLUMNS, accuracy, accuracy_table, features
+from deepcorrect.evaluate import COLUMNS, accuracy, accuracy_table, distorted_batches, features
 from deepcorrect.models import AllConvBN
 
 
@@ -12,21 +12,30 @@ def _setup():
     return AllConvBN(10, width=0.125).eval(), TensorData(x, y, CLASSES)
 
 
-def test_accuracy_table_has_the_papers_layout_and_avg_over_seven_values():
+def test_accuracy_table_has_the_papers_layout_and_each_cell_is_its_own_measurement():
     model, data = _setup()
     table = accuracy_table(model, data, "cifar", batch_size=16)
     assert list(table.index) == ["blur", "awgn"] and list(table.columns) == [*COLUMNS, "Avg"]
-    assert table.loc["blur", "Clean"] == table.loc["awgn", "Clean"]
-    assert abs(table.loc["awgn", "Avg"] - table.loc["awgn", COLUMNS].mean()) < 1e-12
+    with torch.no_grad():  # the clean column, computed here without the library's batching or seeds
+        clean = int((model(data.images.float()).argmax(1) == data.labels).sum()) / len(data)
+    assert table.loc["blur", "Clean"] == table.loc["awgn", "Clean"] == clean
+    for kind in ("blur", "awgn"):
+        for level in (1, 6):
+            assert table.loc[kind, f"Level {level}"] == accuracy(model, data, kind, level, "cifar", batch_size=16)
+        assert abs(table.loc[kind, "Avg"] - table.loc[kind, COLUMNS].mean()) < 1e-12
+    assert table.loc["blur", "Level 6"] != table.loc["awgn", "Level 6"] or table.loc["blur", "Level 1"] != clean
 
 
-def test_evaluation_is_paired_and_batch_independent_for_blur():
-    model, data = _setup()
-    a = accuracy(model, data, "awgn", 4, "cifar", batch_size=16, seed=3)
-    b = accuracy(model, data, "awgn", 4, "cifar", batch_size=16, seed=3)
-    assert a == b
-    assert accuracy(model, data, "blur", 2, "cifar", batch_size=7) == accuracy(model, data, "blur", 2, "cifar",
-                                                                               batch_size=50)
+def test_every_model_sees_the_same_distorted_images_and_blur_is_batch_independent():
+    _, data = _setup()
+    first = [x for x, _ in distorted_batches(data, "awgn", 4, "cifar", device="cpu", batch_size=16, seed=3)]
+    again = [x for x, _ in distorted_batches(data, "awgn", 4, "cifar", device="cpu", batch_size=16, seed=3)]
+    other = [x for x, _ in distorted_batches(data, "awgn", 4, "cifar", device="cpu", batch_size=16, seed=4)]
+    assert all(torch.equal(a, b) for a, b in zip(first, again))  # paired comparisons between models
+    assert not torch.equal(first[0], other[0])  # and the seed does change the noise
+    whole = next(distorted_batches(data, "blur", 2, "cifar", device="cpu", batch_size=len(data)))[0]
+    pieces = torch.cat([x for x, _ in distorted_batches(data, "blur", 2, "cifar", device="cpu", batch_size=7)])
+    assert torch.allclose(whole, pieces, atol=1e-4) and not torch.equal(whole, data.images.float())
 
 
 def test_features_are_pooled_per_image():

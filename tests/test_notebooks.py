@@ -32,6 +32,7 @@ def test_every_notebook_has_a_parameters_cell_with_profile():
         assert "results_dir" in params
 
 
+@pytest.mark.slow
 def test_notebook_01_runs_and_saves_its_tables(executed):
     outputs, results = executed
     assert [p.stem for p in outputs] == [s.stem for s in notebook_sources(REPO)]
@@ -48,6 +49,7 @@ def test_notebook_01_runs_and_saves_its_tables(executed):
     assert set(metrics["tsne_separation"]) == {f"{k}/{lv}" for k in ("blur", "awgn") for lv in range(7)}
 
 
+@pytest.mark.slow
 def test_notebook_02_ranks_every_filter_and_saves_figures_4_5(executed):
     _, results = executed
     metrics = json.loads((results / "metrics" / "02_ranking.json").read_text())
@@ -61,6 +63,7 @@ def test_notebook_02_ranks_every_filter_and_saves_figures_4_5(executed):
     assert sum(glob[0][f"conv{i}"] for i in range(1, 7)) == 54
 
 
+@pytest.mark.slow
 def test_notebook_03_trains_every_model_of_tables_3_to_6(executed):
     _, results = executed
     metrics = json.loads((results / "metrics" / "03_deepcorrect_cifar.json").read_text())
@@ -77,6 +80,7 @@ def test_notebook_03_trains_every_model_of_tables_3_to_6(executed):
     assert 0 <= metrics["local_vs_global"]["p-value"] <= 1
 
 
+@pytest.mark.slow
 def test_notebook_04_trains_the_alexnet_models_and_restoration_rows(executed):
     _, results = executed
     metrics = json.loads((results / "metrics" / "04_imagenet_alexnet.json").read_text())
@@ -94,6 +98,7 @@ def test_notebook_04_trains_the_alexnet_models_and_restoration_rows(executed):
         assert sum(metrics["figure11"][kind].values()) == 10  # every embedded class counted once
 
 
+@pytest.mark.slow
 def test_notebook_05_fits_svms_for_every_model_and_kind(executed):
     _, results = executed
     metrics = json.loads((results / "metrics" / "05_transfer.json").read_text())
@@ -104,19 +109,35 @@ def test_notebook_05_fits_svms_for_every_model_and_kind(executed):
     assert all(len(c) == 1 for c in metrics["C"].values())  # one split
 
 
+@pytest.mark.slow
 def test_the_profile_page_names_the_alexnet_counterpart(executed):
     outputs, _ = executed
     text = (outputs[0].parent / "_profile.md").read_text()
     assert "profile `smoke`" in text and "counterpart `smoke-alexnet`" in text
 
 
+@pytest.mark.slow
 def test_an_unchanged_notebook_is_not_executed_again(executed, tmp_path):
     outputs, results = executed
     lines = []
     run_notebooks(REPO, "smoke", {**TINY, "results_dir": str(results)}, out_dir=outputs[0].parent, log=lines.append)
-    assert all(line.startswith("unchanged") for line in lines)
+    assert len(lines) == len(outputs) and all(line.startswith("unchanged") for line in lines)
 
 
 def test_unknown_notebook_parameters_are_rejected():
     with pytest.raises(ValueError, match="unknown notebook parameter"):
         check_parameters(notebook_sources(REPO), {"widht": 1})
+
+
+def test_one_tiny_notebook_runs_in_the_fast_tier(tmp_path):
+    """Page 01 alone through papermill (the slow tier runs them all): executed without an error cell, its
+    tables saved, its stamp recorded."""
+    params = {k: TINY[k] for k in ("epochs", "width", "train_per_class", "test_per_class", "val_per_class",
+                                   "tsne_per_class")}
+    (out,) = run_notebooks(REPO, "smoke", {**params, "results_dir": str(tmp_path / "r")}, out_dir=tmp_path,
+                           only=["01"], log=lambda *_: None)
+    nb = nbformat.read(out, as_version=4)
+    assert nb.metadata["deepcorrect_stamp"]
+    assert not [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    tables = json.loads((tmp_path / "r" / "metrics" / "01_distortions_baselines.json").read_text())["tables"]
+    assert set(tables) == {"blur", "awgn"} and tables["blur"]["Clean"] == tables["awgn"]["Clean"]

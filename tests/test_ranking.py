@@ -46,13 +46,16 @@ def _small_resnet():
 CASES = [
     ("allconv", lambda: AllConvBN(10, width=0.125), 32, ("conv1", "conv2", "conv3", "conv4", "conv5", "conv6"),
      "cifar"),
-    ("caffe-alexnet", lambda: CaffeAlexNet(num_classes=10), 227, ("conv2",), "imagenet"),
-    ("tv-alexnet", lambda: TorchvisionAlexNet(num_classes=10), 224, ("net.features.3",), "imagenet"),
-    ("resnet18", _small_resnet, 32, ("conv1", "layer1.0.conv2", "layer2.0.downsample.0"), "cifar"),
+    pytest.param("caffe-alexnet", lambda: CaffeAlexNet(num_classes=10), 227, ("conv2",), "imagenet",
+                 marks=pytest.mark.slow, id="caffe-alexnet"),
+    pytest.param("tv-alexnet", lambda: TorchvisionAlexNet(num_classes=10), 224, ("net.features.3",), "imagenet",
+                 marks=pytest.mark.slow, id="tv-alexnet"),
+    pytest.param("resnet18", _small_resnet, 32, ("conv1", "layer1.0.conv2", "layer2.0.downsample.0"), "cifar",
+                 marks=pytest.mark.slow, id="resnet18"),
 ]
 
 
-@pytest.mark.parametrize("name,make,size,layers,family", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name,make,size,layers,family", CASES)
 def test_fast_counts_equal_the_literal_algorithm(name, make, size, layers, family):
     """Both fast variants — suffix only in the default layout, and suffix plus the next conv's one-channel
     shortcut in NHWC — must reproduce the literal counts exactly."""
@@ -208,3 +211,18 @@ def test_mac_counts_of_the_bound_are_the_layers_own_costs():
     assert ranking_macs(net, ["conv8"], x, shortcut=False) == 24 * macs["conv9"]
     assert ranking_macs(net, ["conv8"], x) == 24 * macs["conv9"] // 24  # the next conv at 1/C_in of its cost
     assert literal_macs(net, ["conv1", "conv2"], x) == 2 * sum(macs.values()) * 24
+
+
+def test_float32_ranking_turns_tf32_off_inside_and_restores_it():
+    from deepcorrect.ranking import _float32_exact
+
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        with _float32_exact(True):
+            assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+        with _float32_exact(False):  # bf16 rankings leave the settings alone
+            assert torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

@@ -146,6 +146,7 @@ def test_fast_ranking_counts_equal_literal_on_the_pretrained_resnet20(cifar_test
         assert torch.equal(fast.counts[layer], literal.counts[layer]), layer
 
 
+@pytest.mark.slow
 def test_the_resnet_profile_runs_pages_01_to_03(shared_data, tmp_path):
     tiny = {"test_per_class": 6, "val_per_class": 3, "train_per_class": 12, "tsne_per_class": 3, "per_class": 2,
             "ideal_per_class": 2, "correct_epochs": 1, "correct_train_per_class": 2, "correct_test_per_class": 3,

@@ -57,3 +57,31 @@ def test_speed_only_fields_leave_artifact_keys_alone_and_result_fields_change_th
         assert artifact_key(base, *sections) != artifact_key(resolve("smoke", **change), *sections), change
     assert (_evaluation_key(base, "awgn", "Deepcorr-6", {}) !=
             _evaluation_key(resolve("smoke", width=0.5), "awgn", "Deepcorr-6", {}))
+
+
+def test_fresh_recomputes_each_artifact_once_per_run(tmp_path):
+    """A --fresh book run hands every notebook the same instant: what page 01 retrains, pages 02-03 reuse."""
+    import time
+
+    calls = []
+    Store(tmp_path).get("baseline", {"a": 1}, lambda f: calls.append(f) or {"x": 1})
+    since = time.time()
+    for _notebook in range(3):
+        store = Store(tmp_path, fresh=since)
+        for _use in range(2):  # page 04 asks for Deepcorr-5 twice
+            store.get("baseline", {"a": 1}, lambda f: calls.append(f) or {"x": 2})
+    assert len(calls) == 2  # once before, once in the fresh run
+    assert Store(tmp_path).get("baseline", {"a": 1}, lambda f: {"x": 3}) == {"x": 2}
+
+
+def test_a_code_edit_invalidates_every_artifact(tmp_path, monkeypatch):
+    from deepcorrect import store as store_module
+
+    store = Store(tmp_path)
+    store.get("k", {"a": 1}, lambda f: {"x": 1})
+    assert json.loads((store.folder("k", {"a": 1}) / "meta.json").read_text())["code"] == store.code
+    edited = Store(tmp_path)
+    monkeypatch.setattr(edited, "code", "0123456789abcdef")  # what another version of the source hashes to
+    assert edited.folder("k", {"a": 1}) != store.folder("k", {"a": 1})
+    assert edited.get("k", {"a": 1}, lambda f: {"x": 2}) == {"x": 2}
+    assert store_module.code_fingerprint() == store.code  # the real fingerprint: stable within a process

@@ -95,6 +95,7 @@ def test_augment_crops_and_flips_on_the_batch():
         assert any(torch.equal(z[i], padded[i, :, a:a + 8, b:b + 8]) for a in range(5) for b in range(5))
 
 
+@pytest.mark.slow
 def test_a_sigkilled_cli_run_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path):
     """Kill -9 a real `deepcorrect baseline` process once its first checkpoint exists, rerun the same command,
     and compare the final weights with those of a run that was never interrupted."""

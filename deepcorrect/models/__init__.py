@@ -30,6 +30,7 @@ def build_model(arch: str, num_classes: int, width: float = 1.0):
     raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHS)}")
 
 
-__all__ = ["ARCHS", "PRETRAINED", "REPORTED_ERROR", "RESNETS", "AllConvBN", "CaffeAlexNet", "CifarResNet", "FilterRef", "InputNorm", "TorchvisionAlexNet", "build_model",
-           "capture", "check_filter", "conv_layers", "count_params", "fetch_pretrained", "get_conv", "get_module", "load_resnet_weights", "load_weights",
+__all__ = ["ARCHS", "PRETRAINED", "REPORTED_ERROR", "RESNETS", "AllConvBN", "CaffeAlexNet", "CifarResNet",
+           "FilterRef", "InputNorm", "TorchvisionAlexNet", "build_model", "capture", "check_filter", "conv_layers",
+           "count_params", "fetch_pretrained", "get_conv", "get_module", "load_resnet_weights", "load_weights",
            "num_filters", "replace_output", "swap_filters"]
