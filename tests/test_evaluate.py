@@ -23,7 +23,6 @@ def test_accuracy_table_has_the_papers_layout_and_each_cell_is_its_own_measureme
         for level in (1, 6):
             assert table.loc[kind, f"Level {level}"] == accuracy(model, data, kind, level, "cifar", batch_size=16)
         assert abs(table.loc[kind, "Avg"] - table.loc[kind, COLUMNS].mean()) < 1e-12
-    assert table.loc["blur", "Level 6"] != table.loc["awgn", "Level 6"] or table.loc["blur", "Level 1"] != clean
 
 
 def test_every_model_sees_the_same_distorted_images_and_blur_is_batch_independent():
