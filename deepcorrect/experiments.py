@@ -78,9 +78,9 @@ def datasets(profile: Profile) -> Splits:
 def baseline(profile: Profile, store: Store, train: TensorData, progress: bool = True) -> tuple[nn.Module, list[dict]]:
     """The network trained on clean images (or loaded from ``model.weights``) and its training log."""
     model = _fresh_model(profile, train.num_classes)
-    if profile.model.weights:
-        return load_weights(model, weights_file(profile)).to(resolve_device(profile.device)).eval(), []
     device = resolve_device(profile.device)
+    if profile.model.weights:
+        return load_weights(model, weights_file(profile)).to(device).eval(), []
 
     def compute(folder: Path) -> dict:
         history = fit(model, train, profile.train, device=device, checkpoint=folder / CHECKPOINT,

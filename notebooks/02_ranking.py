@@ -109,7 +109,7 @@ Markdown(ex.describe_first_layer(fig4))
 # ## Figure 5 — correcting β = 50 % of one layer at a time
 #
 # The paper: correcting early layers helps most (conv-1 for CIFAR-100), and accuracy falls as the corrected
-# layer lies deeper.
+# layer lies deeper. A residual network ranks every conv (19 for ResNet-20), in forward order.
 
 # %%
 fig5 = ex.ideal_correction(cfg, store, model, data, rank, "figure5", ex.single_layer_fractions(rank, 0.5))
@@ -122,8 +122,8 @@ Markdown(ex.describe_layers(fig5, rank))
 # ## Figure 6 — which first-layer filters are most susceptible
 #
 # The paper (AlexNet) finds blur-susceptible filters are mostly colour-agnostic edge and frequency detectors,
-# while AWGN-susceptible ones mix colour blobs and edge detectors. All-Conv-BN's first-layer kernels are
-# 3×3, so this view is coarser than the paper's 11×11 AlexNet kernels.
+# while AWGN-susceptible ones mix colour blobs and edge detectors. The first-layer kernels of All-Conv-BN
+# and of the CIFAR ResNets are 3×3, so this view is coarser than the paper's 11×11 AlexNet kernels.
 
 # %%
 plots.figure_6(ex.first_layer_weights(model, rank),

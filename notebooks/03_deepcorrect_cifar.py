@@ -144,7 +144,7 @@ formats = {"Deepcorr Avg": "{:.4f}", "Finetune Avg": "{:.4f}", "gain": "{:+.4f}"
 versus.style.format(formats)
 
 # %%
-Markdown(cmp.describe_deepcorr_vs_finetune(versus, len(cmp.subsets(cfg, data)[2])))
+Markdown(cmp.describe_deepcorr_vs_finetune(versus))
 
 # %% [markdown]
 # ## Table 5 — local vs global ranking for Deepcorr-6c

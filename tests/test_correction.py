@@ -262,3 +262,24 @@ def test_identical_paired_samples_give_p_1_not_nan():
     assert cmp.paired_ttest(a, a.copy()) == (0.0, 1.0)
     t, p = cmp.paired_ttest(a, a - np.array([0.01, 0.02, 0.0]))
     assert t > 0 and 0 < p < 1
+
+
+def test_the_deepcorr_vs_finetune_verdict_follows_the_numbers():
+    import pandas as pd
+
+    from deepcorrect.comparisons import deepcorr_vs_finetune, describe_deepcorr_vs_finetune
+
+    cols = ["Clean", *[f"Level {i}" for i in range(1, 7)]]
+    ft = [0.80, 0.70, 0.50, 0.40, 0.30, 0.20, 0.10]
+    rows = {"Finetune-1": ft, "Deepcorr-1": [v + 0.05 + 0.001 * i for i, v in enumerate(ft)],  # always ahead
+            "Finetune-3": ft, "Deepcorr-3": [v + (0.01 if i % 2 else -0.01) for i, v in enumerate(ft)]}  # a wash
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=cols)
+    table["Avg"] = table[cols].mean(axis=1)
+    table["# Params"] = [100, 1000, 300, 600]
+    hist = {n: {"history": [{"seconds": s}]} for n, s in zip(rows, (1.0, 2.0, 1.0, 4.0))}
+    frame = deepcorr_vs_finetune({"blur": table}, {"blur": hist}, ks=(1, 3))
+    assert frame.loc[("blur", 1), "p-value"] < 0.05 < frame.loc[("blur", 3), "p-value"]
+    assert frame.loc[("blur", 1), "params Deepcorr / Finetune"] == 10 and frame.loc[("blur", 3),
+                                                                                     "train time Deepcorr / Finetune"] == 4
+    text = describe_deepcorr_vs_finetune(frame)
+    assert "Deepcorr-k for k = 1; significantly behind for no k; undecided (p ≥ 0.05) for k = 3" in text
