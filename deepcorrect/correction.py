@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from .models import get_conv
+from .models.layers import count_macs
 
 VARIANTS = ("release", "cw", "lite", "bottleneck", "nobn")
 #: Inner width of the units whose width does not follow C (the release's 64, the paper's lite 128).
@@ -239,21 +240,8 @@ def regulariser(model: nn.Module, l1: float, l2: float):
 def unit_macs(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
     """Multiply-accumulates of each correction unit's convs for one input (the paper's Table 10 "FLOPs"):
     Σ weight elements × output pixels, measured with hooks during one forward pass of ``example``."""
-    macs: dict[str, int] = {}
-    handles = []
-    for name, m in model.named_modules():
-        if isinstance(m, CorrectedConv):
-            for conv in (c for c in m.unit.modules() if isinstance(c, nn.Conv2d)):
-                handles.append(conv.register_forward_hook(
-                    lambda mod, _i, y, name=name: macs.__setitem__(
-                        name, macs.get(name, 0) + mod.weight.numel() * y.shape[-2] * y.shape[-1])))
-    try:
-        with torch.no_grad():
-            model.eval()(example[:1])
-    finally:
-        for h in handles:
-            h.remove()
-    return macs
+    return count_macs(model, example, {conv: name for name, m in corrected_layers(model).items()
+                                       for conv in m.unit.modules() if isinstance(conv, nn.Conv2d)})
 
 
 def corrected_layers(model: nn.Module) -> dict[str, CorrectedConv]:

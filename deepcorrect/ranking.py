@@ -32,6 +32,7 @@ from .config import RankingConfig
 from .data import TensorData
 from .distortions import NUM_LEVELS, distort
 from .models import capture, conv_layers, get_conv, swap_filters
+from .models.layers import count_macs
 
 
 @dataclass
@@ -443,23 +444,9 @@ def _repeat(value, k: int, batch: int):
 
 
 def layer_macs(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
-    """Multiply-accumulates of each conv and linear layer for one image (weights × output pixels), in the
-    order the forward pass runs them."""
-    macs: dict[str, int] = {}
-
-    def record(name):
-        return lambda mod, _inp, out: macs.__setitem__(
-            name, mod.weight.numel() * (out.shape[-2] * out.shape[-1] if out.dim() == 4 else 1))
-
-    handles = [m.register_forward_hook(record(n)) for n, m in model.named_modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear))]
-    try:
-        with torch.no_grad():
-            model.eval()(example[:1])
-    finally:
-        for h in handles:
-            h.remove()
-    return macs
+    """Multiply-accumulates of each conv and linear layer for one image, in the order the forward pass runs them."""
+    return count_macs(model, example, {m: n for n, m in model.named_modules()
+                                       if isinstance(m, (nn.Conv2d, nn.Linear))})
 
 
 def ranking_macs(model: nn.Module, layers: Sequence[str], example: torch.Tensor, shortcut: bool = True) -> int:

@@ -113,3 +113,25 @@ def _recorder(store: dict[str, torch.Tensor], name: str) -> Callable:
     def hook(_module, _inputs, output):
         store[name] = output.detach()
     return hook
+
+
+def count_macs(model: nn.Module, example: torch.Tensor, owners: dict[nn.Module, str]) -> dict[str, int]:
+    """Multiply-accumulates for one image (``example[:1]``) of the conv and linear modules in ``owners``
+    (module → the name its count goes under; several may share one): weight elements × output pixels, recorded
+    by hooks during one forward pass, in the order the pass runs them."""
+    macs: dict[str, int] = {}
+
+    def record(name: str) -> Callable:
+        def hook(mod, _inputs, out):
+            macs[name] = macs.get(name, 0) + mod.weight.numel() * (out.shape[-2] * out.shape[-1]
+                                                                    if out.dim() == 4 else 1)
+        return hook
+
+    handles = [m.register_forward_hook(record(name)) for m, name in owners.items()]
+    try:
+        with torch.no_grad():
+            model.eval()(example[:1])
+    finally:
+        for h in handles:
+            h.remove()
+    return macs
