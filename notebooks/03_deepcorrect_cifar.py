@@ -103,7 +103,8 @@ tables, records = {}, {}
 for kind in ("blur", "awgn"):
     tables[kind], records[kind] = cmp.evaluate_models(cfg, store, model, data, rank, kind, names, progress=False)
 main = {kind: t.loc[list(rows)] for kind, t in tables.items()}
-plots.correction_tables(main, {kind: correction_table(kind) for kind in main});
+as_measured = {paper: name for name, paper in cmp.paper_row_names(rows).items()}  # Finetune-9 → the full fine-tune
+plots.correction_tables(main, {kind: correction_table(kind).rename(index=as_measured) for kind in main});
 
 # %% [markdown]
 # ### Table 3 — Gaussian blur (measured, this profile)
