@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .distortions import KINDS, LEVELS, NUM_LEVELS, check_kind
-from .models import ARCHS
+from .models import ARCHS, PRETRAINED, REPORTED_ERROR
 
 
 def _choice(name: str, value: Any, valid: tuple) -> None:
@@ -278,6 +278,7 @@ def _pretrained_resnet(depth: int) -> Profile:
     """A CIFAR-10 ResNet with published weights: the JPEG tree and weights in ../shared/data, or with
     ``download=true`` where those are absent, torchvision's CIFAR-10 and the weights from their public address."""
     arch = f"resnet{depth}"
+    weights, _, _ = PRETRAINED[arch]
     # ResNet-56 costs ~3x ResNet-20 per image: its Finetune/Deepcorr models see fewer images to stay in time
     per_class, epochs = (400, 8) if depth == 20 else (200, 8)
     test = 100
@@ -286,14 +287,13 @@ def _pretrained_resnet(depth: int) -> Profile:
         f"Real photographs and a well-trained network nobody here trained: the CIFAR-10 JPEG tree from "
         f"../shared/data (1,000 training and 50 held-out images per class, the whole 10,000-image test set for "
         f"Tables 1–2) and the pretrained ResNet-{depth} of He et al. (2016) with its published weights "
-        f"(reported test error on the original CIFAR-10: {'8.27' if depth == 20 else '6.61'} %). No baseline is "
+        f"(reported test error on the original CIFAR-10: {REPORTED_ERROR[arch]:.2%}). No baseline is "
         f"trained. Every conv layer is ranked on 10 held-out images per class; Finetune/Deepcorr models train "
         f"{epochs} epochs on {per_class} images per class and are measured on {test} test images per class. The "
         f"AlexNet pages (04–05) run smoke-alexnet: no pretrained AlexNet exists here.",
         data=DataConfig(source="folder", root=_SHARED_CIFAR10, fallback="cifar10", train_per_class=1050,
                         val_per_class=50),
-        model=ModelConfig(arch=arch, weights=f"../shared/data/pretrained/{arch}-"
-                                             f"{'12fca82f' if depth == 20 else '4bfd9763'}.th"),
+        model=ModelConfig(arch=arch, weights=f"../shared/data/pretrained/{weights}"),
         train=TrainConfig(epochs=0, batch_size=128),
         eval=EvalConfig(ideal_per_class=50),
         rank=RankingConfig(per_class=10),

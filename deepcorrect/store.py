@@ -26,6 +26,7 @@ import torch
 
 from . import __version__
 from . import distributed as dd
+from .checksums import sha256_file
 
 
 #: Name of the training checkpoint a computation keeps in its artifact folder until its payload is saved.
@@ -113,7 +114,7 @@ class Store:
         if json.dumps(meta.get("config"), sort_keys=True, default=str) != json.dumps(
                 json.loads(json.dumps(config, default=str)), sort_keys=True, default=str):
             return self._reject(folder, "it was made by a different config")
-        if _sha256(payload_path) != meta.get("sha256"):
+        if sha256_file(payload_path) != meta.get("sha256"):
             return self._reject(folder, "its payload does not match the recorded checksum (truncated?)")
         return torch.load(payload_path, map_location="cpu", weights_only=True)
 
@@ -123,7 +124,7 @@ class Store:
         torch.save(payload, tmp)
         os.replace(tmp, payload_path)
         meta = {"kind": kind, "config": config, "code": self.code, "version": __version__,
-                "sha256": _sha256(payload_path), "seconds": round(seconds, 3),
+                "sha256": sha256_file(payload_path), "seconds": round(seconds, 3),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "created_ts": time.time(), "torch": torch.__version__}
         tmp = folder / f".meta.tmp{os.getpid()}"
         tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
@@ -157,11 +158,3 @@ def check_writable(folder: str | Path, what: str) -> None:
     except OSError as err:
         raise ValueError(f"{what} {str(path)!r} is not writable ({err.strerror}: {str(existing)!r}); choose "
                          f"another folder or fix its permissions") from None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..checksums import sha256_file
 from ..config import DataConfig
 
 _SPLIT_NAMES = {"train": ("train",), "test": ("test", "val")}
@@ -43,11 +44,7 @@ def fingerprint(root: str | Path) -> str:
 
 @functools.lru_cache(maxsize=32)
 def _file_digest(path: str, _size: int, _mtime: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 @functools.lru_cache(maxsize=32)

@@ -8,7 +8,6 @@ the per-channel maps between a conv and the next one.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..checksums import sha256_file
 from .common import IMAGENET_MEAN, IMAGENET_STD, InputNorm
 
 DEPTHS = (20, 32, 44, 56, 110)
@@ -140,14 +140,6 @@ def _read_state(path: Path):
         raise ValueError(f"cannot read weights from {path}: {err}") from None
 
 
-def sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch_pretrained(arch: str, folder: str | Path, url: str | None = None) -> Path:
     """The published weights of ``arch`` in ``folder`` (downloaded once from ``url``, default the public
     address; the SHA-256 is checked before the file takes its final name, so a bad download leaves nothing)."""
@@ -155,7 +147,7 @@ def fetch_pretrained(arch: str, folder: str | Path, url: str | None = None) -> P
         raise ValueError(f"no published weights for {arch!r}; available: {', '.join(PRETRAINED)}")
     name, default_url, digest = PRETRAINED[arch]
     dest = Path(folder).expanduser() / name
-    if dest.is_file() and sha256(dest) == digest:
+    if dest.is_file() and sha256_file(dest) == digest:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{name}.", delete=False) as tmp:
@@ -163,7 +155,7 @@ def fetch_pretrained(arch: str, folder: str | Path, url: str | None = None) -> P
             with urllib.request.urlopen(url or default_url, timeout=60) as response:
                 shutil.copyfileobj(response, tmp)
             tmp.close()
-            got = sha256(tmp.name)
+            got = sha256_file(tmp.name)
             if got != digest:
                 raise ValueError(f"downloaded {name} has SHA-256 {got}, expected {digest}; nothing was kept")
             Path(tmp.name).replace(dest)
