@@ -8,6 +8,7 @@ added on the 0–255 scale and, like the release, left unclipped unless ``clip=T
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -96,16 +97,54 @@ def distort(images: torch.Tensor, kind: str, level: int, family: str = "cifar",
 
 def distort_per_image(images: torch.Tensor, kind: str, levels: torch.Tensor, family: str = "cifar",
                       generator: torch.Generator | None = None, clip: bool = False) -> torch.Tensor:
-    """Distort image n at ``levels[n]`` (0–6): one batched call per distinct level, not per image."""
+    """Distort image n at ``levels[n]`` (0–6) in one fixed-shape pass: blur as a depthwise convolution whose
+    per-image kernel is that level's taps zero-padded to the widest window, noise as one draw for the batch
+    scaled by each image's σ. No value leaves the device (no host sync in a training step) and every batch
+    of a size has the same shapes (cuDNN autotunes once). Level-0 images come back bit-identical."""
     _check_images(images)
+    check_kind(kind)
+    check_family(family)
     if levels.shape != images.shape[:1]:
         raise ValueError(f"need one level per image: {images.shape[0]} images, levels of shape "
                          f"{tuple(levels.shape)}")
-    out = images.clone()
-    for level in torch.unique(levels).tolist():
-        idx = (levels == level).nonzero().squeeze(1)
-        out[idx] = distort(images[idx], kind, int(level), family, generator, clip)
-    return out
+    if kind == "blur":
+        out = _blur_per_image(images, _blur_taps(family, images.device, images.dtype)[levels])
+    else:
+        sigma = _sigma_table(family, kind, images.device, images.dtype)[levels].view(-1, 1, 1, 1)
+        noise = torch.randn(images.shape, generator=generator, device=images.device, dtype=images.dtype)
+        out = images + sigma * noise
+        out = out.clamp(0, 255) if clip else out
+    return torch.where((levels == 0).view(-1, 1, 1, 1), images, out)
+
+
+@functools.lru_cache(maxsize=None)
+def _sigma_table(family: str, kind: str, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """σ for levels 0–6, built once per device: creating it per batch would copy from the host each step."""
+    return torch.tensor((0.0,) + LEVELS[family][kind], device=device, dtype=dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def _blur_taps(family: str, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """(7, K) kernels for levels 0–6, centred and zero-padded to the widest window K (level 0: a delta)."""
+    width = blur_window(max(LEVELS[family]["blur"]))
+    taps = torch.zeros(NUM_LEVELS + 1, width, dtype=torch.float64)
+    taps[0, width // 2] = 1.0
+    for level, sigma in enumerate(LEVELS[family]["blur"], start=1):
+        k = gaussian_kernel1d(sigma, dtype=torch.float64)
+        start = (width - k.numel()) // 2
+        taps[level, start:start + k.numel()] = k
+    return taps.to(device=device, dtype=dtype)
+
+
+def _blur_per_image(images: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+    """Separable zero-border blur of image n with the 1-D kernel ``taps[n]``, all images in one grouped conv."""
+    n, c, h, w = images.shape
+    k = taps.shape[1]
+    weights = taps.repeat_interleave(c, dim=0)  # one kernel per (image, channel) plane
+    x = images.reshape(1, n * c, h, w)
+    x = F.conv2d(x, weights.view(n * c, 1, 1, k), padding=(0, k // 2), groups=n * c)
+    x = F.conv2d(x, weights.view(n * c, 1, k, 1), padding=(k // 2, 0), groups=n * c)
+    return x.reshape(n, c, h, w)
 
 
 def half_distorted(images: torch.Tensor, kinds: tuple[str, ...] | str, family: str = "cifar",

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 #: The same settings as environment variables, for child processes (papermill kernels) started later.
@@ -74,3 +75,47 @@ def cudnn_benchmark(on: bool) -> Iterator[None]:
         yield
     finally:
         torch.backends.cudnn.benchmark = before
+
+
+#: aten ops whose result (a value or a data-dependent shape) the host must wait for on an accelerator.
+HOST_SYNC_OPS = frozenset({"_local_scalar_dense", "nonzero", "_unique2", "unique_dim", "unique_consecutive",
+                           "masked_select", "equal", "is_nonzero", "allclose"})
+
+
+class HostSyncCounter(TorchDispatchMode):
+    """Counts the ops in a block that make the host wait for the device (``.item()``, ``.tolist()`` of a
+    device tensor, ``nonzero``, ``unique``, boolean masks, copies to the CPU), by name, on any device — so a
+    CPU test can check that a CUDA training step never stalls the launch queue. ``ops`` lists them in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = func._schema.name.split("::")[-1]
+        if name in HOST_SYNC_OPS or (name in {"index.Tensor", "index", "index_put_", "index_put"}
+                                     and _has_bool_index(args)) or _copies_to_host(name, args, kwargs):
+            self.ops.append(name)
+        return func(*args, **kwargs)
+
+    @property
+    def count(self) -> int:
+        return len(self.ops)
+
+
+def _has_bool_index(args) -> bool:
+    indices = args[1] if len(args) > 1 and isinstance(args[1], (list, tuple)) else ()
+    return any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in indices)
+
+
+def _copies_to_host(name: str, args, kwargs) -> bool:
+    """A copy from an accelerator into host memory (``.cpu()``, ``.tolist()``, ``cpu_tensor.copy_(cuda)``)."""
+    tensors = [a for a in args[:2] if isinstance(a, torch.Tensor)]
+    if name == "_to_copy" and tensors:
+        target = torch.device(kwargs.get("device") or tensors[0].device)
+        return tensors[0].device.type != "cpu" and target.type == "cpu"
+    if name == "copy_" and len(tensors) == 2:
+        dst, src = tensors
+        return dst.device.type == "cpu" and src.device.type != "cpu"
+    return False

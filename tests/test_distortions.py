@@ -68,12 +68,35 @@ def test_half_distorted_keeps_exactly_half_clean_and_distorts_the_rest():
     assert y.shape == x.shape
 
 
-def test_distort_per_image_uses_each_images_level():
-    x = torch.rand(3, 3, 16, 16) * 255
-    levels = torch.tensor([0, 2, 5])
-    y = D.distort_per_image(x, "blur", levels)
+@pytest.mark.parametrize("family", ["cifar", "imagenet"])
+def test_distort_per_image_blurs_each_image_at_its_own_level_as_distort_does(family):
+    x = torch.rand(14, 3, 40, 40, generator=torch.Generator().manual_seed(0)) * 255
+    levels = torch.arange(14) % 7
+    y = D.distort_per_image(x, "blur", levels, family)
     for i, lv in enumerate(levels.tolist()):
-        assert torch.allclose(y[i:i + 1], D.distort(x[i:i + 1], "blur", lv), atol=1e-5)
+        assert torch.allclose(y[i:i + 1], D.distort(x[i:i + 1], "blur", lv, family), atol=1e-3)
+    assert torch.equal(y[levels == 0], x[levels == 0])  # clean images come back bit-identical
+
+
+def test_distort_per_image_adds_each_images_noise_sigma_and_clips_only_the_noisy():
+    x = torch.full((700, 1, 32, 32), 250.0)
+    levels = torch.arange(700) % 7
+    y = D.distort_per_image(x, "awgn", levels, "cifar", torch.Generator().manual_seed(0))
+    spread = (y - x).flatten(1).std(1)
+    for lv in range(7):
+        expected = D.sigma_for("awgn", lv, "cifar")
+        assert spread[levels == lv].mean().item() == pytest.approx(expected, abs=0.1)
+    clipped = D.distort_per_image(x, "awgn", levels, "cifar", torch.Generator().manual_seed(0), clip=True)
+    assert clipped.max() == 255 and torch.equal(clipped[levels == 0], x[levels == 0])
+
+
+def test_half_distorted_never_makes_the_host_wait():
+    """Every value it draws stays on the device: no .item(), nonzero, unique or boolean mask per batch."""
+    from deepcorrect.runtime import HostSyncCounter
+    x = torch.rand(64, 3, 32, 32) * 255
+    with HostSyncCounter() as syncs:
+        D.half_distorted(x, ("blur", "awgn"), "cifar", torch.Generator().manual_seed(0))
+    assert syncs.ops == []
 
 
 @pytest.mark.parametrize("level", [-1, 7, 1.5, True])

@@ -226,3 +226,28 @@ def test_float32_ranking_turns_tf32_off_inside_and_restores_it():
             assert torch.backends.cudnn.allow_tf32
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def test_filters_per_run_fills_half_the_free_gpu_memory_and_keeps_the_cpu_small(monkeypatch):
+    from deepcorrect.ranking import filters_per_run
+    assert filters_per_run(torch.device("cpu"), 10**6, 96) == 4
+    assert filters_per_run(torch.device("cpu"), 10**6, 3) == 3
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (80 * 2**30, 141 * 2**30))
+    cuda = torch.device("cuda", 0)
+    assert filters_per_run(cuda, 2**30, 96) == 40  # 40 GiB free for copies of 1 GiB
+    assert filters_per_run(cuda, 2**20, 96) == 96  # all of the layer in one run
+    assert filters_per_run(cuda, 2**40, 96) == 1  # never fewer than one
+
+
+def test_suffix_bytes_counts_what_the_suffix_computes_and_reads():
+    from deepcorrect.ranking import SuffixSplit, activation_bytes, trace
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 5, 3, padding=1), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(5 * 8 * 8, 10)).eval()
+    gm = trace(model)
+    sizes = activation_bytes(gm, torch.rand(1, 3, 8, 8))
+    assert sizes == {"input_1": 3 * 64 * 4, "_0": 4 * 64 * 4, "_1": 4 * 64 * 4, "_2": 5 * 64 * 4,
+                     "_3": 5 * 64 * 4, "_4": 320 * 4, "_5": 10 * 4}
+    full = SuffixSplit(gm, "0", shortcut=False)  # the swapped conv-1 output and everything after it
+    assert full.suffix_bytes(sizes) == sum(sizes[n] for n in ("_0", "_1", "_2", "_3", "_4", "_5"))
+    short = SuffixSplit(gm, "0", shortcut=True)  # conv 2 is not rerun: the suffix starts at its output
+    assert short.suffix_bytes(sizes) == sum(sizes[n] for n in ("_2", "_3", "_4", "_5"))

@@ -147,3 +147,30 @@ def test_device_timer_and_cudnn_benchmark_scope_on_the_cpu():
     with cudnn_benchmark(not before):
         assert torch.backends.cudnn.benchmark == (not before)
     assert torch.backends.cudnn.benchmark == before
+
+
+def test_a_training_step_never_makes_the_host_wait():
+    """Host syncs come once per epoch (the logged loss and accuracy), never per batch: twice the batches of
+    half-distorted training, the same count."""
+    from deepcorrect.distortions import half_distorted
+    from deepcorrect.runtime import HostSyncCounter
+    data = _data()
+    counts = []
+    for batch in (40, 20):
+        with HostSyncCounter() as syncs:
+            fit(_model(), data, replace(CFG, epochs=1, batch_size=batch), progress=False,
+                batch_transform=lambda x, g: half_distorted(x, ("blur", "awgn"), "cifar", g))
+        counts.append(syncs.count)
+    assert counts[0] == counts[1] <= 2, counts
+
+
+def test_the_host_sync_counter_sees_what_stalls_a_gpu():
+    from deepcorrect.runtime import HostSyncCounter
+    x = torch.arange(10.0)
+    with HostSyncCounter() as syncs:
+        x.sum().item()
+        (x > 3).nonzero()
+        x[x > 3]
+        torch.unique(x)
+        x * 2 + x[2:5].sum()
+    assert syncs.ops == ["_local_scalar_dense", "nonzero", "index", "_unique2"]
