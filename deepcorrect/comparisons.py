@@ -25,11 +25,11 @@ from .correction import (DEFAULT_WIDTH, check_frozen, corrected_layers, deepcorr
 from .data import TensorData
 from .distortions import half_distorted
 from .evaluate import COLUMNS, accuracy_table
-from .experiments import artifact_key, paper_betas
+from .experiments import artifact_key, evaluation_key, paper_betas
 from .models import AllConvBN, build_model, count_params, get_conv
 from .paper import DEEPCORR_5C_PARAMS, TABLE_5, TABLE_6, TABLE_10, TABLE_10_FILTERS, correction_table
 from .ranking import n_selected, ranked_layers, select_global, select_local
-from .store import CHECKPOINT, Store
+from .store import CHECKPOINT, Store, derived, stamp
 from .train import fit, resolve_device
 
 #: Rows of Tables 3–4, in the paper's order.
@@ -174,7 +174,7 @@ def subsets(profile: Profile, data) -> tuple[TensorData, TensorData | None, Tens
     def cap(split: TensorData | None, k: int, offset: int) -> TensorData | None:
         if split is None or not k or k >= int(torch.bincount(split.labels).min()):
             return split
-        return split.per_class(k, seed + offset)
+        return derived(split.per_class(k, seed + offset), split, per_class=k, seed=seed + offset)
 
     return (cap(data.train, c.correct_train_per_class, 5), cap(data.val, c.correct_test_per_class, 7),
             cap(data.test, c.correct_test_per_class, 6))
@@ -227,34 +227,38 @@ def corrected_model(profile: Profile, store: Store, base: nn.Module, data, rank,
     lr = profile.correct.deepcorr_lr if spec.method == "deepcorr" else profile.correct.finetune_lr
     device = resolve_device(profile.device)
 
+    train, val, _ = subsets(profile, data)
+
     def compute(folder: Path) -> dict:
-        train, val, _ = subsets(profile, data)
         history = train_corrected(model, train, val, profile, kind, lr=lr, device=device,
                                   checkpoint=folder / CHECKPOINT, progress=progress, group=store.group)
         return {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history}
 
-    key = {**_training_key(profile), "kind": kind, "method": spec.method, "k": spec.k,
+    key = {**_training_key(profile, spec.method), "kind": kind, "method": spec.method, "k": spec.k,
            "train_last": spec.train_last, "selection": selection, **({"variant": spec.variant} if spec.variant else {})}
-    result = store.get("corrected", key, compute)
+    inputs = {"base": base, "train": train, "val": val if val is not None else "none"}
+    result = store.get("corrected", key, compute, inputs)
     model.load_state_dict(result["state"])
+    stamp(model, store.key("corrected", key, inputs))
     record = {"name": name, "history": result["history"], "selection": selection,
               "params": count_params(model, trainable_only=True)}
     return model.eval(), record
 
 
-def _training_key(profile: Profile) -> dict:
-    """What determines a trained model: everything but the Figure 9 bookkeeping (how many draws, which
-    sizes), so that asking for more draws reuses the models already trained."""
-    key = artifact_key(profile, "data", "model", "train", "rank", "correct")
-    key["correct"] = {k: v for k, v in key["correct"].items() if k not in ("draws", "fig9_filters")}
-    return key
+#: Correction settings that shape DeepCorrect models only (fine-tuning neither builds units nor selects).
+_DEEPCORR_ONLY = ("variant", "unit_width", "beta", "release_count", "score", "deepcorr_lr", "l1")
 
 
-def _evaluation_key(profile: Profile, kind: str, name: str, selection: dict) -> dict:
-    """What determines one model's table row: its training key, the evaluation settings and the model's name
-    under its own key (a name under ``model`` once replaced the network's section, so widths collided)."""
-    return {**_training_key(profile), **artifact_key(profile, "eval"), "kind": kind, "method": name,
-            "selection": selection}
+def _training_key(profile: Profile, method: str = "deepcorr") -> dict:
+    """A trained model's own settings (the base network, its training and validation images enter as
+    inputs; the filters it corrects as its selection): the correction and training schedule, the unit's
+    width scale, the distortion family, and the clipping and seed of its distorted validation set — but not
+    the Figure 9 bookkeeping (how many draws, which sizes), so that more draws reuse the models trained, nor,
+    for a fine-tuned model, the settings of DeepCorrect's units."""
+    key = artifact_key(profile, "model", "train", "correct")
+    drop = ("draws", "fig9_filters", *(_DEEPCORR_ONLY if method == "finetune" else ("finetune_lr",)))
+    key["correct"] = {k: v for k, v in key["correct"].items() if k not in drop}
+    return {**key, "family": profile.data.family, "clip": profile.eval.clip, "val_seed": profile.eval.seed}
 
 
 def evaluate_models(profile: Profile, store: Store, base: nn.Module, data, rank, kind: str, names,
@@ -276,8 +280,9 @@ def evaluate_models(profile: Profile, store: Store, base: nn.Module, data, rank,
                                    clip=profile.eval.clip, bf16=profile.eval.bf16)
             return {"row": table.loc[kind].to_dict()}
 
-        key = _evaluation_key(profile, kind, name, record["selection"])
-        rows[name] = {**store.get("corrected_eval", key, compute)["row"], "# Params": record["params"]}
+        row = store.get("corrected_eval", {**evaluation_key(profile), "kind": kind}, compute,
+                        {"model": model, "test": test})["row"]
+        rows[name] = {**row, "# Params": record["params"]}
         records[name] = record
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "Method"

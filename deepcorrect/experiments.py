@@ -20,12 +20,13 @@ from .distortions import KINDS, NUM_LEVELS
 from .evaluate import COLUMNS, accuracy_table, distorted_batches, features, predict
 from .models import PRETRAINED, REPORTED_ERROR, build_model, fetch_pretrained, load_weights
 from .paper import baseline_row
-from .store import CHECKPOINT, Store
+from .store import CHECKPOINT, Store, config_hash, derived, stamp
 from .train import fit, resolve_device
 
 
 def artifact_key(profile: Profile, *sections: str) -> dict:
-    """The result-determining fields of ``sections``; the data and a pretrained weights file enter by their
+    """The result-determining fields of ``sections`` — an artifact's own settings; what it is computed from
+    enters its key as inputs (:meth:`Store.get`). The data and a pretrained weights file enter by their
     content (:func:`~deepcorrect.data.folders.fingerprint`), not their path, so replaced data or weights
     recompute what depends on them and moved ones do not."""
     key = {s: result_fields(getattr(profile, s)) for s in sections}
@@ -72,7 +73,11 @@ def datasets(profile: Profile) -> Splits:
         train, val = split_validation(train, profile.data.val_per_class, profile.data.seed + 2)
     if len(test) == 0:
         raise ValueError(f"the test split of {where} is empty; it needs images in test/ (or val/)")
-    return Splits(train, val, test)
+    key = "data/" + config_hash("data", artifact_key(profile, "data"))
+    for name, split in (("train", train), ("val", val), ("test", test)):
+        if split is not None:
+            stamp(split, f"{key}/{name}")
+    return stamp(Splits(train, val, test), key)
 
 
 def baseline(profile: Profile, store: Store, train: TensorData, progress: bool = True) -> tuple[nn.Module, list[dict]]:
@@ -80,15 +85,18 @@ def baseline(profile: Profile, store: Store, train: TensorData, progress: bool =
     model = _fresh_model(profile, train.num_classes)
     device = resolve_device(profile.device)
     if profile.model.weights:
-        return load_weights(model, weights_file(profile)).to(device).eval(), []
+        model = load_weights(model, weights_file(profile)).to(device).eval()
+        return stamp(model, f"weights/{artifact_key(profile, 'model')['model']['weights']}"), []
 
     def compute(folder: Path) -> dict:
         history = fit(model, train, profile.train, device=device, checkpoint=folder / CHECKPOINT,
                       progress=progress, group=store.group)
         return {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history}
 
-    result = store.get("baseline", artifact_key(profile, "data", "model", "train"), compute)
+    key, inputs = artifact_key(profile, "model", "train"), {"train": train}
+    result = store.get("baseline", key, compute, inputs)
     model.load_state_dict(result["state"])
+    stamp(model, store.key("baseline", key, inputs))
     return model.to(device).eval(), result["history"]  # on the device whether trained now or loaded
 
 
@@ -101,8 +109,8 @@ def baseline_tables(profile: Profile, store: Store, model: nn.Module, test: Tens
                                seed=profile.eval.seed, clip=profile.eval.clip, bf16=profile.eval.bf16)
         return table.to_dict(orient="split")
 
-    key = artifact_key(profile, "data", "model", "train", "eval")
-    return pd.DataFrame(**store.get("baseline_tables", key, compute))
+    return pd.DataFrame(**store.get("baseline_tables", evaluation_key(profile), compute,
+                                    {"model": model, "test": test}))
 
 
 def compare_with_paper(measured: pd.DataFrame, kind: str, family: str) -> pd.DataFrame:
@@ -137,11 +145,11 @@ def example_predictions(profile: Profile, model: nn.Module, test: TensorData, pe
     return out
 
 
-def tsne_embeddings(profile: Profile, store: Store, model: nn.Module, test: TensorData, *, name: str = "",
+def tsne_embeddings(profile: Profile, store: Store, model: nn.Module, test: TensorData, *,
                     kinds: tuple[str, ...] = KINDS) -> dict:
-    """For Figure 2: 2-D t-SNE of penultimate features of ``eval.tsne_per_class`` test images of each of the
-    first ``eval.tsne_classes`` classes, clean and at every level of blur and AWGN. ``name`` (a trained
-    model's, e.g. Deepcorr-5 for Figure 10) tells cached embeddings of different models apart."""
+    """For Figures 2 and 10: 2-D t-SNE of penultimate features of ``eval.tsne_per_class`` test images of each
+    of the first ``eval.tsne_classes`` classes, clean and at every level of ``kinds``. The model enters the
+    key by its own key, so a retrained Deepcorr-5 gets a new embedding."""
     from .analysis.tsne import embed
 
     device = resolve_device(profile.device)
@@ -158,10 +166,18 @@ def tsne_embeddings(profile: Profile, store: Store, model: nn.Module, test: Tens
                 result[f"{kind}/{level}"] = torch.from_numpy(embed(f.numpy(), seed=profile.eval.seed))
         return result
 
-    key = artifact_key(profile, "data", "model", "train", "eval")
-    if name or kinds != KINDS:  # a trained model's embedding depends on how it was ranked and trained too
-        key |= {"name": name, "kinds": list(kinds), **artifact_key(profile, "rank", "correct")}
-    return store.get("tsne", key, compute)
+    return store.get("tsne", {**evaluation_key(profile, "tsne_per_class", "tsne_classes"), "kinds": list(kinds)},
+                     compute,
+                     {"model": model, "test": test})
+
+
+def evaluation_key(profile: Profile, *fields: str) -> dict:
+    """The settings of a measurement with a given model on given images (both enter as inputs): the
+    distortion family, the noise seed, clipping, precision and batching — plus the named ``eval`` fields
+    only this measurement reads (the t-SNE's sizes), so changing one recomputes that measurement alone."""
+    ev = profile.eval
+    return {"family": profile.data.family, "seed": ev.seed, "clip": ev.clip, "bf16": ev.bf16,
+            "batch_size": ev.batch_size, **{name: getattr(ev, name) for name in fields}}
 
 
 def _fresh_model(profile: Profile, num_classes: int) -> nn.Module:
@@ -292,8 +308,10 @@ def ranking(profile: Profile, store: Store, model: nn.Module, data: Splits, prog
         return rank_filters(model, rset, profile.data.family, profile.rank, device=device,
                             progress=progress, group=store.group).to_payload()
 
-    payload = store.get("ranking", artifact_key(profile, "data", "model", "train", "rank"), compute)
-    return Ranking.from_payload(payload)
+    key = {**artifact_key(profile, "rank"), "family": profile.data.family}
+    inputs = {"model": model, "ranking_set": source}
+    payload = store.get("ranking", key, compute, inputs)
+    return stamp(Ranking.from_payload(payload), store.key("ranking", key, inputs))
 
 
 def check_rank_layers(profile: Profile, num_classes: int) -> None:
@@ -324,7 +342,8 @@ def ideal_correction(profile: Profile, store: Store, model: nn.Module, data: Spl
     device = resolve_device(profile.device)
     test = data.test
     if profile.eval.ideal_per_class and profile.eval.ideal_per_class < int(torch.bincount(test.labels).min()):
-        test = test.per_class(profile.eval.ideal_per_class, profile.eval.seed)
+        test = derived(test.per_class(profile.eval.ideal_per_class, profile.eval.seed), data.test,
+                       per_class=profile.eval.ideal_per_class, seed=profile.eval.seed)
 
     def compute(_folder: Path) -> dict:
         rows = []
@@ -335,8 +354,8 @@ def ideal_correction(profile: Profile, store: Store, model: nn.Module, data: Spl
                 rows.append({"selection": label, "kind": kind, **dict(zip(COLUMNS, acc))})
         return {"rows": rows}
 
-    key = {**artifact_key(profile, "data", "model", "train", "rank", "eval"), "name": name, "selections": selections}
-    return pd.DataFrame(store.get("ideal", key, compute)["rows"])
+    key = {**evaluation_key(profile), "name": name, "selections": selections}
+    return pd.DataFrame(store.get("ideal", key, compute, {"model": model, "test": test, "ranking": rank})["rows"])
 
 
 def first_layer_fractions(rank, betas=(0.1, 0.25, 0.5, 0.75, 0.9)) -> dict[str, dict[str, dict[str, list[int]]]]:

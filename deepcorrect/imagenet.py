@@ -19,11 +19,11 @@ from .correction import corrected_layers, unit_macs
 from .data import TensorData
 from .distortions import NUM_LEVELS, sigma_for
 from .evaluate import COLUMNS, distorted_batches, per_class_accuracy
-from .experiments import artifact_key
+from .experiments import artifact_key, evaluation_key
 from .models import count_params
 from .paper import FIGURE_11_COUNTS, PAPER_RESTORATION, TABLE_10, alexnet_table
 from .restoration import method_name, restore_batch
-from .store import Store
+from .store import Store, derived
 from .train import resolve_device
 
 VARIANT_MODELS = ("Deepcorr-5", "Deepcorr-5-lite", "Deepcorr-5-bottleneck")
@@ -32,7 +32,7 @@ VARIANT_MODELS = ("Deepcorr-5", "Deepcorr-5-lite", "Deepcorr-5-bottleneck")
 def restoration_subset(profile: Profile, data) -> TensorData:
     """The test images the restoration rows use: the tables' test set, ``restore_per_class`` per class, at
     most ``restore_max`` in all (spread over the classes)."""
-    test = subsets(profile, data)[2]
+    test = tables_test = subsets(profile, data)[2]
     k, cap = profile.restore.restore_per_class, profile.restore.restore_max
     if k and k < int(torch.bincount(test.labels).min()):
         test = test.per_class(k, profile.data.seed + 9)
@@ -41,7 +41,7 @@ def restoration_subset(profile: Profile, data) -> TensorData:
         by_round = torch.argsort(torch.cat([torch.arange(int(n)) for n in torch.bincount(test.labels[order])]),
                                  stable=True)  # one image of every class, then a second of every class, …
         test = test.subset(order[by_round[:cap]].sort().values)
-    return test
+    return derived(test, tables_test, per_class=k, max=cap, seed=profile.data.seed + 9)
 
 
 def restoration_rows(profile: Profile, store: Store, base: nn.Module, data, kind: str,
@@ -73,9 +73,8 @@ def restoration_rows(profile: Profile, store: Store, base: nn.Module, data, kind
             seconds.append(cost / total)
         return {"restored": restored_acc, "plain": plain_acc, "seconds": seconds, "images": len(test)}
 
-    key = {**artifact_key(profile, "data", "model", "train", "eval", "restore"), "kind": kind,
-           "correct_test_per_class": profile.correct.correct_test_per_class}
-    r = store.get("restoration", key, compute)
+    key = {**evaluation_key(profile), **artifact_key(profile, "restore"), "kind": kind}
+    r = store.get("restoration", key, compute, {"model": base, "test": test})
     rows = {f"Baseline (same {r['images']} images)": r["plain"], method_name(kind, profile.restore): r["restored"]}
     table = pd.DataFrame.from_dict(rows, orient="index", columns=COLUMNS)
     table["Avg"] = table[COLUMNS].mean(axis=1)
@@ -124,9 +123,8 @@ def per_class_difference(profile: Profile, store: Store, models: dict[str, nn.Mo
     def compute(_folder: Path) -> dict:
         return {"a": mean_per_class(models[a]), "b": mean_per_class(models[b])}
 
-    key = {**artifact_key(profile, "data", "model", "train", "rank", "correct", "eval"), "kind": kind,
-           "a": a, "b": b}
-    r = store.get("per_class", key, compute)
+    r = store.get("per_class", {**evaluation_key(profile), "kind": kind}, compute,
+                  {"a": models[a], "b": models[b], "test": test})
     diff = (r["a"] - r["b"]).numpy()
     eps = 1e-9
     return {"difference": diff, "classes": list(test.classes), "a": a, "b": b,

@@ -1,8 +1,12 @@
-"""Artifact store: results cached under ``root/<kind>/<hash of the config that made them>/``.
+"""Artifact store: results cached under ``root/<kind>/<key>/``, the key a hash of what made them.
 
-Each artifact is ``payload.pt`` (tensors, numbers, strings, lists and dicts; read back with
-``weights_only=True``) plus ``meta.json`` holding the config, the code fingerprint, the wall time and the
-payload's SHA-256.
+A key chains: it hashes the artifact's own settings, the library's :func:`code_fingerprint` and the keys of
+the artifacts it consumes (``inputs``: the data split, the model, the ranking …, each read with
+:func:`key_of`). Whatever a computation returns is :func:`stamp`-ed with its key, so the next one names it as
+an input and nothing downstream of a changed setting, input or line of code is reused. Each artifact is
+``payload.pt`` (tensors, numbers, strings, lists and dicts; read back with ``weights_only=True``) plus
+``meta.json`` holding the settings, the input keys, the code fingerprint, the wall time and the payload's
+SHA-256.
 Both are written to temporary files and renamed. A payload whose checksum or config does not match its
 metadata is reported and recomputed, never used. The artifact folder also holds the training checkpoint of
 a computation in progress, so a killed run resumes where it stopped; it is deleted once the payload is saved.
@@ -33,10 +37,57 @@ from .checksums import sha256_file
 CHECKPOINT = "checkpoint.pt"
 
 
-def config_hash(kind: str, config: Any, code: str = "") -> str:
-    blob = json.dumps({"kind": kind, "config": config, **({"code": code} if code else {})}, sort_keys=True,
-                      default=str)
+def config_hash(kind: str, config: Any, code: str = "", inputs: dict[str, Any] | None = None) -> str:
+    blob = json.dumps({"kind": kind, "config": config, **({"code": code} if code else {}),
+                       **({"inputs": inputs} if inputs else {})}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+#: Attribute under which an object carries the key of the artifact (or data) it is.
+_KEY = "_deepcorrect_key"
+
+
+def stamp(obj: Any, key: str) -> Any:
+    """Mark ``obj`` (a model, a data split, a ranking) as the artifact ``key``; returns it."""
+    object.__setattr__(obj, _KEY, key)
+    return obj
+
+
+def derived(obj: Any, parent: Any, **how: Any) -> Any:
+    """Stamp ``obj``, made from ``parent`` by a deterministic selection ``how`` (e.g. ``per_class=100,
+    seed=3``), with a key that follows from the parent's — cheaper than hashing its content."""
+    return stamp(obj, config_hash("derived", how, inputs={"parent": key_of(parent)}))
+
+
+def key_of(obj: Any) -> Any:
+    """The key an input is known by: its stamp, else a hash of its content (a user's own model or data set:
+    exact, only slower; not remembered, since the object may change). Dicts and lists take their members'
+    keys."""
+    key = getattr(obj, _KEY, None)
+    if key is not None:
+        return key
+    if isinstance(obj, str):  # already a key
+        return obj
+    if isinstance(obj, dict):
+        return {str(k): key_of(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [key_of(v) for v in obj]
+    digest = hashlib.sha256(type(obj).__name__.encode())
+    if isinstance(obj, torch.nn.Module):
+        tensors = sorted(obj.state_dict().items())
+    elif hasattr(obj, "images") and hasattr(obj, "labels"):  # a TensorData
+        tensors = [("images", obj.images), ("labels", obj.labels), ("classes", list(getattr(obj, "classes", ())))]
+    else:
+        raise TypeError(f"cannot key a {type(obj).__name__}: stamp it with store.stamp(obj, key) first")
+    for name, value in tensors:
+        digest.update(name.encode() + b"\0")
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().contiguous()
+            digest.update(f"{value.dtype}{tuple(value.shape)}".encode())
+            digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            digest.update(repr(value).encode())
+    return "content:" + digest.hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=1)
@@ -64,9 +115,17 @@ class Store:
         self.fresh_since = (time.time() if fresh is True else float(fresh)) if fresh else None
         self.group = group
         self.code = code_fingerprint()
+        #: every artifact this store handed out: kind, key, input keys, whether computed now, seconds
+        self.ledger: list[dict] = []
 
-    def folder(self, kind: str, config: Any) -> Path:
-        return self.root / kind / config_hash(kind, config, self.code)
+    def key(self, kind: str, config: Any, inputs: dict[str, Any] | None = None) -> str:
+        """The artifact's key: its kind, its own settings, the code and its inputs' keys (``inputs`` holds the
+        objects or their keys)."""
+        inputs = {name: key_of(value) for name, value in (inputs or {}).items()}
+        return f"{kind}/{config_hash(kind, config, self.code, inputs)}"
+
+    def folder(self, kind: str, config: Any, inputs: dict[str, Any] | None = None) -> Path:
+        return self.root / self.key(kind, config, inputs)
 
     def _stale(self, folder: Path) -> bool:
         """With ``fresh``: made before this run (or unfinished), so to be recomputed."""
@@ -77,18 +136,24 @@ class Store:
         except (OSError, json.JSONDecodeError):
             return True
 
-    def get(self, kind: str, config: Any, compute: Callable[[Path], Any]) -> Any:
-        """The cached payload for (kind, config), or ``compute(folder)``'s result, saved before returning."""
-        folder = self.folder(kind, config)
+    def get(self, kind: str, config: Any, compute: Callable[[Path], Any], inputs: dict[str, Any] | None = None
+            ) -> Any:
+        """The cached payload for (kind, config, inputs), or ``compute(folder)``'s result, saved before
+        returning. ``inputs``: the objects (or keys) it is computed from; their keys enter its own."""
+        inputs = {name: key_of(value) for name, value in (inputs or {}).items()}
+        key = self.key(kind, config, inputs)
+        folder = self.root / key
         cached = None
         if dd.is_main(self.group):
             if self._stale(folder):
                 shutil.rmtree(folder)
-            cached = self.load(kind, config)
+            cached = self.load(kind, config, inputs)
             if cached is None:
                 folder.mkdir(parents=True, exist_ok=True)
         cached = dd.broadcast(cached, self.group)
         if cached is not None:
+            self.ledger.append({"kind": kind, "key": key, "inputs": inputs, "computed": False,
+                                "seconds": self._seconds(folder)})
             return cached
         t0 = time.perf_counter()
         try:
@@ -96,14 +161,30 @@ class Store:
         except BaseException:
             _remove_if_empty(folder)  # a failed run leaves no empty artifact folder (a checkpoint stays: resume)
             raise
+        seconds = time.perf_counter() - t0
         if dd.is_main(self.group):
-            self._save(folder, kind, config, payload, time.perf_counter() - t0)
+            self._save(folder, kind, config, inputs, payload, seconds)
         dd.barrier(self.group)
+        self.ledger.append({"kind": kind, "key": key, "inputs": inputs, "computed": True, "seconds": seconds})
         return payload
 
-    def load(self, kind: str, config: Any) -> Any | None:
+    def provenance(self) -> list[dict]:
+        """The ledger as rows for a table: each artifact's key, its inputs' keys, the code fingerprint and
+        its wall time, and whether this run computed it or read it from the store."""
+        rows, seen = [], set()
+        for entry in self.ledger:
+            if entry["key"] in seen:
+                continue
+            seen.add(entry["key"])
+            rows.append({"artifact": entry["key"], "inputs": ", ".join(
+                f"{name}={_short(value)}" for name, value in entry["inputs"].items()) or "–",
+                "code": self.code, "seconds": round(entry["seconds"] or 0.0, 1),
+                "this run": "computed" if entry["computed"] else "from the store"})
+        return rows
+
+    def load(self, kind: str, config: Any, inputs: dict[str, Any] | None = None) -> Any | None:
         """The payload if present and intact; ``None`` (with a warning saying why) if missing or damaged."""
-        folder = self.folder(kind, config)
+        folder = self.folder(kind, config, inputs)
         meta_path, payload_path = folder / "meta.json", folder / "payload.pt"
         if not meta_path.is_file() or not payload_path.is_file():
             return None
@@ -111,19 +192,27 @@ class Store:
             meta = json.loads(meta_path.read_text())
         except (OSError, json.JSONDecodeError):
             return self._reject(folder, "its meta.json is unreadable")
-        if json.dumps(meta.get("config"), sort_keys=True, default=str) != json.dumps(
-                json.loads(json.dumps(config, default=str)), sort_keys=True, default=str):
-            return self._reject(folder, "it was made by a different config")
+        if _canonical(meta.get("config")) != _canonical(config) or _canonical(meta.get("inputs") or {}) != \
+                _canonical(inputs or {}):
+            return self._reject(folder, "it was made by a different config or from different inputs")
         if sha256_file(payload_path) != meta.get("sha256"):
             return self._reject(folder, "its payload does not match the recorded checksum (truncated?)")
         return torch.load(payload_path, map_location="cpu", weights_only=True)
 
-    def _save(self, folder: Path, kind: str, config: Any, payload: Any, seconds: float) -> None:
+    @staticmethod
+    def _seconds(folder: Path) -> float | None:
+        try:
+            return json.loads((folder / "meta.json").read_text()).get("seconds")
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def _save(self, folder: Path, kind: str, config: Any, inputs: dict[str, Any], payload: Any,
+              seconds: float) -> None:
         payload_path = folder / "payload.pt"
         tmp = folder / f".payload.tmp{os.getpid()}"
         torch.save(payload, tmp)
         os.replace(tmp, payload_path)
-        meta = {"kind": kind, "config": config, "code": self.code, "version": __version__,
+        meta = {"kind": kind, "config": config, "inputs": inputs, "code": self.code, "version": __version__,
                 "sha256": sha256_file(payload_path), "seconds": round(seconds, 3),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "created_ts": time.time(), "torch": torch.__version__}
         tmp = folder / f".meta.tmp{os.getpid()}"
@@ -135,6 +224,19 @@ class Store:
     def _reject(folder: Path, why: str) -> None:
         warnings.warn(f"ignoring cached artifact {folder}: {why}; it will be recomputed", stacklevel=3)
         return None
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(json.loads(json.dumps(value, default=str)), sort_keys=True, default=str)
+
+
+def _short(key: Any) -> str:
+    """An input key as a table shows it: ``baseline/3f2a…`` → ``baseline/3f2a9c1d``."""
+    if isinstance(key, dict):
+        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in key.items()) + "}"
+    text = str(key)
+    head, _, tail = text.rpartition("/") if "/" in text else text.rpartition(":")
+    return f"{head}{'/' if '/' in text else ':' if head else ''}{tail[:8]}"
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -23,7 +23,7 @@ from .config import Profile
 from .data import TensorData
 from .distortions import NUM_LEVELS
 from .evaluate import COLUMNS, features
-from .experiments import artifact_key
+from .experiments import artifact_key, evaluation_key
 from .models import CaffeAlexNet, TorchvisionAlexNet
 from .paper import TABLE_13, TABLE_14_15
 from .store import Store
@@ -139,9 +139,8 @@ def transfer_accuracy(profile: Profile, store: Store, model: nn.Module, name: st
             chosen.append(c)
         return {"accuracy": torch.tensor(acc), "C": chosen}
 
-    key = {**artifact_key(profile, "data", "model", "train", "rank", "correct", "eval", "transfer"),
-           "name": name, "kind": kind}
-    return store.get("transfer", key, compute)
+    key = {**evaluation_key(profile), **artifact_key(profile, "transfer"), "kind": kind}
+    return store.get("transfer", key, compute, {"model": model, "images": data})
 
 
 def transfer_table(results: dict[str, dict[str, dict]]) -> pd.DataFrame:

@@ -195,7 +195,7 @@ for kind, t in variants.items():
 # %%
 deepcorr5 = {kind: cmp.corrected_model(cfg, store, model, data, rank, kind, "Deepcorr-5", progress=False)[0]
              for kind in ("blur", "awgn")}
-emb = {kind: ex.tsne_embeddings(cfg, store, deepcorr5[kind], data.test, name="Deepcorr-5", kinds=(kind,))
+emb = {kind: ex.tsne_embeddings(cfg, store, deepcorr5[kind], data.test, kinds=(kind,))
        for kind in deepcorr5}
 base_emb = ex.tsne_embeddings(cfg, store, model, data.test)
 fig10 = {**emb["blur"], **{k: v for k, v in emb["awgn"].items() if k.startswith("awgn/")}}

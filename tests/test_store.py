@@ -44,7 +44,7 @@ def test_truncated_or_mismatching_artifacts_are_detected_and_recomputed(tmp_path
 
 
 def test_speed_only_fields_leave_artifact_keys_alone_and_result_fields_change_them():
-    from deepcorrect.comparisons import _evaluation_key
+    from deepcorrect.comparisons import _training_key
     from deepcorrect.config import resolve
     from deepcorrect.experiments import artifact_key
 
@@ -55,8 +55,8 @@ def test_speed_only_fields_leave_artifact_keys_alone_and_result_fields_change_th
     assert artifact_key(base, *sections) == artifact_key(faster, *sections)
     for change in ({"chunk_images": 7}, {"train_channels_last": False}, {"width": 0.5}, {"train_seed": 1}):
         assert artifact_key(base, *sections) != artifact_key(resolve("smoke", **change), *sections), change
-    assert (_evaluation_key(base, "awgn", "Deepcorr-6", {}) !=
-            _evaluation_key(resolve("smoke", width=0.5), "awgn", "Deepcorr-6", {}))
+    assert _training_key(base) != _training_key(resolve("smoke", width=0.5))
+    assert _training_key(base) == _training_key(resolve("smoke", draws=3))  # more Figure 9 draws: no retraining
 
 
 def test_fresh_recomputes_each_artifact_once_per_run(tmp_path):
