@@ -9,6 +9,7 @@ an error naming the valid ones (papermill itself only warns).
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import os
 import shutil
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import PROFILES, Profile, alexnet_profile, is_override_key, resolve
+from .contents import map_markdown
 from .runtime import keep_freed_memory
 from .store import code_fingerprint
 
@@ -95,6 +97,7 @@ def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, out_dir: 
         raise ValueError(f"jobs must be an integer ≥ 1, got {jobs!r}")
     split = check_parameters(sources, {"profile": profile, **params})
     _write_profile_page(out_dir / "_profile.md", cfg, overrides)
+    _write_if_changed(out_dir / "_map.md", map_markdown(links=True))
     chains: list[list[tuple]] = [[] for _ in CHAINS]
     for src in sources:
         out = out_dir / f"{src.stem}.ipynb"
@@ -109,17 +112,23 @@ def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, out_dir: 
     keep_freed_memory()  # the kernels inherit it; without it they spend much of their time in page faults
     if jobs == 1 or len(chains) < 2:
         for chain in chains:
-            _run_chain(chain)
+            _run_chain(chain, log=log)
     else:
         _run_parallel(chains, jobs)
     return [out_dir / f"{src.stem}.ipynb" for src in sources]
 
 
-def _run_chain(chain: list[tuple], threads: int = 0) -> None:
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _run_chain(chain: list[tuple], threads: int = 0, log=_say) -> None:
     if threads:  # read by torch in the kernels this process starts; one share of the cores each
         os.environ["OMP_NUM_THREADS"] = str(threads)
     for item in chain:
+        t0 = time.perf_counter()
         _execute(*item)
+        log(f"done {item[0].stem} in {time.perf_counter() - t0:.0f} s")
 
 
 def _run_parallel(chains: list[list[tuple]], jobs: int) -> None:
@@ -141,6 +150,11 @@ def _write_profile_page(path: Path, cfg: Profile, overrides: dict[str, Any]) -> 
             f"{cfg.model.width:g}; {cfg.train.epochs} training epochs; device `{cfg.device}`. Library code "
             f"fingerprint `{code_fingerprint()}`: every cached result was made by this code.\n"
             f"{_alexnet_line(cfg)}:::\n")
+    _write_if_changed(path, text)
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Leave an unchanged page alone, so Sphinx does not rebuild it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.is_file() or path.read_text() != text:
         path.write_text(text)
@@ -172,6 +186,27 @@ def _stamp(src: Path, params: dict[str, Any]) -> str:
     return digest.hexdigest()[:20]
 
 
+@contextlib.contextmanager
+def _kernel_stderr(log: Path, name: str):
+    """Send what the kernel writes to stderr (its startup warnings, every progress bar) to ``log`` instead of
+    the terminal — the kernel inherits file descriptor 2 — and show the log's tail if the notebook fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log, "wb") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            tail = log.read_text(errors="replace").splitlines()[-40:]
+            print(f"--- the kernel's stderr while running {name} (last {len(tail)} lines):", *tail, sep="\n",
+                  file=sys.stderr)
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def _execute(src: Path, out: Path, params: dict[str, Any], repo: Path, stamp: str) -> None:
     import jupytext
     import nbformat
@@ -182,10 +217,15 @@ def _execute(src: Path, out: Path, params: dict[str, Any], repo: Path, stamp: st
         source_nb = Path(tmp) / f"{src.stem}.ipynb"
         executed = Path(tmp) / f"{src.stem}.out.ipynb"
         jupytext.write(jupytext.read(src), source_nb)
-        papermill.execute_notebook(str(source_nb), str(executed), parameters=params, cwd=str(repo),
-                                   kernel_name="python3", progress_bar=False, log_output=False)
+        with _kernel_stderr(Path(tmp) / "kernel.log", src.stem):
+            papermill.execute_notebook(str(source_nb), str(executed), parameters=params, cwd=str(repo),
+                                       kernel_name="python3", progress_bar=False, log_output=False)
         nb = nbformat.read(executed, as_version=4)
         nb.metadata["deepcorrect_stamp"] = stamp
+        for cell in nb.cells:  # papermill's injected parameters: collapsed, as the parameters cell is
+            tags = cell.metadata.setdefault("tags", [])
+            if "injected-parameters" in tags and "hide-cell" not in tags:
+                tags.append("hide-cell")
         partial = out.with_name(f".{out.name}.tmp{os.getpid()}")
         nbformat.write(nb, partial)
         os.replace(partial, out)

@@ -273,6 +273,11 @@ def save_metrics(results_dir: str | Path, name: str, metrics: dict) -> Path:
     return path
 
 
+def provenance(store: Store) -> pd.DataFrame:
+    """The artifacts a page used, with their keys, their inputs' keys, the code fingerprint and wall time."""
+    return pd.DataFrame(store.provenance()).set_index("artifact") if store.ledger else pd.DataFrame()
+
+
 def describe_splits(data: Splits) -> str:
     val = f", {len(data.val):,} validation" if data.val is not None else ""
     return (f"{len(data.train):,} training{val} and {len(data.test):,} test images of {data.train.num_classes} "

@@ -56,7 +56,8 @@ def stamp(obj: Any, key: str) -> Any:
 def derived(obj: Any, parent: Any, **how: Any) -> Any:
     """Stamp ``obj``, made from ``parent`` by a deterministic selection ``how`` (e.g. ``per_class=100,
     seed=3``), with a key that follows from the parent's — cheaper than hashing its content."""
-    return stamp(obj, config_hash("derived", how, inputs={"parent": key_of(parent)}))
+    parent_key = key_of(parent)
+    return stamp(obj, f"{parent_key}/{config_hash('derived', how, inputs={'parent': parent_key})[:8]}")
 
 
 def key_of(obj: Any) -> Any:

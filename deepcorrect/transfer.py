@@ -178,6 +178,23 @@ def compare_transfer(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
     return out
 
 
+#: The paper's transfer tables: which features' rows each holds.
+TABLE_KINDS = {13: "clean", 14: "blur", 15: "awgn"}
+
+
+def paper_table(table: pd.DataFrame, number: int, dataset: str) -> pd.DataFrame:
+    """Table ``number`` (13, 14 or 15) as measured — per level, Avg and spread over splits — with the paper's
+    Avg for ``dataset`` and the difference beside each row."""
+    kind = TABLE_KINDS[number]
+    measured = table.xs(kind, level="kind")
+    if kind == "clean":
+        measured = measured[["Clean", "Avg", "± (std over splits)"]]
+    label = {13: "13 (clean)", 14: "14 (blur)", 15: "15 (AWGN)"}[number]
+    paper = compare_transfer(table, dataset)
+    paper = paper.xs(label, level="table") if label in paper.index.get_level_values("table") else paper.iloc[:0]
+    return measured.join(paper[["paper", "Δ"]].rename(columns={"paper": "paper Avg", "Δ": "Δ Avg"}))
+
+
 def describe_transfer(table: pd.DataFrame, dataset: str) -> str:
     """Whether Deepcorr-5 features beat Finetune-8's and the baseline's under each distortion, as the paper
     finds on every dataset."""

@@ -23,7 +23,7 @@
 # AWGN added on the 0–255 scale and not clipped. Levels for CIFAR-like 32×32 data: σ_b ∈ {0.5, …, 3.0},
 # σ_n ∈ {5, …, 30}.
 
-# %%
+# %% tags=["hide-cell"]
 from IPython.display import Markdown, display
 
 from deepcorrect import experiments as ex
@@ -31,7 +31,7 @@ from deepcorrect import plots
 from deepcorrect.config import resolve
 from deepcorrect.store import Store
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "smoke"  # named profile: smoke | cifar10-jpg | resnet20-cifar10 | resnet56-cifar10 | cifar10 | cifar100
 device = None  # cpu | cuda | auto (None: from the profile)
 width = None  # All-Conv-BN width multiplier (None: from the profile)
@@ -121,6 +121,15 @@ plots.figure_2(tsne);
 # %%
 Markdown(ex.describe_tsne(tsne))
 
-# %%
+# %% tags=["hide-cell"]
 metrics = {"profile": cfg.name, "tables": measured, "tsne_separation": ex.tsne_separation(tsne)}
 saved = ex.save_metrics(results_dir, "01_distortions_baselines", metrics)
+
+# %% [markdown]
+# ## Provenance
+#
+# Every cached artifact this page used: its key (kind/hash), the keys of the artifacts it was computed from,
+# the fingerprint of the library code that made it, its wall time, and whether this run computed it.
+
+# %% tags=["hide-input"]
+ex.provenance(store)

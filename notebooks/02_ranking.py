@@ -27,7 +27,7 @@
 # (ideal correction of a fixed share of one layer at a time), **Figure 6** (the first-layer kernels and the
 # most susceptible ones), the spread of τ per layer, and the "# corrected per layer" rows of **Tables 5 and 9**.
 
-# %%
+# %% tags=["hide-cell"]
 from IPython.display import Markdown
 
 from deepcorrect import experiments as ex
@@ -35,7 +35,7 @@ from deepcorrect import plots
 from deepcorrect.config import resolve
 from deepcorrect.store import Store
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "smoke"  # named profile: smoke | cifar10-jpg | resnet20-cifar10 | resnet56-cifar10 | cifar10 | cifar100
 device = None  # cpu | cuda | auto (None: from the profile)
 width = None  # All-Conv-BN width multiplier (None: from the profile)
@@ -138,8 +138,17 @@ plots.figure_6(ex.first_layer_weights(model, rank),
 # %%
 ex.selection_counts(cfg, rank)
 
-# %%
+# %% tags=["hide-cell"]
 metrics = {"profile": cfg.name, "ranking_seconds": rank.seconds, "layers": rank.layers, "n_images": rank.n_images,
            "figure4": fig4.to_dict(orient="records"), "figure5": fig5.to_dict(orient="records"),
            "selection_counts": ex.selection_counts(cfg, rank).reset_index().to_dict(orient="records")}
 saved = ex.save_metrics(results_dir, "02_ranking", metrics)
+
+# %% [markdown]
+# ## Provenance
+#
+# Every cached artifact this page used: its key (kind/hash), the keys of the artifacts it was computed from,
+# the fingerprint of the library code that made it, its wall time, and whether this run computed it.
+
+# %% tags=["hide-input"]
+ex.provenance(store)

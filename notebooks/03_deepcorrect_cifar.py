@@ -24,7 +24,7 @@
 # (local vs global ranking), **Figure 9** and **Table 6** (ranked vs random vs least-susceptible filters,
 # with paired t-tests), and the training curves of every model.
 
-# %%
+# %% tags=["hide-cell"]
 from IPython.display import Markdown
 
 from deepcorrect import comparisons as cmp
@@ -34,7 +34,7 @@ from deepcorrect.config import resolve
 from deepcorrect.paper import TABLE_5_P, correction_table
 from deepcorrect.store import Store
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "smoke"  # named profile: smoke | cifar10-jpg | resnet20-cifar10 | resnet56-cifar10 | cifar10 | cifar100
 device = None  # cpu | cuda | auto (None: from the profile)
 width = None  # All-Conv-BN width multiplier (None: from the profile)
@@ -203,10 +203,19 @@ plots.validation_curves({kind: {n: records[kind][n] for n in names if n != "Base
 # %%
 Markdown(cmp.describe_convergence({kind: {n: records[kind][n] for n in names} for kind in records}))
 
-# %%
+# %% tags=["hide-cell"]
 metrics = {"profile": cfg.name, "tables": {k: t.drop(columns="# Params") for k, t in tables.items()},
            "params": {k: t["# Params"].to_dict() for k, t in tables.items()},
            "deepcorr_vs_finetune": versus.reset_index().to_dict(orient="records"),
            "table6": table6[["p-value"]].to_dict(), "local_vs_global": lg,
            "figure9": {k: f[["group", "filters", "Avg"]].to_dict(orient="records") for k, f in fig9.items()}}
 saved = ex.save_metrics(results_dir, "03_deepcorrect_cifar", metrics)
+
+# %% [markdown]
+# ## Provenance
+#
+# Every cached artifact this page used: its key (kind/hash), the keys of the artifacts it was computed from,
+# the fingerprint of the library code that made it, its wall time, and whether this run computed it.
+
+# %% tags=["hide-input"]
+ex.provenance(store)

@@ -25,7 +25,7 @@
 # accuracy), **Figure 10** (t-SNE of Deepcorr-5 features), **Figure 11** (per-class difference Deepcorr-5 −
 # Finetune-8) and **Figure 12** (validation accuracy against training iterations).
 
-# %%
+# %% tags=["hide-cell"]
 from IPython.display import Markdown
 
 from deepcorrect import comparisons as cmp
@@ -36,7 +36,7 @@ from deepcorrect.config import alexnet_profile, resolve
 from deepcorrect.paper import TABLE_9, TABLE_9_P, alexnet_averages
 from deepcorrect.store import Store
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "smoke"  # a named profile; CIFAR-style ones map to their AlexNet counterpart (smoke to smoke-alexnet)
 device = None  # cpu | cuda | auto (None: from the profile)
 alexnet_width = None  # Caffe AlexNet width multiplier (None: from the profile; the paper 1.0)
@@ -234,7 +234,7 @@ inet.figure11_counts(diffs)
 fig12 = ["Finetune-8", "Deepcorr-5", "Deepcorr-5-lite", "Deepcorr-5-bottleneck", "Deepcorr-5-no-bn"]
 plots.validation_curves({kind: {n: records[kind][n] for n in fig12} for kind in records});
 
-# %%
+# %% tags=["hide-cell"]
 metrics = {"profile": cfg.name, "tables": {k: t.drop(columns="# Params") for k, t in tables.items()},
            "params": {k: t["# Params"].to_dict() for k, t in tables.items()},
            "restoration": {k: r.drop(columns="s / image") for k, r in restoration.items()},
@@ -242,3 +242,12 @@ metrics = {"profile": cfg.name, "tables": {k: t.drop(columns="# Params") for k, 
            "local_vs_global": lg,
            "figure11": {k: {c: d[c] for c in ("better", "worse", "equal")} for k, d in diffs.items()}}
 saved = ex.save_metrics(results_dir, "04_imagenet_alexnet", metrics)
+
+# %% [markdown]
+# ## Provenance
+#
+# Every cached artifact this page used: its key (kind/hash), the keys of the artifacts it was computed from,
+# the fingerprint of the library code that made it, its wall time, and whether this run computed it.
+
+# %% tags=["hide-input"]
+ex.provenance(store)

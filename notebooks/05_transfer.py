@@ -23,7 +23,7 @@
 # Protocol (Donahue et al., as the paper): random splits of 25 training and 5 validation images per class,
 # every other image for testing; C chosen on the validation images, then refitted on both; the mean over splits.
 
-# %%
+# %% tags=["hide-cell"]
 from IPython.display import Markdown
 
 from deepcorrect import comparisons as cmp
@@ -35,7 +35,7 @@ from deepcorrect.data import load_transfer
 from deepcorrect.paper import TRANSFER_MODELS
 from deepcorrect.store import Store
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "smoke"  # a named profile; CIFAR-style ones map to their AlexNet counterpart (smoke to smoke-alexnet)
 device = None  # cpu | cuda | auto (None: from the profile)
 alexnet_width = None  # Caffe AlexNet width multiplier (None: from the profile; the paper 1.0)
@@ -86,7 +86,10 @@ Markdown(f"Transfer set **{dataset}**: {len(target):,} images of {target.num_cla
          f"per class) for testing; {t.feature_layer} features; C from {list(t.svm_c)}; SVM solver {t.svm_solver}.")
 
 # %% [markdown]
-# ## Tables 13–15 (measured)
+# ## Tables 13–15 — linear SVMs on each network's features
+#
+# For every extractor and distortion: one SVM per split trained on its features of clean images and of every
+# level, tested per level; mean per-class accuracy averaged over the splits.
 
 # %%
 results = {"clean": {"Baseline": tr.transfer_accuracy(cfg, store, model, "Baseline", target, "clean", progress=False)}}
@@ -94,23 +97,45 @@ for kind, nets in extractors.items():
     results[kind] = {name: tr.transfer_accuracy(cfg, store, net, name, target, kind, progress=False)
                      for name, net in nets.items()}
 table = tr.transfer_table(results)
-table.style.format("{:.4f}")
-
-# %%
+reference = dataset if dataset.startswith(("Caltech", "SUN")) else "Caltech-101"
 plots.transfer_bars(table.drop(index="clean", level="kind"));
 
 # %% [markdown]
-# Measured next to the paper's row for the same dataset (Caltech-101 when this page ran on it; the paper's
-# Caltech-101 row is shown for the embedded code path too, only as a reference):
+# ## Table 13 — clean images, baseline features
+#
+# The paper's row for the same dataset stands beside the measurement (Caltech-101 when this page ran on it;
+# for the embedded code path the Caltech-101 row is shown only as a reference).
 
 # %%
-tr.compare_transfer(table, dataset if dataset.startswith(("Caltech", "SUN")) else "Caltech-101").style.format(
-    "{:.4f}", na_rep="–")
+tr.paper_table(table, 13, reference).style.format("{:.4f}", na_rep="–")
+
+# %% [markdown]
+# ## Tables 14 and 15 — distorted images
+#
+# ### Table 14 — Gaussian blur
 
 # %%
-Markdown(tr.describe_transfer(table, dataset if dataset.startswith(("Caltech", "SUN")) else "Caltech-101"))
+tr.paper_table(table, 14, reference).style.format("{:.4f}", na_rep="–")
+
+# %% [markdown]
+# ### Table 15 — AWGN
 
 # %%
+tr.paper_table(table, 15, reference).style.format("{:.4f}", na_rep="–")
+
+# %%
+Markdown(tr.describe_transfer(table, reference))
+
+# %% tags=["hide-cell"]
 metrics = {"profile": cfg.name, "dataset": dataset, "table": {f"{k}/{m}": row.to_dict() for (k, m), row in table.iterrows()},
            "C": {f"{k}/{m}": r["C"] for k, per in results.items() for m, r in per.items()}}
 saved = ex.save_metrics(results_dir, "05_transfer", metrics)
+
+# %% [markdown]
+# ## Provenance
+#
+# Every cached artifact this page used: its key (kind/hash), the keys of the artifacts it was computed from,
+# the fingerprint of the library code that made it, its wall time, and whether this run computed it.
+
+# %% tags=["hide-input"]
+ex.provenance(store)

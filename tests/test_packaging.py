@@ -30,3 +30,19 @@ def test_top_level_layout():
                  "environment.yml", "pyproject.toml", "Makefile", "README.md", ".ci/run"):
         assert (REPO / name).exists(), name
     assert (REPO / "book" / "_toc.yml").resolve() == (REPO / "_toc.yml").resolve()
+
+
+def test_the_paper_map_names_real_functions_and_sections_and_readme_holds_it():
+    """Every function the map names exists, every page has the section it names, and README's copy is
+    the current one."""
+    import importlib
+
+    from deepcorrect.contents import PAPER_MAP, map_markdown
+
+    for item, page, section, functions in PAPER_MAP:
+        source = (REPO / "notebooks" / f"{page}.py").read_text()
+        assert any(line.startswith("# #") and section in line for line in source.splitlines()), (item, section)
+        for name in re.findall(r"[a-z_.]+\.[a-zA-Z_0-9]+", functions.replace("→", " ")):
+            module, _, attr = name.rpartition(".")
+            assert hasattr(importlib.import_module(f"deepcorrect.{module}"), attr), (item, name)
+    assert map_markdown(links=False) in (REPO / "README.md").read_text()
