@@ -19,7 +19,7 @@ from .data.folders import fingerprint
 from .distortions import KINDS, NUM_LEVELS
 from .evaluate import COLUMNS, accuracy_table, distorted_batches, features, predict
 from .models import PRETRAINED, REPORTED_ERROR, build_model, fetch_pretrained, load_weights
-from .paper import baseline_row
+from .paper import BETAS, SELECTION_COUNTS, baseline_row
 from .store import CHECKPOINT, Store, config_hash, derived, stamp
 from .train import fit, resolve_device
 
@@ -287,17 +287,6 @@ def describe_splits(data: Splits) -> str:
 # ------------------------------------------------------------------------------------------------------------
 # Ranking (§4.1)
 
-#: The paper's β for the ranked layers: 50 % in every CIFAR layer; Deepcorr-5's for AlexNet.
-PAPER_BETAS = {"cifar": (0.5,) * 6, "imagenet": (0.75, 0.75, 0.5, 0.5, 0.5)}
-#: Tables 5 and 9: filters corrected per layer under local and global ranking.
-PAPER_SELECTION_COUNTS = {
-    "cifar": {"local": {"blur": [48, 48, 48, 96, 96, 96], "awgn": [48, 48, 48, 96, 96, 96]},
-              "global": {"blur": [33, 46, 75, 95, 90, 93], "awgn": [30, 44, 61, 103, 99, 95]}},
-    "imagenet": {"local": {"blur": [72, 192, 192, 192, 128], "awgn": [72, 192, 192, 192, 128]},
-                 "global": {"blur": [81, 128, 168, 207, 192], "awgn": [71, 150, 187, 193, 175]}},
-}
-
-
 def ranking(profile: Profile, store: Store, model: nn.Module, data: Splits, progress: bool = True):
     """Correction priorities of every ranked filter (cached): Algorithm 1 on the profile's ranking set."""
     from .ranking import Ranking, rank_filters, ranking_set
@@ -333,7 +322,7 @@ def paper_betas(profile: Profile, layers: list[str]) -> dict[str, float]:
     CIFAR layer, Deepcorr-5's 75/75/50/50/50 % for AlexNet; a deeper network repeats the last)."""
     if profile.correct.beta:
         return dict.fromkeys(layers, profile.correct.beta)
-    betas = PAPER_BETAS[profile.data.family]
+    betas = BETAS[profile.data.family]
     return {layer: betas[min(i, len(betas) - 1)] for i, layer in enumerate(layers)}
 
 
@@ -389,7 +378,7 @@ def selection_counts(profile: Profile, rank) -> pd.DataFrame:
     from .ranking import select_global, select_local
 
     betas = paper_betas(profile, rank.layers)
-    paper = PAPER_SELECTION_COUNTS[profile.data.family]
+    paper = SELECTION_COUNTS[profile.data.family]
     rows = []
     for scheme, select in (("local", select_local), ("global", select_global)):
         for kind in rank.kinds:

@@ -78,10 +78,18 @@ TABLE_10 = {
     "bottleneck": {"params": [40680, 287040, 287040, 287040, 127872],
                    "flops": [1.22e8, 2.08e8, 4.83e7, 4.83e7, 2.15e7]},
 }
+#: The paper's β for the ranked layers: 50 % in every CIFAR layer; Deepcorr-5's for AlexNet.
+BETAS = {"cifar": (0.5,) * 6, "imagenet": (0.75, 0.75, 0.5, 0.5, 0.5)}
+#: Tables 5 and 9: filters corrected per layer under local and global ranking.
+SELECTION_COUNTS = {
+    "cifar": {"local": {"blur": [48, 48, 48, 96, 96, 96], "awgn": [48, 48, 48, 96, 96, 96]},
+              "global": {"blur": [33, 46, 75, 95, 90, 93], "awgn": [30, 44, 61, 103, 99, 95]}},
+    "imagenet": {"local": {"blur": [72, 192, 192, 192, 128], "awgn": [72, 192, 192, 192, 128]},
+                 "global": {"blur": [81, 128, 168, 207, 192], "awgn": [71, 150, 187, 193, 175]}},
+}
+
 #: Corrected filters per AlexNet layer in Table 10 (β = 0.75, 0.75, 0.5, 0.5, 0.5 of 96, 256, 384, 384, 256).
 TABLE_10_FILTERS = [72, 192, 192, 192, 128]
-#: Deepcorr-5c: the units plus fc6–fc8 (Table 7: 61.44 M).
-DEEPCORR_5C_PARAMS = 61_447_992
 
 _T78 = {  # Tables 7 (blur) and 8 (AWGN), ImageNet val, Caffe AlexNet: Clean, Levels 1–6, Avg, # Params (millions)
     "blur": """Baseline 0.5694 0.4456 0.2934 0.1585 0.0786 0.0427 0.0256 0.2305 60.96

@@ -66,11 +66,8 @@ ex.summary(cfg)
 # %%
 data = ex.datasets(cfg)
 model, history = ex.baseline(cfg, store, data.train)
-origin = (f"loaded from `{cfg.model.weights}`" if cfg.model.weights else
-          f"trained here from scratch for {cfg.train.epochs} epochs — **not** ImageNet-pretrained, so its "
-          f"accuracies are not the paper's 0.5694")
 Markdown(f"{ex.describe_splits(data)} The baseline AlexNet ({cfg.model.arch}, width {cfg.model.width:g}, "
-         f"{cfg.data.image_size} px input) is {origin}. " + cmp.describe_training(cfg, data))
+         f"{cfg.data.image_size} px input) is {inet.describe_baseline(cfg)}. " + cmp.describe_training(cfg, data))
 
 # %% [markdown]
 # ## The baseline under the ImageNet levels (Tables 1–2, ImageNet rows)
