@@ -9,6 +9,8 @@ baseline, ranking, schedule, distortion kind and the exact filter selection), so
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,8 +22,9 @@ from torch import nn
 
 from . import distributed as dd
 from .config import Profile
-from .correction import (DEFAULT_WIDTH, check_frozen, corrected_layers, deepcorrect_model, finetune_model,
-                         frozen_state, regulariser, set_training_mode, unit_macs, weight_layers)
+from .adaptation import TENT_BATCH, TENT_LR, adapt_batchnorm, require_batchnorm, tent_model, tent_table
+from .correction import (DEFAULT_WIDTH, check_frozen, corrected_layers, deepcorrect_model, finetune_bn_model,
+                         finetune_model, frozen_state, regulariser, set_training_mode, unit_macs, weight_layers)
 from .data import TensorData
 from .distortions import half_distorted
 from .evaluate import COLUMNS, accuracy_table
@@ -29,7 +32,7 @@ from .experiments import artifact_key, evaluation_key, paper_betas
 from .models import AllConvBN, build_model, count_params, get_conv
 from .paper import TABLE_5, TABLE_6, TABLE_10, TABLE_10_FILTERS, alexnet_table, correction_table
 from .ranking import n_selected, ranked_layers, select_global, select_local
-from .store import CHECKPOINT, Store, derived, stamp
+from .store import CHECKPOINT, Store, derived, key_of, stamp
 from .train import fit, resolve_device
 
 #: Rows of Tables 3–4, in the paper's order.
@@ -57,11 +60,14 @@ def paper_row_names(names) -> dict[str, str]:
 TABLE_7_MODELS = ("Baseline", "Finetune-8", "Deepcorr-5c", "Deepcorr-5", "Deepcorr-5-no-bn")
 ALEXNET_MODELS = (*TABLE_7_MODELS, "Deepcorr-5-lite", "Deepcorr-5-bottleneck", "Deepcorr-5-global")
 #: Unit variants named in model names (``Deepcorr-5-lite``) → correction.VARIANTS.
-_VARIANT_NAMES = {"cw": "cw", "lite": "lite", "bottleneck": "bottleneck", "no-bn": "nobn", "release": "release"}
+_VARIANT_NAMES = {"cw": "cw", "lite": "lite", "bottleneck": "bottleneck", "no-bn": "nobn", "release": "release",
+                  "identity": "identity"}
+#: Baselines with no correction unit (page 06) → their method.
+BASELINES = {"BN-adapt": "bn-adapt", "TENT": "tent", "Finetune-BN": "finetune-bn"}
 
 _NAME = re.compile(r"^(?:(?P<ft>Finetune)-(?P<ftk>\d+)|Deepcorr-(?P<k>\d+)(?P<c>c?)(?P<glob>-global)?"
-                   r"(?:-(?P<variant>cw|lite|bottleneck|no-bn|release))?"
-                   r"|(?P<fig9>ranked|random|least)\.(?P<l>\d+)(?:#(?P<draw>\d+))?)$")
+                   r"(?:-(?P<variant>cw|lite|bottleneck|no-bn|release|identity))?"
+                   r"|(?P<fig9>ranked|random|least)\.(?P<l>\d+)(?:#(?P<draw>\d+))?)(?P<adapt>-adapt)?$")
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,9 @@ class ModelSpec:
     """What a model name means: ``method`` deepcorr | finetune, ``k`` layers, ``train_last`` extra layers
     trained (the "c" models), ``selection`` local | global | ranked | random | least, and for Figure 9 the
     number of first-layer ``filters`` and the random ``draw``; ``variant`` the correction unit when the name
-    gives one (``Deepcorr-5-lite``), else the profile's."""
+    gives one (``Deepcorr-5-lite``), else the profile's; ``base_bn`` ``adapt`` for a name ending in ``-adapt``
+    (the base network's BNs re-estimate their statistics while it trains, as in the release), else the
+    profile's. ``method`` bn-adapt | tent | finetune-bn for the baselines that correct no filter."""
 
     name: str
     method: str
@@ -79,22 +87,28 @@ class ModelSpec:
     filters: int = 0
     draw: int = 0
     variant: str = ""
+    base_bn: str = ""
 
 
 def parse_model(name: str) -> ModelSpec:
     """``"Deepcorr-6c"`` → its :class:`ModelSpec`; a clear error listing the accepted forms otherwise."""
+    if isinstance(name, str) and name.strip() in BASELINES:
+        return ModelSpec(name, BASELINES[name.strip()], 0)
     m = _NAME.match(name.strip()) if isinstance(name, str) else None
     if m is None or (m["fig9"] == "random") != (m["draw"] is not None):
         raise ValueError(f"unknown model name {name!r}; expected Finetune-K, Deepcorr-K, Deepcorr-Kc, "
-                         f"Deepcorr-Kc-global, Deepcorr-K-lite / -bottleneck / -no-bn / -cw, ranked.L, least.L or "
-                         f"random.L#T (e.g. Deepcorr-6c, Deepcorr-5-lite, random.12#3)")
+                         f"Deepcorr-Kc-global, Deepcorr-K-lite / -bottleneck / -no-bn / -cw / -release / -identity, "
+                         f"ranked.L, least.L or random.L#T, each optionally ending in -adapt (base BNs adapt), or "
+                         f"{', '.join(BASELINES)} (e.g. Deepcorr-6c, Deepcorr-6-release-adapt, random.12#3)")
+    base_bn = "adapt" if m["adapt"] else ""
     if m["ft"]:
-        return ModelSpec(name, "finetune", int(m["ftk"]))
+        return ModelSpec(name, "finetune", int(m["ftk"]), base_bn=base_bn)
     if m["fig9"]:
-        return ModelSpec(name, "deepcorr", 1, selection=m["fig9"], filters=int(m["l"]), draw=int(m["draw"] or 0))
+        return ModelSpec(name, "deepcorr", 1, selection=m["fig9"], filters=int(m["l"]), draw=int(m["draw"] or 0),
+                         base_bn=base_bn)
     return ModelSpec(name, "deepcorr", int(m["k"]), train_last=3 if m["c"] else 0,
                      selection="global" if m["glob"] else "local",
-                     variant=_VARIANT_NAMES[m["variant"]] if m["variant"] else "")
+                     variant=_VARIANT_NAMES[m["variant"]] if m["variant"] else "", base_bn=base_bn)
 
 
 def check_specs(profile: Profile, num_classes: int, specs: list[ModelSpec]) -> None:
@@ -104,6 +118,8 @@ def check_specs(profile: Profile, num_classes: int, specs: list[ModelSpec]) -> N
     net = build_model(profile.model.arch, num_classes, profile.model.width)
     layers = list(profile.rank.layers) or ranked_layers(net)
     for spec in specs:
+        if spec.method in BASELINES.values():
+            continue  # networks without BN say "not applicable" in their row
         if spec.method == "finetune":
             finetune_model(net, _finetune_k(net, spec.k))
         elif not 1 <= spec.k <= len(layers):
@@ -143,6 +159,13 @@ def build(profile: Profile, base: nn.Module, rank, kind: str, spec: ModelSpec) -
     """The untrained model for ``spec`` and the selection it corrects (empty for fine-tuning)."""
     if spec.method == "finetune":
         return finetune_model(base, _finetune_k(base, spec.k)), {}
+    if spec.method == "finetune-bn":
+        return finetune_bn_model(base), {}
+    if spec.method == "bn-adapt":
+        require_batchnorm(base, "BN adaptation")
+        return copy.deepcopy(base), {}
+    if spec.method == "tent":
+        return tent_model(base), {}
     selection = selection_for(profile, rank, kind, spec)
     corrected = {layer: idx for layer, idx in selection.items() if idx}  # global ranking may leave a layer out
     variant = spec.variant or profile.correct.variant
@@ -182,31 +205,75 @@ def subsets(profile: Profile, data) -> tuple[TensorData, TensorData | None, Tens
 
 def train_corrected(model: nn.Module, train: TensorData, val: TensorData | None, profile: Profile, kind: str, *,
                     lr: float, device: torch.device, checkpoint: Path | None = None, progress: bool = True,
-                    group: dd.Group | None = None) -> list[dict]:
+                    group: dd.Group | None = None, base_bn: str = "") -> list[dict]:
     """§5.1 training: half of every batch distorted by ``kind`` at a random level, SGD with momentum, the
     step schedule, Eq. (5)'s regulariser; validation top-1 (half distorted, fixed draw) after every epoch;
-    and a check that every frozen parameter and buffer is bit-identical afterwards."""
+    and a check that every frozen parameter and buffer is bit-identical afterwards. ``base_bn`` (default the
+    profile's ``base_bn``): ``adapt`` lets the base network's frozen BNs re-estimate their statistics, as the
+    release does. The profile's ``select``, ``passes`` and ``l2_convention`` choose the paper's reading or the
+    release's (the best validation epoch, two passes per epoch, Keras's L2)."""
     c, family, clip = profile.correct, profile.data.family, profile.eval.clip
+    base_bn = base_bn or c.base_bn
     cfg = replace(profile.train, epochs=c.correct_epochs, lr=lr, lr_step=c.correct_lr_step,
-                  batch_size=c.correct_batch_size, weight_decay=0.0, nesterov=False)
+                  batch_size=c.correct_batch_size, weight_decay=0.0, nesterov=False,
+                  seed=profile.train.seed + 7919 * c.correct_seed)
+    if c.select == "best_val" and val is None:
+        raise ValueError("select=best_val keeps the epoch with the best validation top-1, but this profile holds "
+                         "no validation split out; set val_per_class > 0 or select=last")
+    if c.passes > 1:  # the release's epoch: every training image more than once (each pass distorts anew)
+        train = TensorData(train.images.repeat(c.passes, 1, 1, 1), train.labels.repeat(c.passes), train.classes)
     model.to(device)
-    before = frozen_state(model)
+    before = frozen_state(model, base_bn)
     val_x = val_y = None
     if val is not None:
         g = torch.Generator(device).manual_seed(profile.eval.seed + 17)
         val_x = half_distorted(val.images.to(device).float(), kind, family, g, clip)
         val_y = val.labels.to(device)
+    best = _BestEpoch(checkpoint.with_name("best.pt") if checkpoint is not None else None)
 
-    def validate(_epoch: int, row: dict) -> None:
+    def validate(epoch: int, row: dict) -> None:
         if val_x is not None:
             row["val_accuracy"] = _top1(model, val_x, val_y, profile.eval.batch_size)
+            if c.select == "best_val" and dd.is_main(group):
+                best.offer(epoch, row["val_accuracy"], model)
 
     history = fit(model, train, cfg, device=device, checkpoint=checkpoint,
                   batch_transform=lambda x, gen: half_distorted(x, kind, family, gen, clip),
-                  set_train_mode=set_training_mode, regularizer=regulariser(model, c.l1, c.l2),
+                  set_train_mode=functools.partial(set_training_mode, base_bn=base_bn),
+                  regularizer=regulariser(model, c.l1, c.l2, keras=c.l2_convention == "keras"),
                   on_epoch_end=validate, progress=progress, group=group)
     check_frozen(model, before)
+    if c.select == "best_val":
+        best.restore(model, group)
     return history
+
+
+class _BestEpoch:
+    """The weights of the epoch with the best validation top-1 (the release's ``save_best_only``), kept in
+    memory and, beside a training checkpoint, in ``best.pt`` so that a resumed run still knows them."""
+
+    def __init__(self, path: Path | None):
+        self.path, self.epoch, self.accuracy, self.state = path, 0, -1.0, None
+        if path is not None and path.is_file():
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            self.epoch, self.accuracy, self.state = saved["epoch"], saved["accuracy"], saved["state"]
+
+    def offer(self, epoch: int, accuracy: float, model: nn.Module) -> None:
+        if accuracy <= self.accuracy:
+            return  # ties keep the earlier epoch
+        self.epoch, self.accuracy = epoch, accuracy
+        self.state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        if self.path is not None:
+            tmp = self.path.with_name(f".{self.path.name}.tmp")
+            torch.save({"epoch": epoch, "accuracy": accuracy, "state": self.state}, tmp)
+            tmp.replace(self.path)
+
+    def restore(self, model: nn.Module, group: dd.Group | None) -> None:
+        state = dd.broadcast(self.state, group)
+        if state is not None:
+            model.load_state_dict(state)
+        if self.path is not None and dd.is_main(group):
+            self.path.unlink(missing_ok=True)
 
 
 @torch.inference_mode()
@@ -220,28 +287,40 @@ def _top1(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -
 def corrected_model(profile: Profile, store: Store, base: nn.Module, data, rank, kind: str, name: str,
                     progress: bool = True) -> tuple[nn.Module, dict]:
     """Train (or load) the named model for ``kind``; returns it in eval mode with its record: history,
-    selection and trainable parameters."""
+    selection and trainable parameters. ``BN-adapt`` re-estimates the base network's BN statistics instead
+    of training; ``TENT`` is returned untrained (it adapts while it is evaluated, see :func:`evaluate_models`)."""
 
     spec = parse_model(name)
     model, selection = build(profile, base, rank, kind, spec)
-    lr = profile.correct.deepcorr_lr if spec.method == "deepcorr" else profile.correct.finetune_lr
+    c = profile.correct
+    lr = c.deepcorr_lr if spec.method == "deepcorr" else c.finetune_lr
     device = resolve_device(profile.device)
-
+    record = {"name": name, "history": [], "selection": selection,
+              "params": count_params(model, trainable_only=True)}
+    if spec.method == "tent":
+        return stamp(model.eval(), f"tent/{key_of(base)}"), record
     train, val, _ = subsets(profile, data)
+    base_bn = spec.base_bn or c.base_bn
 
     def compute(folder: Path) -> dict:
+        if spec.method == "bn-adapt":
+            adapted = adapt_batchnorm(base, train, kind, profile.data.family, batch_size=c.correct_batch_size,
+                                      seed=profile.train.seed + 7919 * c.correct_seed, clip=profile.eval.clip,
+                                      device=device)
+            return {"state": {k: v.cpu() for k, v in adapted.state_dict().items()}, "history": []}
         history = train_corrected(model, train, val, profile, kind, lr=lr, device=device,
-                                  checkpoint=folder / CHECKPOINT, progress=progress, group=store.group)
+                                  checkpoint=folder / CHECKPOINT, progress=progress, group=store.group,
+                                  base_bn=base_bn)
         return {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history}
 
     key = {**_training_key(profile, spec.method), "kind": kind, "method": spec.method, "k": spec.k,
-           "train_last": spec.train_last, "selection": selection, **({"variant": spec.variant} if spec.variant else {})}
+           "train_last": spec.train_last, "selection": selection, "base_bn": base_bn,
+           **({"variant": spec.variant} if spec.variant else {})}
     inputs = {"base": base, "train": train, "val": val if val is not None else "none"}
     result = store.get("corrected", key, compute, inputs)
     model.load_state_dict(result["state"])
     stamp(model, store.key("corrected", key, inputs))
-    record = {"name": name, "history": result["history"], "selection": selection,
-              "params": count_params(model, trainable_only=True)}
+    record["history"] = result["history"]
     return model.eval(), record
 
 
@@ -256,7 +335,7 @@ def _training_key(profile: Profile, method: str = "deepcorr") -> dict:
     the Figure 9 bookkeeping (how many draws, which sizes), so that more draws reuse the models trained, nor,
     for a fine-tuned model, the settings of DeepCorrect's units."""
     key = artifact_key(profile, "model", "train", "correct")
-    drop = ("draws", "fig9_filters", *(_DEEPCORR_ONLY if method == "finetune" else ("finetune_lr",)))
+    drop = ("draws", "fig9_filters", "base_bn", *(_DEEPCORR_ONLY if method != "deepcorr" else ("finetune_lr",)))
     key["correct"] = {k: v for k, v in key["correct"].items() if k not in drop}
     return {**key, "family": profile.data.family, "clip": profile.eval.clip, "val_seed": profile.eval.seed}
 
@@ -264,24 +343,36 @@ def _training_key(profile: Profile, method: str = "deepcorr") -> dict:
 def evaluate_models(profile: Profile, store: Store, base: nn.Module, data, rank, kind: str, names,
                     progress: bool = True) -> tuple[pd.DataFrame, dict[str, dict]]:
     """Top-1 per level, Avg and trainable parameters for each named model (``Baseline`` is the untouched
-    network, with all its parameters counted as the paper does); the training records alongside."""
+    network, with all its parameters counted as the paper does); the training records alongside. ``TENT``'s
+    row is its online accuracy while it adapts to the test batches. A baseline that does not apply to this
+    network (BN-adapt, TENT, Finetune-BN without BatchNorm) gets no row; its record says why."""
     device = resolve_device(profile.device)
     test = subsets(profile, data)[2]
+    ev = profile.eval
     rows, records = {}, {}
     for name in names:
         if name == "Baseline":
             model, record = base, {"name": name, "history": [], "selection": {}, "params": count_params(base)}
         else:
-            model, record = corrected_model(profile, store, base, data, rank, kind, name, progress)
+            try:
+                model, record = corrected_model(profile, store, base, data, rank, kind, name, progress)
+            except ValueError as err:
+                if "not applicable" not in str(err):
+                    raise
+                records[name] = {"name": name, "not applicable": str(err)}
+                continue
+        tent = name.strip() == "TENT"
 
-        def compute(_folder: Path, model=model) -> dict:
+        def compute(_folder: Path, model=model, tent=tent) -> dict:
+            if tent:
+                return {"row": tent_table(base, test, kind, profile.data.family, seed=ev.seed, clip=ev.clip,
+                                          device=device).loc[kind].to_dict()}
             table = accuracy_table(model, test, profile.data.family, (kind,), device=device,
-                                   batch_size=profile.eval.batch_size, seed=profile.eval.seed,
-                                   clip=profile.eval.clip, bf16=profile.eval.bf16)
+                                   batch_size=ev.batch_size, seed=ev.seed, clip=ev.clip, bf16=ev.bf16)
             return {"row": table.loc[kind].to_dict()}
 
-        row = store.get("corrected_eval", {**evaluation_key(profile), "kind": kind}, compute,
-                        {"model": model, "test": test})["row"]
+        key = {**evaluation_key(profile), "kind": kind, **({"tent": [TENT_LR, TENT_BATCH]} if tent else {})}
+        row = store.get("corrected_eval", key, compute, {"model": base if tent else model, "test": test})["row"]
         rows[name] = {**row, "# Params": record["params"]}
         records[name] = record
     table = pd.DataFrame.from_dict(rows, orient="index")
@@ -514,7 +605,7 @@ def parameter_counts() -> pd.DataFrame:
         else:
             layers = [f"conv{i}" for i in range(1, spec.k + 1)]
             sel = {ly: range(n_selected(0.5, net.get_submodule(ly).out_channels, release=True)) for ly in layers}
-            model = deepcorrect_model(net, sel, "release", train_last=spec.train_last)
+            model = deepcorrect_model(net, sel, "identity", train_last=spec.train_last)
         computed = count_params(model, name != "Baseline")
         rows[name] = {"network": "All-Conv-BN (CIFAR-100)", "computed": computed, "paper (as printed)":
                       f"{int(paper[name]):,}", "equal at the printed precision": computed == int(paper[name])}

@@ -175,8 +175,8 @@ class RankingConfig:
 
 @dataclass(frozen=True)
 class CorrectConfig:
-    variant: str = "release"  # correction unit: release (CIFAR) | cw | lite | bottleneck | nobn
-    unit_width: int = 0  # inner width of release / lite units (0 = the paper's 64 / 128 times the model width)
+    variant: str = "identity"  # correction unit: identity (CIFAR) | release (the release's exact) | cw | lite | bottleneck | nobn
+    unit_width: int = 0  # inner width of identity / release / lite units (0 = the paper's 64 / 128 × model width)
     beta: float = 0.0  # share of each ranked layer's filters corrected (0 = the paper's β per layer)
     release_count: bool = False  # correct round(β·N·1.0417) filters (the release; 50 of 96) not round(β·N) (48)
     score: str = "paper"  # ranking score used for selection: paper (mean τ) | release (relative error)
@@ -191,9 +191,21 @@ class CorrectConfig:
     correct_test_per_class: int = 0  # test images per class for their tables (0 = the whole split)
     draws: int = 10  # random filter draws per size in Figure 9 (the paper: 10)
     fig9_filters: tuple[int, ...] = (6, 12, 24, 48)  # Figure 9 sizes at full width (scaled by the width)
+    # the base network's frozen BNs while these models train: frozen (the paper) | adapt (the release's Keras 1:
+    # batch statistics, running statistics updated)
+    base_bn: str = "frozen"
+    select: str = "last"  # which epoch's weights a model keeps: last (the paper) | best_val (the release)
+    passes: int = 1  # passes over the training images per epoch (the release: 2, a clean and a distorted copy)
+    l2_convention: str = "half"  # l2 adds l2/2·Σw² (SGD weight decay) | keras: l2·Σw² (the release's l2(λ))
+    correct_seed: int = 0  # seeds these models' training only (page 06 repeats them over several)
 
     def __post_init__(self):
-        _choice("variant", self.variant, ("release", "cw", "lite", "bottleneck", "nobn"))
+        _choice("variant", self.variant, ("identity", "release", "cw", "lite", "bottleneck", "nobn"))
+        _choice("base_bn", self.base_bn, ("frozen", "adapt"))
+        _choice("select", self.select, ("last", "best_val"))
+        _choice("l2_convention", self.l2_convention, ("half", "keras"))
+        _positive("passes", self.passes)
+        _at_least("correct_seed", self.correct_seed, 0)
         _choice("score", self.score, ("paper", "release"))
         for name in ("unit_width", "correct_train_per_class", "correct_test_per_class"):
             _at_least(name, getattr(self, name), 0)

@@ -31,6 +31,8 @@ PAPER_MAP: tuple[tuple[str, str, str, str], ...] = (
      "comparisons.figure9_names, comparisons.table_6, comparisons.ttest_ranked_vs_random"),
     ("Table 10 (parameters)", "03_deepcorrect_cifar", "The correction unit",
      "comparisons.parameter_counts, comparisons.unit_counts"),
+    ("Beyond the paper: BN-adapt, TENT, the release's training", "06_what_the_gain_consists_of",
+     "The contrasts that matter", "gain.seeded_tables, gain.contrasts, adaptation.adapt_batchnorm, adaptation.tent_table"),
     ("Tables 7–8", "04_imagenet_alexnet", "Tables 7 and 8",
      "comparisons.evaluate_models, imagenet.restoration_rows → restoration.restore_batch, imagenet.compare_alexnet"),
     ("Table 9", "04_imagenet_alexnet", "Table 9", "comparisons.local_vs_global"),

@@ -2,13 +2,18 @@
 
 A correction unit is a small residual block F applied to the outputs of the selected filters of one conv
 layer, y_sel ← y_sel + F(y_sel), right at the conv's output — so before its BN (All-Conv-BN) or its ReLU
-(AlexNet) — while every other filter passes unchanged. Each unit starts as the identity (its last layer is
-zero-initialised), so attaching units leaves a network's predictions unchanged until they are trained.
+(AlexNet) — while every other filter passes unchanged. Every variant but ``release`` starts as the identity
+(its last layer is zero-initialised), so attaching units leaves a network's predictions unchanged until they
+are trained.
 
 Variants (parameter counts match the paper's tables exactly; see PAPER_NOTES):
 
-- ``release`` — the CIFAR unit of the authors' release: BN(C) → 1×1 C→W → BN → 3×3 → BN → 3×3 → BN
-  → 1×1 W→C → BN(C), W = 64 (Tables 3–4: 80,954 parameters for C = 50).
+- ``identity`` — the project's CIFAR unit (the default): the release's layer sizes, BN(C) → 1×1 C→W → BN →
+  3×3 → BN → 3×3 → BN → 1×1 W→C → BN(C), W = 64, the last BN zero-initialised; the network's own BN after the
+  conv stays frozen (Tables 3–4: 80,954 parameters for C = 50).
+- ``release`` — the authors' release exactly: the same branch without the last BN(C), every conv
+  ``he_normal``-initialised (no identity start); the sum goes through the network's own pretrained BN, whose
+  γ, β train for the corrected channels only (also 80,954 for C = 50). Needs a BN after the corrected conv.
 - ``cw`` — critically wide (Deepcorr-5): [1×1, C; k×k, C; k×k, C; 1×1, C], k = 5 on a large-kernel first
   layer, else 3; BN after every conv but the last.
 - ``lite`` — [1×1, 128; 3×3, 128; 3×3, 128; 1×1, C], the 3×3 pair dilated (1, 2) on a large-kernel layer.
@@ -27,19 +32,26 @@ from torch import nn
 from .models import get_conv
 from .models.layers import count_macs
 
-VARIANTS = ("release", "cw", "lite", "bottleneck", "nobn")
+VARIANTS = ("identity", "release", "cw", "lite", "bottleneck", "nobn")
 #: Inner width of the units whose width does not follow C (the release's 64, the paper's lite 128).
-DEFAULT_WIDTH = {"release": 64, "lite": 128}
+DEFAULT_WIDTH = {"identity": 64, "release": 64, "lite": 128}
 #: A corrected layer whose own kernel is at least this wide (AlexNet's 11×11 conv1) gets the wider units.
 LARGE_KERNEL = 7
 
 
 class CorrectionUnit(nn.Module):
-    """``x + body(x)`` with ``body`` zero at initialisation."""
+    """``x + body(x)``; ``body`` is zero at initialisation unless ``identity_start`` is off (the release's unit,
+    whose convs are all ``he_normal``: Keras's normal with std √(2 / fan_in))."""
 
-    def __init__(self, body: nn.Sequential):
+    def __init__(self, body: nn.Sequential, identity_start: bool = True):
         super().__init__()
         self.body = body
+        if not identity_start:
+            for m in body.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                    nn.init.zeros_(m.bias)
+            return
         last = body[-1]
         if isinstance(last, nn.BatchNorm2d):
             nn.init.zeros_(last.weight)
@@ -49,6 +61,34 @@ class CorrectionUnit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
+
+
+class ChannelTrainableBN(nn.Module):
+    """A pretrained BN whose γ, β train for ``channels`` only (the release's unit): the original module stays
+    frozen — its statistics, and the other channels' γ, β, bit for bit — and the trained channels' values live
+    in two new parameters initialised from it."""
+
+    def __init__(self, bn: nn.BatchNorm2d, channels: Sequence[int]):
+        super().__init__()
+        if not bn.affine:
+            raise ValueError("the release's unit trains the γ, β of the BN after the corrected conv; this BN has none")
+        self.bn = bn.requires_grad_(False)
+        self.register_buffer("channels", torch.as_tensor(list(channels), dtype=torch.long), persistent=True)
+        self.weight = nn.Parameter(bn.weight.detach()[self.channels].clone())
+        self.bias = nn.Parameter(bn.bias.detach()[self.channels].clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bn = self.bn
+        weight = bn.weight.index_copy(0, self.channels, self.weight)
+        bias = bn.bias.index_copy(0, self.channels, self.bias)
+        use_batch = bn.training or bn.running_mean is None
+        momentum = bn.momentum
+        if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
+            bn.num_batches_tracked.add_(1)
+            if momentum is None:  # a cumulative average, as nn.BatchNorm2d computes it
+                momentum = 1.0 / float(bn.num_batches_tracked)
+        return nn.functional.batch_norm(x, bn.running_mean, bn.running_var, weight, bias, use_batch,
+                                        momentum or 0.0, bn.eps)
 
 
 class CorrectedConv(nn.Module):
@@ -74,11 +114,13 @@ def correction_unit(variant: str, channels: int, *, large_kernel: bool = False, 
     if not isinstance(channels, int) or channels < 1:
         raise ValueError(f"a correction unit needs ≥ 1 corrected filter, got {channels!r}")
     c = channels
-    if variant == "release":
+    if variant in ("identity", "release"):
         w = width or DEFAULT_WIDTH[variant]
-        return CorrectionUnit(nn.Sequential(
-            nn.BatchNorm2d(c), *_conv_bn_relu(c, w, 1), *_conv_bn_relu(w, w, 3), *_conv_bn_relu(w, w, 3),
-            nn.Conv2d(w, c, 1), nn.BatchNorm2d(c)))
+        branch = [nn.BatchNorm2d(c), *_conv_bn_relu(c, w, 1), *_conv_bn_relu(w, w, 3), *_conv_bn_relu(w, w, 3),
+                  nn.Conv2d(w, c, 1)]
+        if variant == "release":  # the network's own BN follows (see ChannelTrainableBN)
+            return CorrectionUnit(nn.Sequential(*branch), identity_start=False)
+        return CorrectionUnit(nn.Sequential(*branch, nn.BatchNorm2d(c)))
     if variant in ("cw", "nobn"):
         k, bn = (5 if large_kernel else 3), variant == "cw"
         return CorrectionUnit(nn.Sequential(
@@ -128,7 +170,7 @@ def following_norm(model: nn.Module, layer: str) -> str | None:
     return None
 
 
-def deepcorrect_model(model: nn.Module, selection: Mapping[str, Iterable[int]], variant: str = "release", *,
+def deepcorrect_model(model: nn.Module, selection: Mapping[str, Iterable[int]], variant: str = "identity", *,
                       width: int | None = None, train_last: int = 0) -> nn.Module:
     """Deepcorr-k: a copy of ``model`` with a correction unit on the selected filters of each layer in
     ``selection`` (layer → filter indices) and every base weight frozen. ``train_last=3`` makes it
@@ -153,6 +195,12 @@ def deepcorrect_model(model: nn.Module, selection: Mapping[str, Iterable[int]], 
         large = layer == first and max(conv.kernel_size) >= LARGE_KERNEL
         unit = correction_unit(variant, len(idx), large_kernel=large, width=width)
         _set_module(out, layer, CorrectedConv(conv, idx, unit.to(conv.weight.device)))
+        if variant == "release":
+            norm = following_norm(model, layer)
+            if norm is None or not isinstance(out.get_submodule(norm), nn.BatchNorm2d):
+                raise ValueError(f"the release's unit ends in the BatchNorm after the corrected conv, but "
+                                 f"{layer!r} has none; use the identity, cw, lite or bottleneck unit")
+            _set_module(out, norm, ChannelTrainableBN(out.get_submodule(norm), idx))
     if train_last:
         _unfreeze(out, weight_layers(out)[-train_last:])
     return out
@@ -172,6 +220,19 @@ def finetune_model(model: nn.Module, k: int | None = None) -> nn.Module:
     return out
 
 
+def finetune_bn_model(model: nn.Module) -> nn.Module:
+    """Finetune-BN: a copy of ``model`` in which only the BatchNorm γ and β train (page 06's baseline between
+    BN adaptation and fine-tuning); a network without BN has no such model."""
+    out = copy.deepcopy(model).requires_grad_(False)
+    norms = [m for m in out.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine]
+    if not norms:
+        raise ValueError(f"Finetune-BN trains BatchNorm γ and β, and {type(model).__name__} has none: the "
+                         f"baseline is not applicable to this network")
+    for bn in norms:
+        bn.requires_grad_(True)
+    return out
+
+
 def _unfreeze(model: nn.Module, layers: Sequence[str]) -> None:
     modules = dict(model.named_modules())
     for layer in layers:
@@ -181,25 +242,43 @@ def _unfreeze(model: nn.Module, layers: Sequence[str]) -> None:
             modules[norm].requires_grad_(True)
 
 
-def set_training_mode(model: nn.Module) -> None:
-    """Training mode for what trains, eval mode for what is frozen: a BN whose γ, β are frozen keeps its
-    running statistics (and so its outputs) exactly; dropout stays active as in the paper's Keras models."""
+#: How the base network's frozen BatchNorms behave while correction units or fine-tuned layers train:
+#: ``frozen`` (the paper's reading) keeps their statistics; ``adapt`` is the release's Keras 1 behaviour —
+#: batch statistics while training and running statistics updated, γ and β untouched.
+BASE_BN_MODES = ("frozen", "adapt")
+
+
+def set_training_mode(model: nn.Module, base_bn: str = "frozen") -> None:
+    """Training mode for what trains, eval mode for what is frozen: with ``base_bn="frozen"`` a BN whose γ, β
+    are frozen keeps its running statistics (and so its outputs) exactly; with ``"adapt"`` it normalises with
+    batch statistics and updates them (the release). Dropout stays active as in the paper's Keras models."""
+    if base_bn not in BASE_BN_MODES:
+        raise ValueError(f"unknown base BN mode {base_bn!r}; expected one of {', '.join(BASE_BN_MODES)}")
     model.eval()
     for m in model.modules():
         own = list(m.parameters(recurse=False))
         if (own and all(p.requires_grad for p in own)) or isinstance(m, nn.Dropout):
             m.train()
+    for m in model.modules():
+        if _frozen_bn(m):
+            m.train(base_bn == "adapt")
 
 
-def frozen_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Copies of every frozen parameter and of the buffers of modules that do not train (BN statistics)."""
+def _frozen_bn(m: nn.Module) -> bool:
+    own = list(m.parameters(recurse=False))
+    return isinstance(m, nn.modules.batchnorm._BatchNorm) and not any(p.requires_grad for p in own)
+
+
+def frozen_state(model: nn.Module, base_bn: str = "frozen") -> dict[str, torch.Tensor]:
+    """Copies of every frozen parameter and of the buffers of modules that do not train (BN statistics — but
+    not those of the frozen BNs that ``base_bn="adapt"`` lets re-estimate their statistics)."""
     out = {}
     for mname, m in model.named_modules():
         own = dict(m.named_parameters(recurse=False))
         trains = any(p.requires_grad for p in own.values())
         prefix = f"{mname}." if mname else ""
         out.update({prefix + n: p.detach().clone() for n, p in own.items() if not p.requires_grad})
-        if not trains:
+        if not trains and not (base_bn == "adapt" and _frozen_bn(m)):
             out.update({prefix + n: b.detach().clone() for n, b in m.named_buffers(recurse=False)})
     return out
 
@@ -219,9 +298,10 @@ def unit_weights(model: nn.Module) -> list[torch.Tensor]:
             for m in u.modules() if isinstance(m, nn.Conv2d)]
 
 
-def regulariser(model: nn.Module, l1: float, l2: float):
+def regulariser(model: nn.Module, l1: float, l2: float, keras: bool = False):
     """λ·R(W) of Eq. (5): ``l1``·Σ|w| over correction-unit conv weights, plus ``l2``/2·Σw² over the other
-    trainable weights (fine-tuned base layers, as SGD weight decay would). ``None`` when both are 0."""
+    trainable weights (fine-tuned base layers, as SGD weight decay would; ``keras``: ``l2``·Σw², as the
+    release's Keras ``l2(λ)``). ``None`` when both are 0."""
     units = unit_weights(model)
     ids = {id(w) for w in units}
     others = [p for p in model.parameters() if p.requires_grad and id(p) not in ids and p.dim() > 1]
@@ -231,7 +311,7 @@ def regulariser(model: nn.Module, l1: float, l2: float):
     def penalty() -> torch.Tensor:
         total = sum(w.abs().sum() for w in units) * l1 if l1 and units else 0.0
         if l2 and others:
-            total = total + sum(w.pow(2).sum() for w in others) * (l2 / 2)
+            total = total + sum(w.pow(2).sum() for w in others) * (l2 if keras else l2 / 2)
         return total
 
     return penalty

@@ -304,3 +304,33 @@ def transfer_bars(measured: pd.DataFrame, paper: dict[str, float] | None = None)
     axes[0, 0].set_ylabel("mean per-class accuracy (SVM)")
     fig.tight_layout()
     return fig
+
+
+def gain_bars(summaries: dict[str, pd.DataFrame]) -> plt.Figure:
+    """Page 06 at a glance: Avg top-1 (mean ± std over training seeds) of every model, one panel per kind,
+    coloured by what it trains — nothing, BN statistics or affine parameters only, base layers, or units —
+    with the baseline as a dashed line."""
+    colours = {"no unit": "#4c72b0", "fine-tuning": "#dd8452", "DeepCorrect": "#55a868", "baseline": "0.5"}
+
+    def group(name: str) -> str:
+        if name == "Baseline":
+            return "baseline"
+        if name in ("BN-adapt", "TENT", "Finetune-BN"):
+            return "no unit"
+        return "fine-tuning" if name.startswith("Finetune") else "DeepCorrect"
+
+    fig, axes = plt.subplots(1, len(summaries), figsize=(5.4 * len(summaries), 0.42 * max(len(s) for s in
+                             summaries.values()) + 1.2), squeeze=False, sharey=True)
+    for ax, (kind, s) in zip(axes[0], summaries.items()):
+        names = list(s.index)[::-1]
+        y = np.arange(len(names))
+        ax.barh(y, s.loc[names, "Avg"], xerr=s.loc[names, "± Avg (std over seeds)"], capsize=3,
+                color=[colours[group(n)] for n in names])
+        ax.axvline(float(s.loc["Baseline", "Avg"]), ls="--", color="0.3", lw=1)
+        ax.set_yticks(y, names)
+        ax.set_xlabel(f"Avg top-1 (mean ± std over {s.attrs.get('seeds', 1)} seeds)")
+        ax.set_title(KIND_TITLES.get(kind, kind))
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
+    fig.legend(handles, list(colours), loc="lower center", ncol=len(colours), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig

@@ -13,7 +13,8 @@ TINY = {"epochs": 1, "width": 0.125, "train_per_class": 30, "test_per_class": 10
         "correct_test_per_class": 3, "draws": 1,
         # notebooks 04-05 (AlexNet): a 1-epoch baseline on 12 images per class, 2 BM3D images, 1 SVM split
         "alexnet_epochs": 1, "alexnet_train_per_class": 32, "alexnet_test_per_class": 6, "restore_max": 2,
-        "splits": 1, "svm_test_per_class": 2}
+        "splits": 1, "svm_test_per_class": 2,
+        "seeds": 2}  # page 06: two training seeds
 
 
 @pytest.fixture(scope="module")

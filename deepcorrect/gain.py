@@ -1,0 +1,122 @@
+"""What DeepCorrect's gain consists of (book page 06): the paper's models beside the baselines it never met.
+
+The release lets every "frozen" BN of the base network re-estimate its statistics while the units train, and
+wires its unit differently from the paper's reading (PAPER_NOTES). This page measures, over several training
+seeds, how much of Deepcorr's gain over the baseline BN statistics alone give (BN-adapt), what test-time
+entropy minimisation gives (TENT), and what each of the release's two differences adds — with paired tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from .comparisons import evaluate_models, paired_ttest
+from .config import Profile
+from .correction import weight_layers
+from .evaluate import COLUMNS
+from .store import Store
+
+#: (model A, model B, what their difference measures): the contrasts the page tests.
+CONTRASTS = (
+    ("Deepcorr-6", "BN-adapt", "correction units vs BN statistics alone"),
+    ("Deepcorr-6-adapt", "Deepcorr-6", "base BNs adapting (release) vs frozen (paper)"),
+    ("Deepcorr-6-release", "Deepcorr-6", "release-exact unit vs identity-start unit"),
+    ("Deepcorr-6-release-adapt", "Deepcorr-6", "the release's training vs the paper's reading"),
+)
+
+
+def page_models(net: nn.Module) -> tuple[str, ...]:
+    """The page's rows for ``net``: the baseline, the baselines that correct no filter, Finetune-1 and the
+    full fine-tune (Finetune-N, N its weight layers), and Deepcorr-6 in the four combinations of unit (identity
+    start / release-exact) and base BN (frozen / adapting), and Deepcorr-6c."""
+    full = f"Finetune-{len(weight_layers(net))}"
+    return ("Baseline", "BN-adapt", "TENT", "Finetune-BN", "Finetune-1", full, "Deepcorr-6", "Deepcorr-6-adapt",
+            "Deepcorr-6-release", "Deepcorr-6-release-adapt", "Deepcorr-6c")
+
+
+def seeded_tables(profile: Profile, store: Store, base: nn.Module, data, rank, kind: str, names, seeds,
+                  progress: bool = False) -> tuple[dict[int, pd.DataFrame], dict[int, dict]]:
+    """:func:`~deepcorrect.comparisons.evaluate_models` once per training seed (``correct_seed``): the
+    baseline and TENT, which nothing trains, are measured once and reused by every seed."""
+    tables, records = {}, {}
+    for seed in seeds:
+        seeded = replace(profile, correct=replace(profile.correct, correct_seed=int(seed)))
+        tables[seed], records[seed] = evaluate_models(seeded, store, base, data, rank, kind, names, progress)
+    return tables, records
+
+
+def summary(tables: dict[int, pd.DataFrame], records: dict[int, dict]) -> pd.DataFrame:
+    """Mean over seeds of every column of Tables 3–4's layout, the spread of Avg, the trainable parameters
+    and the mean training time."""
+    stacked = pd.concat(tables, names=["seed", "Method"])
+    mean = stacked.groupby(level="Method", sort=False)[COLUMNS + ["Avg"]].mean()
+    out = mean.copy()
+    out["± Avg (std over seeds)"] = stacked.groupby(level="Method", sort=False)["Avg"].std(ddof=1).fillna(0.0)
+    out["# Params"] = stacked.groupby(level="Method", sort=False)["# Params"].first().astype(int)
+    seconds = {name: np.mean([sum(h.get("seconds", 0.0) for h in rec.get(name, {}).get("history", []))
+                              for rec in records.values()]) for name in out.index}
+    out["train s"] = pd.Series(seconds)
+    out.attrs["seeds"] = len(tables)
+    return out
+
+
+def contrasts(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """For each of :data:`CONTRASTS` present: the mean Avg of both models, the difference, and a paired t-test
+    over every (seed, column) pair — the same distorted test images, the same training seed."""
+    rows = []
+    for a, b, what in CONTRASTS:
+        if not all(a in t.index and b in t.index for t in tables.values()):
+            continue
+        x = np.concatenate([t.loc[a, COLUMNS].to_numpy(float) for t in tables.values()])
+        y = np.concatenate([t.loc[b, COLUMNS].to_numpy(float) for t in tables.values()])
+        stat, p = paired_ttest(x, y)
+        rows.append({"contrast": f"{a} − {b}", "what it measures": what,
+                     "Avg A": float(np.mean([t.loc[a, "Avg"] for t in tables.values()])),
+                     "Avg B": float(np.mean([t.loc[b, "Avg"] for t in tables.values()])),
+                     "difference": float(np.mean(x - y)), "t": stat, "p-value": p, "pairs": len(x)})
+    return pd.DataFrame(rows).set_index("contrast")
+
+
+def share_from_statistics(summary_table: pd.DataFrame, model: str = "Deepcorr-6") -> float:
+    """(BN-adapt − Baseline) / (``model`` − Baseline) in Avg: the share of the model's gain that
+    re-estimating BN statistics alone recovers (NaN when the model gains nothing)."""
+    avg = summary_table["Avg"]
+    gain = avg[model] - avg["Baseline"]
+    return float((avg["BN-adapt"] - avg["Baseline"]) / gain) if gain > 0 else float("nan")
+
+
+def verdict(summaries: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame], alpha: float = 0.05) -> str:
+    """The page's finding, computed from its numbers: per kind, what share of Deepcorr-6's gain BN statistics
+    alone give, whether the units add significantly more, and what the release's two differences change."""
+    parts = []
+    for kind, s in summaries.items():
+        title = "Blur" if kind == "blur" else "AWGN"
+        n = s.attrs.get("seeds", 1)
+        if "BN-adapt" not in s.index:
+            parts.append(f"**{title}.** This network has no BatchNorm, so BN adaptation and TENT do not apply.")
+            continue
+        gain = s.loc["Deepcorr-6", "Avg"] - s.loc["Baseline", "Avg"]
+        share = share_from_statistics(s)
+        t = tests[kind]
+        text = [f"**{title}** ({n} training seeds). Deepcorr-6 moves Avg from {s.loc['Baseline', 'Avg']:.3f} to "
+                f"{s.loc['Deepcorr-6', 'Avg']:.3f} ({gain:+.3f}); BN-adapt alone reaches "
+                f"{s.loc['BN-adapt', 'Avg']:.3f}, "
+                + (f"{share:.0%} of that gain" if np.isfinite(share) else "while Deepcorr-6 gains nothing here")
+                + f"; TENT reaches {s.loc['TENT', 'Avg']:.3f}."]
+        for contrast, row in t.iterrows():
+            if row["p-value"] < alpha:
+                outcome = f"significant (p = {row['p-value']:.2g}): {row['difference']:+.3f} in favour of " \
+                          f"{contrast.split(' − ')[0 if row['difference'] > 0 else 1]}"
+            else:
+                outcome = f"not significant with {row['pairs']} pairs (p = {row['p-value']:.2g}, " \
+                          f"{row['difference']:+.3f})"
+            what = row["what it measures"]
+            text.append(f"{what[:1].upper()}{what[1:]}: {outcome}.")
+        if n < 3:
+            text.append("With fewer than three seeds the spreads above say little; run with more seeds.")
+        parts.append(" ".join(text))
+    return "\n\n".join(parts)
