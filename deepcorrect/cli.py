@@ -23,6 +23,7 @@ EPILOG = """examples:
   deepcorrect baseline --profile smoke -p width=0.5 # train (or load) and print Tables 1-2
   deepcorrect rank --profile smoke --out ranking.csv # correction priority of every filter (Algorithm 1)
   deepcorrect correct --model Deepcorr-6c --kind blur # train correction units, print its row of Table 3
+  deepcorrect correct --model BN-adapt TENT Deepcorr-6-release-adapt   # page 06's baselines and the release
   deepcorrect finetune --k 9 --kind awgn            # fine-tune the first 9 conv layers, print its row of Table 4
   deepcorrect profiles                              # the named profiles and their settings
 
@@ -113,8 +114,10 @@ def _parser() -> argparse.ArgumentParser:
                                       "and print top-1 per level next to the paper's Table 3/4 row.")
     _common(corr)
     corr.add_argument("--model", nargs="+", default=["Deepcorr-6c"], metavar="NAME",
-                      help="Deepcorr-K, Deepcorr-Kc, Deepcorr-Kc-global, ranked.L, random.L#T or least.L "
-                           "(default Deepcorr-6c); several names train one after the other")
+                      help="Deepcorr-K, Deepcorr-Kc, Deepcorr-Kc-global, Deepcorr-K-release (the release's exact "
+                           "unit), ranked.L, random.L#T or least.L, any of them ending in -adapt (the base "
+                           "network's BNs adapt, as in the release), or a baseline with no unit: BN-adapt, TENT, "
+                           "Finetune-BN (default Deepcorr-6c); several names train one after the other")
     _table_output(corr)
 
     ft = sub.add_parser("finetune", help="fine-tune the first k conv layers and print their accuracy table",

@@ -105,7 +105,8 @@ def verdict(summaries: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame], 
         text = [f"**{title}** ({n} training seeds). Deepcorr-6 moves Avg from {s.loc['Baseline', 'Avg']:.3f} to "
                 f"{s.loc['Deepcorr-6', 'Avg']:.3f} ({gain:+.3f}); BN-adapt alone reaches "
                 f"{s.loc['BN-adapt', 'Avg']:.3f}, "
-                + (f"{share:.0%} of that gain" if np.isfinite(share) else "while Deepcorr-6 gains nothing here")
+                + (("more than that whole gain" if share > 1 else f"{share:.0%} of that gain") + f" ({share:.0%})"
+                   if np.isfinite(share) else "while Deepcorr-6 gains nothing here")
                 + f"; TENT reaches {s.loc['TENT', 'Avg']:.3f}."]
         for contrast, row in t.iterrows():
             if row["p-value"] < alpha:

@@ -48,7 +48,7 @@ correct_epochs = None  # epochs of every Finetune and Deepcorr model (None: from
 correct_train_per_class = None  # their training images per class (None: from the profile; 0 means all)
 correct_test_per_class = None  # test images per class of their tables (None: from the profile; 0 means all)
 draws = None  # random draws per size in Figure 9 (None: from the profile; the paper 10)
-variant = None  # correction unit: release | cw | lite | bottleneck | nobn (None: from the profile)
+variant = None  # correction unit: identity | release | cw | lite | bottleneck | nobn (None: from the profile)
 results_dir = "results"  # artifact store (cached weights, rankings, tables)
 fresh = False  # recompute every cached artifact
 
@@ -73,8 +73,11 @@ Markdown(ex.describe_splits(data) + " " + cmp.describe_training(cfg, data))
 # ## The correction unit and exact parameter counts
 #
 # A unit is a residual block *y ← y + F(y)* on the selected filters' outputs, right after the conv and
-# before its BN; its last layer starts at zero, so attaching it changes nothing until it trains. The CIFAR
-# unit of the authors' release is BN → 1×1 conv to 64 → BN → 3×3 → BN → 3×3 → BN → 1×1 back → BN.
+# before its BN. The tables of this page use the project's `identity` unit: the release's layer sizes,
+# BN → 1×1 conv to 64 → BN → 3×3 → BN → 3×3 → BN → 1×1 back → BN, the last BN starting at zero so attaching it
+# changes nothing until it trains, the network's own BN frozen. The authors' release wires it differently — no
+# last BN, no identity start, the sum through the network's own BN whose γ, β train for the corrected
+# channels — with the same parameter count; page 06 sets the two side by side (`Deepcorr-6-release`).
 # Counted on the built full-width networks, every trainable-parameter figure of Tables 3–4 and Deepcorr-5c's
 # is reproduced exactly — with the release's 50 / 100 corrected filters of 96 / 192 (round(β·N·1.0417));
 # the paper's text and Table 5 say 48 / 96, which is what this project corrects by default.

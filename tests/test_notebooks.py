@@ -111,6 +111,20 @@ def test_notebook_05_fits_svms_for_every_model_and_kind(executed):
 
 
 @pytest.mark.slow
+def test_notebook_06_sets_every_model_beside_the_baselines_with_paired_tests(executed):
+    _, results = executed
+    metrics = json.loads((results / "metrics" / "06_what_the_gain_consists_of.json").read_text())
+    assert metrics["seeds"] == 2
+    for kind in ("blur", "awgn"):
+        rows = metrics["summary"][kind]
+        assert set(rows) == {"Baseline", "BN-adapt", "TENT", "Finetune-BN", "Finetune-1", "Finetune-9", "Deepcorr-6",
+                             "Deepcorr-6-adapt", "Deepcorr-6-release", "Deepcorr-6-release-adapt", "Deepcorr-6c"}
+        assert all(0 <= row["Avg"] <= 1 and row["± Avg (std over seeds)"] >= 0 for row in rows.values())
+        tests = metrics["contrasts"][kind]
+        assert len(tests) == 4 and all(0 <= t["p-value"] <= 1 for t in tests.values())
+
+
+@pytest.mark.slow
 def test_the_profile_page_names_the_alexnet_counterpart(executed):
     outputs, _ = executed
     text = (outputs[0].parent / "_profile.md").read_text()
