@@ -23,6 +23,7 @@ from typing import Any
 from .config import PROFILES, Profile, alexnet_profile, is_override_key, resolve
 from .contents import map_markdown
 from .runtime import keep_freed_memory
+from .files import atomic_write
 from .store import code_fingerprint
 
 
@@ -226,6 +227,4 @@ def _execute(src: Path, out: Path, params: dict[str, Any], repo: Path, stamp: st
             tags = cell.metadata.setdefault("tags", [])
             if "injected-parameters" in tags and "hide-cell" not in tags:
                 tags.append("hide-cell")
-        partial = out.with_name(f".{out.name}.tmp{os.getpid()}")
-        nbformat.write(nb, partial)
-        os.replace(partial, out)
+        atomic_write(out, lambda tmp: nbformat.write(nb, tmp))

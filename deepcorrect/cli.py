@@ -16,6 +16,7 @@ from . import __version__
 from .config import PROFILES, override_keys, parse_assignments, resolve
 from .distortions import KINDS
 from .runtime import keep_freed_memory
+from .files import atomic_write
 
 EPILOG = """examples:
   deepcorrect book                                  # every notebook on the embedded 'smoke' profile, then the book
@@ -209,12 +210,8 @@ def _cmd_rank(args: argparse.Namespace) -> int:
     ranking = ex.ranking(cfg, store, model, data)
     frame = ranking.to_frame(args.score)
     if _is_main(args):
-        tmp = out.with_name(f".{out.name}.tmp")
-        if out.suffix == ".csv":
-            frame.to_csv(tmp, index=False)
-        else:
-            frame.to_json(tmp, orient="records", indent=1)
-        tmp.replace(out)
+        atomic_write(out, lambda tmp: frame.to_csv(tmp, index=False) if out.suffix == ".csv"
+                     else frame.to_json(tmp, orient="records", indent=1))
     print(ex.top_filters(ranking).to_string())
     print(f"\n{len(frame)} rows written to {out} ({ranking.seconds:.1f} s of ranking)")
     return 0
@@ -254,9 +251,7 @@ def _cmd_correct(args: argparse.Namespace) -> int:
         frames.append(table.assign(kind=kind))
     if args.out and _is_main(args):
         out = Path(args.out)
-        tmp = out.with_name(f".{out.name}.tmp")
-        pd.concat(frames).to_csv(tmp)
-        tmp.replace(out)
+        atomic_write(out, pd.concat(frames).to_csv)
         print(f"\nwritten to {out}")
     return 0
 

@@ -28,6 +28,7 @@ from .correction import (DEFAULT_WIDTH, check_frozen, corrected_layers, deepcorr
 from .data import TensorData
 from .distortions import half_distorted
 from .evaluate import COLUMNS, accuracy_table
+from .files import atomic_write
 from .experiments import artifact_key, evaluation_key, paper_betas
 from .models import AllConvBN, build_model, count_params, get_conv
 from .paper import TABLE_5, TABLE_6, TABLE_10, TABLE_10_FILTERS, alexnet_table, correction_table
@@ -264,9 +265,8 @@ class _BestEpoch:
         self.epoch, self.accuracy = epoch, accuracy
         self.state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         if self.path is not None:
-            tmp = self.path.with_name(f".{self.path.name}.tmp")
-            torch.save({"epoch": epoch, "accuracy": accuracy, "state": self.state}, tmp)
-            tmp.replace(self.path)
+            atomic_write(self.path, lambda tmp: torch.save({"epoch": epoch, "accuracy": accuracy,
+                                                            "state": self.state}, tmp))
 
     def restore(self, model: nn.Module, group: dd.Group | None) -> None:
         state = dd.broadcast(self.state, group)

@@ -20,6 +20,7 @@ from .distortions import KINDS, NUM_LEVELS
 from .evaluate import COLUMNS, accuracy_table, distorted_batches, features, predict
 from .models import PRETRAINED, REPORTED_ERROR, build_model, fetch_pretrained, load_weights
 from .paper import BETAS, SELECTION_COUNTS, baseline_row
+from .files import atomic_write
 from .store import CHECKPOINT, Store, config_hash, derived, stamp
 from .train import fit, resolve_device
 
@@ -255,7 +256,6 @@ def describe_tsne(tsne: dict) -> str:
 def save_metrics(results_dir: str | Path, name: str, metrics: dict) -> Path:
     """Write a notebook's headline numbers as JSON (``results_dir/metrics/name.json``) for tests and readers."""
     import json
-    import os
 
     def plain(obj):
         if isinstance(obj, pd.DataFrame):
@@ -264,13 +264,9 @@ def save_metrics(results_dir: str | Path, name: str, metrics: dict) -> Path:
             return {str(k): plain(v) for k, v in obj.items()}
         return obj
 
-    path = Path(results_dir) / "metrics" / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(plain(metrics), indent=2, sort_keys=True,
-                              default=lambda v: v.item() if hasattr(v, "item") else str(v)))
-    os.replace(tmp, path)
-    return path
+    text = json.dumps(plain(metrics), indent=2, sort_keys=True,
+                      default=lambda v: v.item() if hasattr(v, "item") else str(v))
+    return atomic_write(Path(results_dir) / "metrics" / f"{name}.json", lambda tmp: tmp.write_text(text))
 
 
 def provenance(store: Store) -> pd.DataFrame:

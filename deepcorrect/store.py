@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -31,6 +30,7 @@ import torch
 from . import __version__
 from . import distributed as dd
 from .checksums import sha256_file
+from .files import atomic_write
 
 
 #: Name of the training checkpoint a computation keeps in its artifact folder until its payload is saved.
@@ -209,16 +209,12 @@ class Store:
 
     def _save(self, folder: Path, kind: str, config: Any, inputs: dict[str, Any], payload: Any,
               seconds: float) -> None:
-        payload_path = folder / "payload.pt"
-        tmp = folder / f".payload.tmp{os.getpid()}"
-        torch.save(payload, tmp)
-        os.replace(tmp, payload_path)
+        payload_path = atomic_write(folder / "payload.pt", lambda tmp: torch.save(payload, tmp))
         meta = {"kind": kind, "config": config, "inputs": inputs, "code": self.code, "version": __version__,
                 "sha256": sha256_file(payload_path), "seconds": round(seconds, 3),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "created_ts": time.time(), "torch": torch.__version__}
-        tmp = folder / f".meta.tmp{os.getpid()}"
-        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
-        os.replace(tmp, folder / "meta.json")
+        text = json.dumps(meta, indent=2, sort_keys=True, default=str)
+        atomic_write(folder / "meta.json", lambda tmp: tmp.write_text(text))
         (folder / CHECKPOINT).unlink(missing_ok=True)  # a finished artifact no longer needs it
 
     @staticmethod

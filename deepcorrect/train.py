@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -23,6 +22,7 @@ from tqdm import tqdm
 from . import distributed as dd
 from .config import TrainConfig, result_fields
 from .data import TensorData
+from .files import atomic_write
 from .runtime import DeviceTimer, cudnn_benchmark
 
 BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -180,10 +180,7 @@ def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, epoch: int, 
              "config": fingerprint, "rng": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def _load(path: Path, fingerprint: str) -> dict:
