@@ -27,7 +27,7 @@ from .correction import (DEFAULT_WIDTH, check_frozen, corrected_layers, deepcorr
                          finetune_model, frozen_state, regulariser, set_training_mode, unit_macs, weight_layers)
 from .data import TensorData
 from .distortions import half_distorted
-from .evaluate import COLUMNS, accuracy_table
+from .evaluate import COLUMNS, accuracy_table, correct_predictions
 from .files import atomic_write
 from .experiments import artifact_key, evaluation_key, paper_betas
 from .models import AllConvBN, build_model, count_params, get_conv
@@ -234,7 +234,8 @@ def train_corrected(model: nn.Module, train: TensorData, val: TensorData | None,
 
     def validate(epoch: int, row: dict) -> None:
         if val_x is not None:
-            row["val_accuracy"] = _top1(model, val_x, val_y, profile.eval.batch_size)
+            row["val_accuracy"] = int(correct_predictions(model, val_x, val_y,
+                                                          batch_size=profile.eval.batch_size)) / len(val_y)
             if c.select == "best_val" and dd.is_main(group):
                 best.offer(epoch, row["val_accuracy"], model)
 
@@ -274,14 +275,6 @@ class _BestEpoch:
             model.load_state_dict(state)
         if self.path is not None and dd.is_main(group):
             self.path.unlink(missing_ok=True)
-
-
-@torch.inference_mode()
-def _top1(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:
-    model.eval()
-    correct = sum(int((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
-                  for i in range(0, len(x), batch_size))
-    return correct / len(x)
 
 
 def corrected_model(profile: Profile, store: Store, base: nn.Module, data, rank, kind: str, name: str,

@@ -84,6 +84,12 @@ def awgn(images: torch.Tensor, sigma: float, generator: torch.Generator | None =
     return out.clamp_(0, 255) if clip else out
 
 
+def noise_seed(seed: int, kind: str, level: int, batch: int) -> int:
+    """The generator seed of batch ``batch`` of ``kind`` at ``level``: the one formula by which evaluation and
+    ranking draw their distortions, so each batch's noise is fixed by (seed, kind, level, batch) alone."""
+    return ((seed * 7 + KINDS.index(check_kind(kind))) * 11 + level) * 100_003 + batch
+
+
 def distort(images: torch.Tensor, kind: str, level: int, family: str = "cifar",
             generator: torch.Generator | None = None, clip: bool = False) -> torch.Tensor:
     """Apply ``kind`` at the paper's ``level`` (0 = clean) for ``family`` to a batch."""

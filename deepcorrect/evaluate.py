@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .data import TensorData
-from .distortions import KINDS, NUM_LEVELS, distort
+from .distortions import KINDS, NUM_LEVELS, distort, noise_seed
 from .models import capture
 
 COLUMNS = ["Clean", *[f"Level {i}" for i in range(1, NUM_LEVELS + 1)]]
@@ -28,7 +28,7 @@ def distorted_batches(data: TensorData, kind: str, level: int, family: str, *, d
     device = torch.device(device)
     for b, start in enumerate(range(0, len(data), batch_size)):
         x = data.images[start:start + batch_size].to(device).float()
-        g = torch.Generator(device).manual_seed(_seed(seed, kind, level, b))
+        g = torch.Generator(device).manual_seed(noise_seed(seed, kind, level, b))
         yield distort(x, kind, level, family, generator=g, clip=clip), data.labels[start:start + batch_size].to(device)
 
 
@@ -47,6 +47,20 @@ def predict(model: nn.Module, data: TensorData, kind: str, level: int, family: s
 
 
 @torch.inference_mode()
+def correct_predictions(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 500,
+                        bf16: bool = False) -> torch.Tensor:
+    """How many images of ``x`` (already on the model's device and distorted as wanted) ``model`` classifies
+    as ``y``, as a 0-d tensor on the device: the one top-1 count every table, validation and restoration row
+    uses (no host sync until the caller asks for the number)."""
+    model.eval()
+    correct = torch.zeros((), dtype=torch.long, device=x.device)
+    for start in range(0, len(x), batch_size):
+        with _autocast(x.device, bf16):
+            correct += (model(x[start:start + batch_size]).argmax(1) == y[start:start + batch_size]).sum()
+    return correct
+
+
+@torch.inference_mode()
 def accuracy(model: nn.Module, data: TensorData, kind: str, level: int, family: str, *,
              device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0, clip: bool = False,
              bf16: bool = False) -> float:
@@ -55,8 +69,7 @@ def accuracy(model: nn.Module, data: TensorData, kind: str, level: int, family: 
     correct = torch.zeros((), dtype=torch.long, device=device)
     for x, y in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
                                   clip=clip):
-        with _autocast(device, bf16):
-            correct += (model(x).argmax(1) == y).sum()
+        correct += correct_predictions(model, x, y, batch_size=batch_size, bf16=bf16)
     return correct.item() / len(data)
 
 
@@ -112,6 +125,3 @@ def _autocast(device: torch.device | str, bf16: bool):
     on_cuda = torch.device(device).type == "cuda"
     return torch.autocast("cuda", dtype=torch.bfloat16) if bf16 and on_cuda else nullcontext()
 
-
-def _seed(seed: int, kind: str, level: int, batch: int) -> int:
-    return ((seed * 7 + KINDS.index(kind)) * 11 + level) * 100_003 + batch

@@ -18,7 +18,7 @@ from .config import Profile
 from .correction import corrected_layers, unit_macs
 from .data import TensorData
 from .distortions import NUM_LEVELS, sigma_for
-from .evaluate import COLUMNS, distorted_batches, per_class_accuracy
+from .evaluate import COLUMNS, correct_predictions, distorted_batches, per_class_accuracy
 from .experiments import artifact_key, evaluation_key
 from .models import count_params
 from .paper import FIGURE_11_COUNTS, PAPER_RESTORATION, TABLE_10, alexnet_table
@@ -64,8 +64,8 @@ def restoration_rows(profile: Profile, store: Store, base: nn.Module, data, kind
             for x, y in distorted_batches(test, kind, level, family, device="cpu", batch_size=ev.batch_size,
                                           seed=ev.seed, clip=ev.clip):
                 fixed, per_image = restore_batch(x, kind, sigma_for(kind, level, family), profile.restore)
-                right += _correct(base, fixed.clamp(0, 255), y, device)
-                plain += _correct(base, x, y, device)  # the baseline on the very same distorted images
+                right += int(correct_predictions(base, fixed.clamp(0, 255).to(device), y.to(device)))
+                plain += int(correct_predictions(base, x.to(device), y.to(device)))  # the very same distorted images
                 total += len(y)
                 cost += per_image * len(y)
             restored_acc.append(right / total)
@@ -81,11 +81,6 @@ def restoration_rows(profile: Profile, store: Store, base: nn.Module, data, kind
     table["s / image"] = [0.0, float(np.mean(r["seconds"][1:]))]
     table.index.name = "Method"
     return table
-
-
-@torch.inference_mode()
-def _correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> int:
-    return int((model(x.to(device)).argmax(1).cpu() == y).sum())
 
 
 def compare_alexnet(measured: pd.DataFrame, kind: str, restoration: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from . import distributed as dd
 from .config import RankingConfig
 from .data import TensorData
-from .distortions import NUM_LEVELS, distort
+from .distortions import NUM_LEVELS, distort, noise_seed
 from .models import capture, conv_layers, get_conv, swap_filters
 from .models.layers import count_macs
 
@@ -184,7 +184,7 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
                                   for layer, split in splits.items()}
             for k, kind in enumerate(cfg.kinds):
                 for li, lv in enumerate(cfg.levels):
-                    g = torch.Generator(device).manual_seed(((cfg.seed * 7 + k) * 11 + lv) * 100_003 + batch_no)
+                    g = torch.Generator(device).manual_seed(noise_seed(cfg.seed, kind, lv, batch_no))
                     distorted = distort(images, kind, lv, family, generator=g, clip=cfg.clip)
                     if splits:  # and one pass gives the base predictions and every prefix value the swaps need
                         logits, distorted = run_keeping(graph, distorted, keep)

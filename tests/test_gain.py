@@ -160,3 +160,15 @@ def test_best_val_needs_a_validation_split():
     profile = resolve("smoke", select="best_val")
     with pytest.raises(ValueError, match="select=best_val .* no validation split"):
         cmp.train_corrected(_net(), _data(), None, profile, "blur", lr=0.1, device=torch.device("cpu"))
+
+
+def test_two_passes_per_epoch_see_every_training_image_twice():
+    net = _net()
+    model = deepcorrect_model(net, {"conv1": range(2)}, "identity")
+    profile = resolve("smoke", correct_epochs=1, correct_batch_size=20)
+    one = cmp.train_corrected(model, _data(), None, profile, "blur", lr=0.01, device=torch.device("cpu"),
+                              progress=False)
+    two = cmp.train_corrected(deepcorrect_model(net, {"conv1": range(2)}, "identity"), _data(), None,
+                              resolve("smoke", correct_epochs=1, correct_batch_size=20, passes=2), "blur", lr=0.01,
+                              device=torch.device("cpu"), progress=False)
+    assert two[-1]["iteration"] == 2 * one[-1]["iteration"] == 6
