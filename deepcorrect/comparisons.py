@@ -338,7 +338,8 @@ def evaluate_models(profile: Profile, store: Store, base: nn.Module, data, rank,
     """Top-1 per level, Avg and trainable parameters for each named model (``Baseline`` is the untouched
     network, with all its parameters counted as the paper does); the training records alongside. ``TENT``'s
     row is its online accuracy while it adapts to the test batches. A baseline that does not apply to this
-    network (BN-adapt, TENT, Finetune-BN without BatchNorm) gets no row; its record says why."""
+    network (BN-adapt, TENT, Finetune-BN without BatchNorm) and a model whose training diverged get no row;
+    their records say why."""
     device = resolve_device(profile.device)
     test = subsets(profile, data)[2]
     ev = profile.eval
@@ -353,6 +354,9 @@ def evaluate_models(profile: Profile, store: Store, base: nn.Module, data, rank,
                 if "not applicable" not in str(err):
                     raise
                 records[name] = {"name": name, "not applicable": str(err)}
+                continue
+            except FloatingPointError as err:  # its training diverged: a finding, not a crash of the table
+                records[name] = {"name": name, "diverged": str(err)}
                 continue
         tent = name.strip() == "TENT"
 

@@ -64,31 +64,24 @@ class CorrectionUnit(nn.Module):
 
 
 class ChannelTrainableBN(nn.Module):
-    """A pretrained BN whose γ, β train for ``channels`` only (the release's unit): the original module stays
-    frozen — its statistics, and the other channels' γ, β, bit for bit — and the trained channels' values live
-    in two new parameters initialised from it."""
+    """The BN after a conv corrected by the release's unit. As in the release, the corrected channels go
+    through a BN of their own that trains — γ, β and running statistics start as the pretrained ones; batch
+    statistics while training, its running statistics updated — while every other channel goes through the
+    pretrained BN ``bn``, frozen or adapting as the base network's BNs do (``base_bn``). Trainable: 2·C."""
 
     def __init__(self, bn: nn.BatchNorm2d, channels: Sequence[int]):
         super().__init__()
-        if not bn.affine:
-            raise ValueError("the release's unit trains the γ, β of the BN after the corrected conv; this BN has none")
+        if not bn.affine or bn.running_mean is None:
+            raise ValueError("the release's unit needs an affine BN with running statistics after the corrected conv")
         self.bn = bn.requires_grad_(False)
         self.register_buffer("channels", torch.as_tensor(list(channels), dtype=torch.long), persistent=True)
-        self.weight = nn.Parameter(bn.weight.detach()[self.channels].clone())
-        self.bias = nn.Parameter(bn.bias.detach()[self.channels].clone())
+        self.own = nn.BatchNorm2d(len(channels), eps=bn.eps, momentum=bn.momentum)
+        with torch.no_grad():
+            for name in ("weight", "bias", "running_mean", "running_var"):
+                getattr(self.own, name).copy_(getattr(bn, name)[self.channels])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bn = self.bn
-        weight = bn.weight.index_copy(0, self.channels, self.weight)
-        bias = bn.bias.index_copy(0, self.channels, self.bias)
-        use_batch = bn.training or bn.running_mean is None
-        momentum = bn.momentum
-        if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
-            bn.num_batches_tracked.add_(1)
-            if momentum is None:  # a cumulative average, as nn.BatchNorm2d computes it
-                momentum = 1.0 / float(bn.num_batches_tracked)
-        return nn.functional.batch_norm(x, bn.running_mean, bn.running_var, weight, bias, use_batch,
-                                        momentum or 0.0, bn.eps)
+        return self.bn(x).index_copy(1, self.channels, self.own(x.index_select(1, self.channels)))
 
 
 class CorrectedConv(nn.Module):

@@ -61,6 +61,9 @@ def summary(tables: dict[int, pd.DataFrame], records: dict[int, dict]) -> pd.Dat
                               for rec in records.values()]) for name in out.index}
     out["train s"] = pd.Series(seconds)
     out.attrs["seeds"] = len(tables)
+    out.attrs["diverged"] = {name: sum("diverged" in rec.get(name, {}) for rec in records.values())
+                             for name in dict.fromkeys(n for rec in records.values() for n in rec)
+                             if any("diverged" in rec.get(name, {}) for rec in records.values())}
     return out
 
 
@@ -69,14 +72,15 @@ def contrasts(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
     over every (seed, column) pair — the same distorted test images, the same training seed."""
     rows = []
     for a, b, what in CONTRASTS:
-        if not all(a in t.index and b in t.index for t in tables.values()):
+        both = [t for t in tables.values() if a in t.index and b in t.index]  # seeds where neither diverged
+        if not both:
             continue
-        x = np.concatenate([t.loc[a, COLUMNS].to_numpy(float) for t in tables.values()])
-        y = np.concatenate([t.loc[b, COLUMNS].to_numpy(float) for t in tables.values()])
+        x = np.concatenate([t.loc[a, COLUMNS].to_numpy(float) for t in both])
+        y = np.concatenate([t.loc[b, COLUMNS].to_numpy(float) for t in both])
         stat, p = paired_ttest(x, y)
         rows.append({"contrast": f"{a} − {b}", "what it measures": what,
-                     "Avg A": float(np.mean([t.loc[a, "Avg"] for t in tables.values()])),
-                     "Avg B": float(np.mean([t.loc[b, "Avg"] for t in tables.values()])),
+                     "Avg A": float(np.mean([t.loc[a, "Avg"] for t in both])),
+                     "Avg B": float(np.mean([t.loc[b, "Avg"] for t in both])),
                      "difference": float(np.mean(x - y)), "t": stat, "p-value": p, "pairs": len(x)})
     return pd.DataFrame(rows).set_index("contrast")
 
@@ -117,6 +121,9 @@ def verdict(summaries: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame], 
                           f"{row['difference']:+.3f})"
             what = row["what it measures"]
             text.append(f"{what[:1].upper()}{what[1:]}: {outcome}.")
+        for name, count in s.attrs.get("diverged", {}).items():
+            text.append(f"{name}'s training diverged (loss NaN) in {count} of {n} seeds; its row and tests use the "
+                        f"other seeds." if count < n else f"{name}'s training diverged in every seed: no row.")
         if n < 3:
             text.append("With fewer than three seeds the spreads above say little; run with more seeds.")
         parts.append(" ".join(text))

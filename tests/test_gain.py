@@ -41,7 +41,7 @@ def test_release_unit_has_the_tables_80954_parameters_for_50_filters():
     release = deepcorrect_model(net, {"conv1": range(50)}, "release")
     identity = deepcorrect_model(net, {"conv1": range(50)}, "identity")
     assert count_params(release, trainable_only=True) == count_params(identity, trainable_only=True) == 80_954
-    assert isinstance(release.bn1, ChannelTrainableBN) and release.bn1.weight.numel() == 50
+    assert isinstance(release.bn1, ChannelTrainableBN) and release.bn1.own.weight.numel() == 50
 
 
 def test_release_unit_trains_exactly_the_corrected_channels_gamma_and_beta():
@@ -49,13 +49,16 @@ def test_release_unit_trains_exactly_the_corrected_channels_gamma_and_beta():
     picked = [0, 3, 5]
     model = deepcorrect_model(net, {"conv1": picked}, "release")
     x = torch.rand(4, 3, 32, 32) * 255
-    assert not torch.equal(model(x), net.eval()(x))  # he_normal init: no identity start, as in the release
+    assert not torch.equal(model.eval()(x), net.eval()(x))  # he_normal init: no identity start, as in the release
     frozen = frozen_state(model)
-    gamma, beta = model.bn1.weight.detach().clone(), model.bn1.bias.detach().clone()
+    own = model.bn1.own
+    gamma, beta, mean = own.weight.detach().clone(), own.bias.detach().clone(), own.running_mean.clone()
     assert torch.equal(gamma, net.bn1.weight[picked]) and torch.equal(beta, net.bn1.bias[picked])
+    assert torch.equal(mean, net.bn1.running_mean[picked])
     _train(model)
     check_frozen(model, frozen)  # the pretrained BN itself (every channel, its statistics) is bit-identical
-    assert not torch.equal(model.bn1.weight, gamma) and not torch.equal(model.bn1.bias, beta)
+    assert not torch.equal(own.weight, gamma) and not torch.equal(own.bias, beta)
+    assert not torch.equal(own.running_mean, mean)  # the corrected channels' BN trains, as in the release
 
 
 def test_release_unit_needs_a_batchnorm_after_the_conv():
