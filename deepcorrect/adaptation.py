@@ -76,8 +76,10 @@ def tent_table(model: nn.Module, data: TensorData, kind: str, family: str, *, se
                lr: float = TENT_LR, batch_size: int = TENT_BATCH, device: torch.device | str = "cpu"
                ) -> pd.DataFrame:
     """TENT's online top-1 in the layout of Tables 3–4 (one row, ``kind``): at each level the model starts
-    again from ``model`` and, batch after batch of the same distorted test images every other model sees,
-    predicts and then takes one Adam step on the mean prediction entropy w.r.t. the BN γ, β."""
+    again from ``model`` and, batch after batch of the test images in one seeded random order (a test set
+    stored class by class would otherwise hand it batches of one or two classes, whose batch statistics no BN
+    can use), predicts and then takes one Adam step on the mean prediction entropy w.r.t. the BN γ, β."""
+    data = data.subset(torch.randperm(len(data), generator=torch.Generator().manual_seed(seed)))
     row = []
     for level in range(NUM_LEVELS + 1):
         adapted = tent_model(model).to(device)

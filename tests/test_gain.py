@@ -175,3 +175,22 @@ def test_two_passes_per_epoch_see_every_training_image_twice():
                               resolve("smoke", correct_epochs=1, correct_batch_size=20, passes=2), "blur", lr=0.01,
                               device=torch.device("cpu"), progress=False)
     assert two[-1]["iteration"] == 2 * one[-1]["iteration"] == 6
+
+
+def test_tent_sees_the_test_images_in_a_mixed_order_not_class_by_class(monkeypatch):
+    """A class-sorted test set would give TENT batches of one class: its batch statistics would be useless."""
+    from deepcorrect import adaptation
+
+    seen = []
+    real = adaptation.distorted_batches
+
+    def spy(data, *args, **kwargs):
+        seen.append(data.labels.clone())
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(adaptation, "distorted_batches", spy)
+    data = _data(4)  # stored class by class
+    order = torch.argsort(data.labels, stable=True)
+    tent_table(_net().eval(), data.subset(order), "blur", "cifar", seed=0, batch_size=8)
+    first_batch = seen[0][:8]
+    assert len(set(first_batch.tolist())) > 2 and sorted(seen[0].tolist()) == sorted(data.labels.tolist())
