@@ -8,7 +8,7 @@ import torchvision
 from torch import nn
 
 from deepcorrect.data import TensorData
-from deepcorrect.distortions import distort
+from deepcorrect.distortions import distort, noise_seed
 from deepcorrect.models import AllConvBN, CaffeAlexNet, TorchvisionAlexNet, get_conv
 from deepcorrect.ranking import (RankingConfig, SuffixSplit, ideal_accuracy, n_selected, rank_filters, ranking_set,
                                  select_global, select_local)
@@ -33,10 +33,6 @@ def reference_counts(model, layer, images, labels, kind, level, family, seed_for
         handle.remove()
     base = int((model(distorted).argmax(1) == labels).sum())
     return torch.tensor(counts), base
-
-
-def _level_seed(cfg, kind_index, level):
-    return ((cfg.seed * 7 + kind_index) * 11 + level) * 100_003 + 0
 
 
 def _small_resnet():
@@ -75,7 +71,7 @@ def test_fast_counts_equal_the_literal_algorithm(name, make, size, layers, famil
         for layer in layers:
             for li, level in enumerate(cfg.levels):
                 expected, base = reference_counts(model, layer, images.float(), labels, "awgn", level, family,
-                                                  _level_seed(cfg, 0, level))
+                                                  noise_seed(cfg.seed, "awgn", level, 0))
                 for ranking in rankings:
                     assert torch.equal(ranking.counts[layer][0, li], expected), (layer, level)
                     assert int(ranking.base[0, li]) == base
