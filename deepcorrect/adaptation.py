@@ -24,6 +24,10 @@ TENT_LR = 1e-3
 TENT_BATCH = 128
 
 
+class NotApplicable(ValueError):
+    """A baseline that acts on BatchNorm layers, asked of a network that has none."""
+
+
 def batchnorms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
@@ -31,7 +35,7 @@ def batchnorms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
 def require_batchnorm(model: nn.Module, what: str) -> None:
     """``what`` acts on BatchNorm layers only: a clear error for a network that has none."""
     if not batchnorms(model):
-        raise ValueError(f"{what} acts on BatchNorm layers, and {type(model).__name__} has none: the baseline is "
+        raise NotApplicable(f"{what} acts on BatchNorm layers, and {type(model).__name__} has none: the baseline is "
                          f"not applicable to this network")
 
 
@@ -85,16 +89,16 @@ def tent_table(model: nn.Module, data: TensorData, kind: str, family: str, *, se
         adapted = tent_model(model).to(device)
         params = [p for p in adapted.parameters() if p.requires_grad]
         opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999))
-        correct = 0
+        correct = torch.zeros((), dtype=torch.long, device=device)
         for x, y in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
                                       clip=clip):
             logits = adapted(x)
-            correct += int((logits.argmax(1) == y).sum())  # online: the prediction made before the update
+            correct += (logits.argmax(1) == y).sum()  # online: the prediction made before the update
             entropy = -(logits.softmax(1) * logits.log_softmax(1)).sum(1).mean()
             opt.zero_grad(set_to_none=True)
             entropy.backward()
             opt.step()
-        row.append(correct / len(data))
+        row.append(correct.item() / len(data))
     table = pd.DataFrame([row], index=[kind], columns=COLUMNS)
     table["Avg"] = table[COLUMNS].mean(axis=1)
     return table

@@ -22,7 +22,7 @@ from torch import nn
 
 from . import distributed as dd
 from .config import Profile
-from .adaptation import TENT_BATCH, TENT_LR, adapt_batchnorm, require_batchnorm, tent_model, tent_table
+from .adaptation import TENT_BATCH, TENT_LR, NotApplicable, adapt_batchnorm, require_batchnorm, tent_model, tent_table
 from .correction import (DEFAULT_WIDTH, check_frozen, corrected_layers, deepcorrect_model, finetune_bn_model,
                          finetune_model, frozen_state, regulariser, set_training_mode, unit_macs, weight_layers)
 from .data import TensorData
@@ -33,7 +33,7 @@ from .experiments import artifact_key, evaluation_key, paper_betas
 from .models import AllConvBN, build_model, count_params, get_conv
 from .paper import TABLE_5, TABLE_6, TABLE_10, TABLE_10_FILTERS, alexnet_table, correction_table
 from .ranking import n_selected, ranked_layers, select_global, select_local
-from .store import CHECKPOINT, Store, derived, key_of, stamp
+from .store import CHECKPOINT, Store, derived, stamp
 from .train import fit, resolve_device
 
 #: Rows of Tables 3–4, in the paper's order.
@@ -44,10 +44,15 @@ TABLE_3_MODELS = ("Baseline", "Finetune-1", "Finetune-3", "Finetune-6", "Finetun
 PAPER_FULL_FINETUNE = "Finetune-9"
 
 
+def full_finetune_name(net: nn.Module) -> str:
+    """``Finetune-N``, N the weight layers of ``net``: every layer trains (Finetune-9 for All-Conv-BN,
+    Finetune-20 for ResNet-20: 19 convs and the linear layer)."""
+    return f"Finetune-{len(weight_layers(net))}"
+
+
 def table3_models(net: nn.Module) -> tuple[str, ...]:
-    """Tables 3–4's rows for ``net``: k ∈ {1, 3, 6} and the full fine-tune, ``Finetune-N`` with N its weight
-    layers (Finetune-9 for All-Conv-BN, Finetune-20 for ResNet-20: 19 convs and the linear layer)."""
-    full = f"Finetune-{len(weight_layers(net))}"
+    """Tables 3–4's rows for ``net``: k ∈ {1, 3, 6} and the full fine-tune (:func:`full_finetune_name`)."""
+    full = full_finetune_name(net)
     return tuple(full if name == PAPER_FULL_FINETUNE else name for name in TABLE_3_MODELS)
 
 
@@ -288,10 +293,10 @@ def corrected_model(profile: Profile, store: Store, base: nn.Module, data, rank,
     c = profile.correct
     lr = c.deepcorr_lr if spec.method == "deepcorr" else c.finetune_lr
     device = resolve_device(profile.device)
-    record = {"name": name, "history": [], "selection": selection,
+    record = {"name": name, "method": spec.method, "history": [], "selection": selection,
               "params": count_params(model, trainable_only=True)}
     if spec.method == "tent":
-        return stamp(model.eval(), f"tent/{key_of(base)}"), record
+        return model.eval(), record
     train, val, _ = subsets(profile, data)
     base_bn = spec.base_bn or c.base_bn
 
@@ -309,10 +314,10 @@ def corrected_model(profile: Profile, store: Store, base: nn.Module, data, rank,
     key = {**_training_key(profile, spec.method), "kind": kind, "method": spec.method, "k": spec.k,
            "train_last": spec.train_last, "selection": selection, "base_bn": base_bn,
            **({"variant": spec.variant} if spec.variant else {})}
-    inputs = {"base": base, "train": train, "val": val if val is not None else "none"}
-    result = store.get("corrected", key, compute, inputs)
+    result, artifact = store.get_keyed("corrected", key, compute,
+                                       {"base": base, "train": train, "val": val if val is not None else "none"})
     model.load_state_dict(result["state"])
-    stamp(model, store.key("corrected", key, inputs))
+    stamp(model, artifact)
     record["history"] = result["history"]
     return model.eval(), record
 
@@ -350,15 +355,13 @@ def evaluate_models(profile: Profile, store: Store, base: nn.Module, data, rank,
         else:
             try:
                 model, record = corrected_model(profile, store, base, data, rank, kind, name, progress)
-            except ValueError as err:
-                if "not applicable" not in str(err):
-                    raise
+            except NotApplicable as err:
                 records[name] = {"name": name, "not applicable": str(err)}
                 continue
             except FloatingPointError as err:  # its training diverged: a finding, not a crash of the table
                 records[name] = {"name": name, "diverged": str(err)}
                 continue
-        tent = name.strip() == "TENT"
+        tent = record.get("method") == "tent"
 
         def compute(_folder: Path, model=model, tent=tent) -> dict:
             if tent:

@@ -12,8 +12,9 @@ Variants (parameter counts match the paper's tables exactly; see PAPER_NOTES):
   3×3 → BN → 3×3 → BN → 1×1 W→C → BN(C), W = 64, the last BN zero-initialised; the network's own BN after the
   conv stays frozen (Tables 3–4: 80,954 parameters for C = 50).
 - ``release`` — the authors' release exactly: the same branch without the last BN(C), every conv
-  ``he_normal``-initialised (no identity start); the sum goes through the network's own pretrained BN, whose
-  γ, β train for the corrected channels only (also 80,954 for C = 50). Needs a BN after the corrected conv.
+  ``he_normal``-initialised (no identity start); the sum goes through a BN of its own that starts as the
+  pretrained BN's corrected channels and trains (:class:`ChannelTrainableBN`; also 80,954 for C = 50). Needs a
+  BN after the corrected conv.
 - ``cw`` — critically wide (Deepcorr-5): [1×1, C; k×k, C; k×k, C; 1×1, C], k = 5 on a large-kernel first
   layer, else 3; BN after every conv but the last.
 - ``lite`` — [1×1, 128; 3×3, 128; 3×3, 128; 1×1, C], the 3×3 pair dilated (1, 2) on a large-kernel layer.
@@ -29,6 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
+from .adaptation import batchnorms, require_batchnorm
 from .models import get_conv
 from .models.layers import count_macs
 
@@ -216,12 +218,9 @@ def finetune_model(model: nn.Module, k: int | None = None) -> nn.Module:
 def finetune_bn_model(model: nn.Module) -> nn.Module:
     """Finetune-BN: a copy of ``model`` in which only the BatchNorm γ and β train (page 06's baseline between
     BN adaptation and fine-tuning); a network without BN has no such model."""
+    require_batchnorm(model, "Finetune-BN")
     out = copy.deepcopy(model).requires_grad_(False)
-    norms = [m for m in out.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine]
-    if not norms:
-        raise ValueError(f"Finetune-BN trains BatchNorm γ and β, and {type(model).__name__} has none: the "
-                         f"baseline is not applicable to this network")
-    for bn in norms:
+    for bn in batchnorms(out):
         bn.requires_grad_(True)
     return out
 

@@ -94,10 +94,9 @@ def baseline(profile: Profile, store: Store, train: TensorData, progress: bool =
                       progress=progress, group=store.group)
         return {"state": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history}
 
-    key, inputs = artifact_key(profile, "model", "train"), {"train": train}
-    result = store.get("baseline", key, compute, inputs)
+    result, key = store.get_keyed("baseline", artifact_key(profile, "model", "train"), compute, {"train": train})
     model.load_state_dict(result["state"])
-    stamp(model, store.key("baseline", key, inputs))
+    stamp(model, key)
     return model.to(device).eval(), result["history"]  # on the device whether trained now or loaded
 
 
@@ -298,10 +297,9 @@ def ranking(profile: Profile, store: Store, model: nn.Module, data: Splits, prog
         return rank_filters(model, rset, profile.data.family, profile.rank, device=device,
                             progress=progress, group=store.group).to_payload()
 
-    key = {**artifact_key(profile, "rank"), "family": profile.data.family}
-    inputs = {"model": model, "ranking_set": source}
-    payload = store.get("ranking", key, compute, inputs)
-    return stamp(Ranking.from_payload(payload), store.key("ranking", key, inputs))
+    payload, key = store.get_keyed("ranking", {**artifact_key(profile, "rank"), "family": profile.data.family},
+                                   compute, {"model": model, "ranking_set": source})
+    return stamp(Ranking.from_payload(payload), key)
 
 
 def check_rank_layers(profile: Profile, num_classes: int) -> None:

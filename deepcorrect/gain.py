@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from .comparisons import evaluate_models, paired_ttest
+from .comparisons import evaluate_models, full_finetune_name, paired_ttest
 from .config import Profile
-from .correction import weight_layers
 from .evaluate import COLUMNS
 from .store import Store
 
@@ -33,9 +32,8 @@ def page_models(net: nn.Module) -> tuple[str, ...]:
     """The page's rows for ``net``: the baseline, the baselines that correct no filter, Finetune-1 and the
     full fine-tune (Finetune-N, N its weight layers), and Deepcorr-6 in the four combinations of unit (identity
     start / release-exact) and base BN (frozen / adapting), and Deepcorr-6c."""
-    full = f"Finetune-{len(weight_layers(net))}"
-    return ("Baseline", "BN-adapt", "TENT", "Finetune-BN", "Finetune-1", full, "Deepcorr-6", "Deepcorr-6-adapt",
-            "Deepcorr-6-release", "Deepcorr-6-release-adapt", "Deepcorr-6c")
+    return ("Baseline", "BN-adapt", "TENT", "Finetune-BN", "Finetune-1", full_finetune_name(net), "Deepcorr-6",
+            "Deepcorr-6-adapt", "Deepcorr-6-release", "Deepcorr-6-release-adapt", "Deepcorr-6c")
 
 
 def seeded_tables(profile: Profile, store: Store, base: nn.Module, data, rank, kind: str, names, seeds,

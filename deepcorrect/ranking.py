@@ -168,7 +168,7 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
     t0 = time.perf_counter()
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and cfg.bf16
                 else nullcontext())
-    copy_bytes = {}  # per ranked layer: device memory one swapped copy of a chunk takes through the suffix
+    chunks = {}  # per ranked layer: swapped copies per suffix run, sized once from the first image batch
     with torch.inference_mode(), autocast, _float32_exact(device.type == "cuda" and not cfg.bf16):
         for start in range(0, len(data), cfg.chunk_images):
             images = data.images[start:start + cfg.chunk_images].to(device).float()
@@ -178,10 +178,11 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
             batch_no = start // cfg.chunk_images
             if splits:  # one pass keeps every ranked layer's clean output
                 clean = run_keeping(graph, images, keep)[1]
-                if not copy_bytes:
+                if not chunks:
                     per_image = activation_bytes(graph, images[:1].clone())
-                    copy_bytes = {layer: len(images) * split.suffix_bytes(per_image)
-                                  for layer, split in splits.items()}
+                    chunks = {layer: cfg.chunk_filters or filters_per_run(
+                        device, len(images) * split.suffix_bytes(per_image), len(mine[layer]))
+                        for layer, split in splits.items()}
             for k, kind in enumerate(cfg.kinds):
                 for li, lv in enumerate(cfg.levels):
                     g = torch.Generator(device).manual_seed(noise_seed(cfg.seed, kind, lv, batch_no))
@@ -193,10 +194,8 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
                     base[k, li] += (logits.argmax(1) == labels).sum().cpu()
                     for layer in layers:
                         if splits:
-                            chunk = cfg.chunk_filters or filters_per_run(device, copy_bytes[layer],
-                                                                         len(mine[layer]))
                             c = splits[layer].swap_counts(clean[splits[layer].target], distorted, labels,
-                                                          chunk, mine[layer])
+                                                          chunks[layer], mine[layer])
                         else:
                             c = literal_counts(model, layer, images, distorted, labels, mine[layer])
                         counts[layer][k, li] += c.cpu()

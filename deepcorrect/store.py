@@ -141,6 +141,12 @@ class Store:
             ) -> Any:
         """The cached payload for (kind, config, inputs), or ``compute(folder)``'s result, saved before
         returning. ``inputs``: the objects (or keys) it is computed from; their keys enter its own."""
+        return self.get_keyed(kind, config, compute, inputs)[0]
+
+    def get_keyed(self, kind: str, config: Any, compute: Callable[[Path], Any],
+                  inputs: dict[str, Any] | None = None) -> tuple[Any, str]:
+        """:meth:`get` and the artifact's key, to :func:`stamp` on what is built from the payload (its
+        inputs are keyed once: a content hash is not computed twice)."""
         inputs = {name: key_of(value) for name, value in (inputs or {}).items()}
         key = self.key(kind, config, inputs)
         folder = self.root / key
@@ -155,7 +161,7 @@ class Store:
         if cached is not None:
             self.ledger.append({"kind": kind, "key": key, "inputs": inputs, "computed": False,
                                 "seconds": self._seconds(folder)})
-            return cached
+            return cached, key
         t0 = time.perf_counter()
         try:
             payload = compute(folder)  # every rank takes part (training and ranking are collective)
@@ -167,7 +173,7 @@ class Store:
             self._save(folder, kind, config, inputs, payload, seconds)
         dd.barrier(self.group)
         self.ledger.append({"kind": kind, "key": key, "inputs": inputs, "computed": True, "seconds": seconds})
-        return payload
+        return payload, key
 
     def provenance(self) -> list[dict]:
         """The ledger as rows for a table: each artifact's key, its inputs' keys, the code fingerprint and
