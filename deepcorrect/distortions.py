@@ -14,6 +14,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .runtime import float32_exact
+
 KINDS = ("blur", "awgn")
 NUM_LEVELS = 6
 
@@ -68,8 +70,9 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
     k = gaussian_kernel1d(sigma, device=images.device, dtype=images.dtype)
     r = k.numel() // 2
     x = images.reshape(n * c, 1, h, w)
-    x = F.conv2d(x, k.view(1, 1, 1, -1), padding=(0, r))
-    x = F.conv2d(x, k.view(1, 1, -1, 1), padding=(r, 0))
+    with float32_exact(images.is_cuda):
+        x = F.conv2d(x, k.view(1, 1, 1, -1), padding=(0, r))
+        x = F.conv2d(x, k.view(1, 1, -1, 1), padding=(r, 0))
     return x.reshape(n, c, h, w)
 
 
@@ -148,8 +151,9 @@ def _blur_per_image(images: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
     k = taps.shape[1]
     weights = taps.repeat_interleave(c, dim=0)  # one kernel per (image, channel) plane
     x = images.reshape(1, n * c, h, w)
-    x = F.conv2d(x, weights.view(n * c, 1, 1, k), padding=(0, k // 2), groups=n * c)
-    x = F.conv2d(x, weights.view(n * c, 1, k, 1), padding=(k // 2, 0), groups=n * c)
+    with float32_exact(images.is_cuda):
+        x = F.conv2d(x, weights.view(n * c, 1, 1, k), padding=(0, k // 2), groups=n * c)
+        x = F.conv2d(x, weights.view(n * c, 1, k, 1), padding=(k // 2, 0), groups=n * c)
     return x.reshape(n, c, h, w)
 
 

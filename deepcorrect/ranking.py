@@ -33,6 +33,7 @@ from .data import TensorData
 from .distortions import NUM_LEVELS, distort, noise_seed
 from .models import capture, conv_layers, get_conv, swap_filters
 from .models.layers import count_macs
+from .runtime import float32_exact
 
 
 @dataclass
@@ -169,7 +170,7 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and cfg.bf16
                 else nullcontext())
     chunks = {}  # per ranked layer: swapped copies per suffix run, sized once from the first image batch
-    with torch.inference_mode(), autocast, _float32_exact(device.type == "cuda" and not cfg.bf16):
+    with torch.inference_mode(), autocast, float32_exact(device.type == "cuda" and not cfg.bf16):
         for start in range(0, len(data), cfg.chunk_images):
             images = data.images[start:start + cfg.chunk_images].to(device).float()
             if splits and cfg.channels_last and images.dim() == 4:
@@ -231,21 +232,6 @@ def activation_bytes(gm: fx.GraphModule, example: torch.Tensor) -> dict[str, int
         if node.op != "output" and hasattr(meta, "shape") and hasattr(meta, "dtype"):
             sizes[node.name] = math.prod(meta.shape) * torch.empty((), dtype=meta.dtype).element_size()
     return sizes
-
-
-@contextmanager
-def _float32_exact(on: bool):
-    """Inside: no TF32 in cuDNN convolutions and CUDA matmuls (on by default for convs), so a float32 ranking
-    on a GPU computes in float32 as it claims; the settings are restored on exit."""
-    if not on:
-        yield
-        return
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:

@@ -119,3 +119,19 @@ def _copies_to_host(name: str, args, kwargs) -> bool:
         dst, src = tensors
         return dst.device.type == "cpu" and src.device.type != "cpu"
     return False
+
+
+@contextmanager
+def float32_exact(on: bool = True):
+    """Inside: no TF32 in cuDNN convolutions and CUDA matmuls (on by default for convs), so float32 work on a
+    GPU (the ranking, the blur) computes in float32 as it claims; the settings are restored on exit.
+    Measured on an H200: the blur under TF32 was off by 0.02 grey levels from the CPU's."""
+    if not on:
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

@@ -210,15 +210,15 @@ def test_mac_counts_of_the_bound_are_the_layers_own_costs():
 
 
 def test_float32_ranking_turns_tf32_off_inside_and_restores_it():
-    from deepcorrect.ranking import _float32_exact
+    from deepcorrect.runtime import float32_exact
 
     saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
     try:
-        with _float32_exact(True):
+        with float32_exact(True):
             assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
         assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
-        with _float32_exact(False):  # bf16 rankings leave the settings alone
+        with float32_exact(False):  # bf16 rankings leave the settings alone
             assert torch.backends.cudnn.allow_tf32
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
