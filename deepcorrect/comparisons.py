@@ -121,7 +121,8 @@ def check_specs(profile: Profile, num_classes: int, specs: list[ModelSpec]) -> N
     """Fail before any training when a model cannot exist on this network (k beyond its layers, more
     first-layer filters than it has)."""
 
-    net = build_model(profile.model.arch, num_classes, profile.model.width)
+    net = build_model(profile.model.arch, num_classes, profile.model.width, inputs=profile.model.inputs,
+                      lrn=profile.model.lrn)
     layers = list(profile.rank.layers) or ranked_layers(net)
     for spec in specs:
         if spec.method in BASELINES.values():

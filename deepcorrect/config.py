@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .distortions import KINDS, LEVELS, NUM_LEVELS, check_kind
-from .models import ARCHS, PRETRAINED, REPORTED_ERROR
+from .models import ALEXNET_INPUTS, ARCHS, LRN_ALPHA, PRETRAINED, REPORTED_ERROR
 
 
 def _choice(name: str, value: Any, valid: tuple) -> None:
@@ -81,10 +81,14 @@ class DataConfig:
 class ModelConfig:
     arch: str = "allconv"  # allconv | alexnet_caffe | alexnet_tv | resnet20, 32, 44, 56, 110 (CIFAR ResNets)
     width: float = 1.0  # filters per layer relative to the paper's (All-Conv-BN 96/192, Caffe AlexNet 96…4096)
-    weights: str = ""  # local state-dict file of a pretrained baseline ("" = train it here)
+    weights: str = ""  # local state-dict file of a pretrained baseline, or the release's alexnet_weights.h5
+    inputs: str = "caffe"  # Caffe AlexNet input: caffe (RGB mean subtracted, the release's) | standardized (÷ std too)
+    lrn: str = "keras"  # Caffe AlexNet LRN: keras (α·Σx², the release's layer) | caffe (α/n·Σx², Caffe's and torch's)
 
     def __post_init__(self):
         _choice("arch", self.arch, ARCHS)
+        _choice("inputs", self.inputs, ALEXNET_INPUTS)
+        _choice("lrn", self.lrn, tuple(LRN_ALPHA))
         if not (isinstance(self.width, (int, float)) and 0 < self.width <= 4):
             raise ValueError(f"width must be in (0, 4], got {self.width!r}")
         if self.arch == "alexnet_tv" and self.width != 1:
@@ -287,6 +291,12 @@ class Profile:
 _SHARED_CIFAR10 = "../shared/data/cifar10-jpg.tar.gz"
 
 
+#: The input normalisation of Caffe AlexNets trained here from scratch: He initialisation assumes inputs of unit
+#: variance, and the release's mean-only inputs (σ ≈ 58) make the first epoch diverge (measured: smoke-alexnet's
+#: loss is NaN in epoch 1 at lr 0.01). Networks loaded from the release's weights take ``caffe`` inputs.
+FROM_SCRATCH_INPUTS = "standardized"
+
+
 def _pretrained_resnet(depth: int) -> Profile:
     """A CIFAR-10 ResNet with published weights: the JPEG tree and weights in ../shared/data, or with
     ``download=true`` where those are absent, torchvision's CIFAR-10 and the weights from their public address."""
@@ -352,7 +362,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             "test images (BM3D takes ~1 s each); transfer SVMs on a second embedded draw: the code path, not the paper's numbers.",
             data=DataConfig(source="embedded", family="imagenet", image_size=72, train_per_class=300,
                             test_per_class=40, val_per_class=20),
-            model=ModelConfig(arch="alexnet_caffe", width=0.25),
+            model=ModelConfig(arch="alexnet_caffe", width=0.25, inputs=FROM_SCRATCH_INPUTS),
             train=TrainConfig(epochs=6, batch_size=64, lr=0.01, crop_pad=6),
             eval=EvalConfig(tsne_per_class=10),
             rank=RankingConfig(per_class=5, split="train"),
@@ -368,7 +378,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             "75 min (101-class SVMs with the lbfgs solver).",
             data=DataConfig(source="folder", root="../shared/data/imagenette160.tar.gz", family="imagenet",
                             image_size=144, resize=160, test_per_class=100, val_per_class=50),
-            model=ModelConfig(arch="alexnet_caffe", width=0.5),
+            model=ModelConfig(arch="alexnet_caffe", width=0.5, inputs=FROM_SCRATCH_INPUTS),
             train=TrainConfig(epochs=15, batch_size=64, lr=0.01, lr_step=6, crop_pad=12),
             rank=RankingConfig(per_class=5, split="train"),
             correct=CorrectConfig(variant="cw", correct_epochs=3, correct_lr_step=2, correct_batch_size=50,

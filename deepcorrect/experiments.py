@@ -182,7 +182,8 @@ def evaluation_key(profile: Profile, *fields: str) -> dict:
 
 def _fresh_model(profile: Profile, num_classes: int) -> nn.Module:
     torch.manual_seed(profile.train.seed)
-    return build_model(profile.model.arch, num_classes, profile.model.width)
+    return build_model(profile.model.arch, num_classes, profile.model.width, inputs=profile.model.inputs,
+                      lrn=profile.model.lrn)
 
 
 def summary(profile: Profile) -> pd.DataFrame:
@@ -306,7 +307,8 @@ def check_rank_layers(profile: Profile, num_classes: int) -> None:
     """Fail early (before training anything) when ``rank.layers`` names a layer the network lacks."""
     from .models import get_conv
 
-    model = build_model(profile.model.arch, num_classes, profile.model.width)
+    model = build_model(profile.model.arch, num_classes, profile.model.width, inputs=profile.model.inputs,
+                      lrn=profile.model.lrn)
     for layer in profile.rank.layers:
         get_conv(model, layer)
 

@@ -1,6 +1,7 @@
 """The paper's networks and the uniform filter addressing used by ranking and correction."""
 
-from .alexnet import CaffeAlexNet, TorchvisionAlexNet, load_weights
+from .alexnet import INPUTS as ALEXNET_INPUTS
+from .alexnet import LRN_ALPHA, CaffeAlexNet, TorchvisionAlexNet, load_weights
 from .allconv import AllConvBN
 from .common import InputNorm, count_params
 from .resnet import DEPTHS as RESNET_DEPTHS
@@ -12,13 +13,14 @@ RESNETS = tuple(f"resnet{d}" for d in RESNET_DEPTHS)
 ARCHS = ("allconv", "alexnet_caffe", "alexnet_tv", *RESNETS)
 
 
-def build_model(arch: str, num_classes: int, width: float = 1.0):
-    """A fresh network by name (``ARCHS``); ``width`` scales All-Conv-BN and the Caffe AlexNet. The CIFAR
-    ResNets (``resnet20`` … ``resnet110``) have one width."""
+def build_model(arch: str, num_classes: int, width: float = 1.0, *, inputs: str = "caffe", lrn: str = "keras"):
+    """A fresh network by name (``ARCHS``); ``width`` scales All-Conv-BN and the Caffe AlexNet, whose input
+    normalisation and LRN ``inputs`` and ``lrn`` choose (the release's by default). The CIFAR ResNets
+    (``resnet20`` … ``resnet110``) have one width."""
     if arch == "allconv":
         return AllConvBN(num_classes=num_classes, width=width)
     if arch == "alexnet_caffe":
-        return CaffeAlexNet(num_classes=num_classes, width=width)
+        return CaffeAlexNet(num_classes=num_classes, width=width, inputs=inputs, lrn=lrn)
     if arch == "alexnet_tv":
         if width != 1:
             raise ValueError(f"torchvision's AlexNet has one width (1.0), got {width!r}; use alexnet_caffe")
@@ -30,7 +32,7 @@ def build_model(arch: str, num_classes: int, width: float = 1.0):
     raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHS)}")
 
 
-__all__ = ["ARCHS", "PRETRAINED", "REPORTED_ERROR", "RESNETS", "AllConvBN", "CaffeAlexNet", "CifarResNet",
+__all__ = ["ALEXNET_INPUTS", "ARCHS", "LRN_ALPHA", "PRETRAINED", "REPORTED_ERROR", "RESNETS", "AllConvBN", "CaffeAlexNet", "CifarResNet",
            "FilterRef", "InputNorm", "TorchvisionAlexNet", "build_model", "capture", "check_filter", "conv_layers",
            "count_params", "fetch_pretrained", "get_conv", "get_module", "load_resnet_weights", "load_weights",
            "num_filters", "replace_output", "swap_filters"]

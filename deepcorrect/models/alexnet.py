@@ -8,24 +8,40 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .common import IMAGENET_MEAN, IMAGENET_STD, InputNorm
+from .common import CAFFE_MEAN, IMAGENET_MEAN, IMAGENET_STD, InputNorm
+
+#: How the input is normalised: ``caffe`` subtracts the RGB mean on the 0–255 scale and nothing else (the
+#: release's ``Imagenet_datagen``, what its Caffe-converted weights expect); ``standardized`` also divides by
+#: the channel standard deviations (torchvision's habit).
+INPUTS = ("caffe", "standardized")
+#: The LRN's α: ``keras`` is the release's heuritech layer, x / (2 + 1e-4·Σ₅x²)^0.75 (α not divided by the
+#: window, torch's α = 5e-4); ``caffe`` is Caffe's and torch's own definition, α/n·Σ (torch's α = 1e-4).
+LRN_ALPHA = {"keras": 5e-4, "caffe": 1e-4}
 
 
 class CaffeAlexNet(nn.Sequential):
     """The heuritech/convnets-keras AlexNet the paper uses: 227×227 input, grouped conv2/4/5, LRN after the
     first two pooling layers. Layers carry the paper's names, ``conv1`` … ``conv5`` and ``fc6`` … ``fc8``;
     ``penultimate`` (``relu7``) gives fc7 features, ``relu6`` fc6 features. ``width`` scales every layer
-    (1.0 = the paper's network, 60,965,224 parameters) for CPU-sized runs."""
+    (1.0 = the paper's network, 60,965,224 parameters) for CPU-sized runs. ``inputs`` and ``lrn`` default to
+    what the release computes (:data:`INPUTS`, :data:`LRN_ALPHA`), so its weights
+    (:func:`~deepcorrect.models.keras_h5.load_release_weights`) give the release's outputs."""
 
     input_size = 227
     penultimate = "relu7"
 
-    def __init__(self, num_classes: int = 1000, dropout: float = 0.5, width: float = 1.0):
-        lrn = dict(size=5, alpha=1e-4, beta=0.75, k=2.0)
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.5, width: float = 1.0, *,
+                 inputs: str = "caffe", lrn: str = "keras"):
+        if inputs not in INPUTS:
+            raise ValueError(f"inputs must be one of {', '.join(INPUTS)}, got {inputs!r}")
+        if lrn not in LRN_ALPHA:
+            raise ValueError(f"lrn must be one of {', '.join(LRN_ALPHA)}, got {lrn!r}")
+        norm = InputNorm(CAFFE_MEAN, (1.0, 1.0, 1.0)) if inputs == "caffe" else InputNorm(IMAGENET_MEAN, IMAGENET_STD)
+        lrn = dict(size=5, alpha=LRN_ALPHA[lrn], beta=0.75, k=2.0)
         c1, c2, c3, c4, c5 = (max(2, 2 * round(n * width / 2)) for n in (96, 256, 384, 384, 256))  # even: groups
         fc = max(8, round(4096 * width))
         super().__init__(OrderedDict([
-            ("norm", InputNorm(IMAGENET_MEAN, IMAGENET_STD)),
+            ("norm", norm),
             ("conv1", nn.Conv2d(3, c1, 11, stride=4)), ("relu1", nn.ReLU()),
             ("pool1", nn.MaxPool2d(3, 2)), ("lrn1", nn.LocalResponseNorm(**lrn)),
             ("conv2", nn.Conv2d(c1, c2, 5, padding=2, groups=2)), ("relu2", nn.ReLU()),
@@ -69,12 +85,19 @@ class TorchvisionAlexNet(nn.Module):
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     """Load a local state dict (``torch.load(weights_only=True)``; nothing is downloaded). A torchvision
     AlexNet file (keys ``features.*``/``classifier.*``) loads into :class:`TorchvisionAlexNet` as is; a CIFAR
-    ResNet takes its pretrained checkpoints (:func:`~deepcorrect.models.resnet.load_resnet_weights`)."""
+    ResNet takes its pretrained checkpoints (:func:`~deepcorrect.models.resnet.load_resnet_weights`); an
+    ``.h5`` file is the release's Keras AlexNet (:func:`~deepcorrect.models.keras_h5.load_release_weights`)."""
+    from .keras_h5 import load_release_weights
     from .resnet import CifarResNet, load_resnet_weights
 
     if isinstance(model, CifarResNet):
         return load_resnet_weights(model, path)
     path = Path(path)
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        if not isinstance(model, CaffeAlexNet):
+            raise ValueError(f"{path} is a Keras .h5 file: the release's AlexNet weights load into arch=alexnet_caffe, "
+                             f"not {type(model).__name__}")
+        return load_release_weights(model, path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist; pass the path of a saved state dict")
     try:

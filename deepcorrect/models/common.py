@@ -23,6 +23,8 @@ class InputNorm(nn.Module):
 #: Channel statistics on the 0–255 scale.
 CIFAR_MEAN, CIFAR_STD = (129.3, 124.1, 112.4), (68.2, 65.4, 70.4)
 IMAGENET_MEAN, IMAGENET_STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
+#: The release's ImageNet mean (``Imagenet_datagen``: subtracted, no division), the Caffe AlexNet's input.
+CAFFE_MEAN = (123.68, 116.779, 103.939)
 
 
 def count_params(module: nn.Module, trainable_only: bool = False) -> int:
