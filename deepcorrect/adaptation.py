@@ -57,7 +57,7 @@ def adapt_batchnorm(model: nn.Module, data: TensorData, kind: str, family: str, 
     g = torch.Generator(device).manual_seed(seed)
     for start in range(0, len(data), batch_size):
         x = data.images[start:start + batch_size].to(device).float()
-        out(half_distorted(x, kind, family, g, clip))
+        out(data.view(half_distorted(x, kind, family, g, clip)))
     for bn, momentum in zip(norms, momenta):
         bn.momentum = momentum
     return out.eval()

@@ -228,13 +228,14 @@ def train_corrected(model: nn.Module, train: TensorData, val: TensorData | None,
         raise ValueError("select=best_val keeps the epoch with the best validation top-1, but this profile holds "
                          "no validation split out; set val_per_class > 0 or select=last")
     if c.passes > 1:  # the release's epoch: every training image more than once (each pass distorts anew)
-        train = TensorData(train.images.repeat(c.passes, 1, 1, 1), train.labels.repeat(c.passes), train.classes)
+        train = TensorData(train.images.repeat(c.passes, 1, 1, 1), train.labels.repeat(c.passes), train.classes,
+                           train.crop)
     model.to(device)
     before = frozen_state(model, base_bn)
     val_x = val_y = None
     if val is not None:
         g = torch.Generator(device).manual_seed(profile.eval.seed + 17)
-        val_x = half_distorted(val.images.to(device).float(), kind, family, g, clip)
+        val_x = val.view(half_distorted(val.images.to(device).float(), kind, family, g, clip))
         val_y = val.labels.to(device)
     best = _BestEpoch(checkpoint.with_name("best.pt") if checkpoint is not None else None)
 

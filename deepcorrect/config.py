@@ -47,6 +47,9 @@ class DataConfig:
     family: str = "cifar"  # distortion level table: cifar | imagenet
     image_size: int = 32  # images are centre-cropped to this square size
     resize: int = 0  # shorter side is first resized to this (0 = image_size; ImageNet style: 256 then crop 227)
+    # images are resized to image_size × image_size, the aspect not kept (the release's cv2.resize to 256×256)
+    stretch: bool = False
+    crop: int = 0  # >0: networks see the centre crop×crop (random in training) taken after distortion (release: 227)
     train_per_class: int = 0  # cap on training images per class (0 = all)
     test_per_class: int = 0  # cap on test images per class (0 = all)
     val_per_class: int = 0  # images per class held out of the training split as validation (ranking set)
@@ -64,6 +67,12 @@ class DataConfig:
         _at_least("resize", self.resize, 0)
         if self.resize and self.resize < self.image_size:
             raise ValueError(f"resize ({self.resize}) must be 0 or at least image_size ({self.image_size})")
+        _at_least("crop", self.crop, 0)
+        if self.crop > self.image_size:
+            raise ValueError(f"crop ({self.crop}) must be 0 or at most image_size ({self.image_size}): the crop is "
+                             "taken from the stored image after distortion")
+        if self.stretch and self.resize:
+            raise ValueError("stretch resizes to image_size × image_size directly; leave resize at 0 with it")
         _at_least("train_per_class", self.train_per_class, 0)
         _at_least("test_per_class", self.test_per_class, 0)
         _at_least("val_per_class", self.val_per_class, 0)
@@ -360,10 +369,10 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("smoke-alexnet", "Embedded synthetic data at 72 px with the ImageNet levels, the Caffe AlexNet at "
             "width 0.25 trained here; Deepcorr-5 variants and Finetune-8 train 2 short epochs; restoration on 3 "
             "test images (BM3D takes ~1 s each); transfer SVMs on a second embedded draw: the code path, not the paper's numbers.",
-            data=DataConfig(source="embedded", family="imagenet", image_size=72, train_per_class=300,
+            data=DataConfig(source="embedded", family="imagenet", image_size=72, crop=64, train_per_class=300,
                             test_per_class=40, val_per_class=20),
             model=ModelConfig(arch="alexnet_caffe", width=0.25, inputs=FROM_SCRATCH_INPUTS),
-            train=TrainConfig(epochs=6, batch_size=64, lr=0.01, crop_pad=6),
+            train=TrainConfig(epochs=6, batch_size=64, lr=0.01, crop_pad=0),
             eval=EvalConfig(tsne_per_class=10),
             rank=RankingConfig(per_class=5, split="train"),
             correct=CorrectConfig(variant="cw", correct_epochs=2, correct_lr_step=1, correct_batch_size=50,
@@ -371,15 +380,15 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             restore=RestoreConfig(restore_per_class=1, restore_max=3),
             transfer=TransferConfig(splits=2, svm_test_per_class=5)),
     Profile("imagenette", "Real ImageNet photographs: Imagenette160 from ../shared/data (10 classes, 450 training "
-            "and 50 validation images per class, 100 per class of its validation split for the tables), 144 px "
-            "crops of 160; the Caffe AlexNet at width 0.5 trained from scratch here (not ImageNet-pretrained); "
+            "and 50 validation images per class, 100 per class of its validation split for the tables), resized to "
+            "160×160, distorted there and seen as 144 px crops (the release's order at its 256 → 227 scale); the Caffe AlexNet at width 0.5 trained from scratch here (not ImageNet-pretrained); "
             "Finetune/Deepcorr models 3 epochs on 100 images per class; transfer to the real Caltech-101 (5 splits, "
             "every other image tested, as the paper). On 2 CPU cores page 04 takes about 2 h and page 05 about "
             "75 min (101-class SVMs with the lbfgs solver).",
             data=DataConfig(source="folder", root="../shared/data/imagenette160.tar.gz", family="imagenet",
-                            image_size=144, resize=160, test_per_class=100, val_per_class=50),
+                            image_size=160, stretch=True, crop=144, test_per_class=100, val_per_class=50),
             model=ModelConfig(arch="alexnet_caffe", width=0.5, inputs=FROM_SCRATCH_INPUTS),
-            train=TrainConfig(epochs=15, batch_size=64, lr=0.01, lr_step=6, crop_pad=12),
+            train=TrainConfig(epochs=15, batch_size=64, lr=0.01, lr_step=6, crop_pad=0),
             rank=RankingConfig(per_class=5, split="train"),
             correct=CorrectConfig(variant="cw", correct_epochs=3, correct_lr_step=2, correct_batch_size=50,
                                   finetune_lr=0.001, correct_train_per_class=100),
@@ -387,12 +396,14 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             transfer=TransferConfig(transfer_source="folder", transfer_root="../shared/data/caltech101-224.tar.gz",
                                     svm_solver="lbfgs")),
     Profile("imagenet", "The paper's §5.2 at full scale (GPU): ILSVRC2012 train/val ImageFolder trees under "
-            "data/imagenet, resize 256 and centre-crop 227, the Caffe AlexNet from a local weights file (model_weights); "
+            "data/imagenet, the release's preprocessing (resize to 256×256, distort, centre-crop 227, mean-subtracted "
+            "inputs), the Caffe AlexNet from a local weights file (model_weights: a state dict or the release's "
+            "alexnet_weights.h5); "
             "training images capped at 100 per class because decoded images are held in memory.",
-            data=DataConfig(source="folder", root="data/imagenet", family="imagenet", image_size=227, resize=256,
-                            train_per_class=100),
+            data=DataConfig(source="folder", root="data/imagenet", family="imagenet", image_size=256, stretch=True,
+                            crop=227, train_per_class=100),
             model=ModelConfig(arch="alexnet_caffe", width=1.0),
-            train=TrainConfig(epochs=90, batch_size=256, lr=0.01, lr_step=30),
+            train=TrainConfig(epochs=90, batch_size=256, lr=0.01, lr_step=30, crop_pad=0),
             rank=RankingConfig(per_class=5, split="train"),
             correct=CorrectConfig(variant="cw", correct_epochs=10, correct_lr_step=3, correct_batch_size=256,
                                   finetune_lr=0.001),

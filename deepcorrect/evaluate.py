@@ -21,15 +21,17 @@ COLUMNS = ["Clean", *[f"Level {i}" for i in range(1, NUM_LEVELS + 1)]]
 
 
 def distorted_batches(data: TensorData, kind: str, level: int, family: str, *, device: torch.device | str,
-                      batch_size: int, seed: int = 0, clip: bool = False
+                      batch_size: int, seed: int = 0, clip: bool = False, whole: bool = False
                       ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(float images on the 0–255 scale, labels) of ``data`` distorted at ``level``, batch by batch on
-    ``device``; the same images for the same seed whatever the model."""
+    ``device``; the same images for the same seed whatever the model. Distorted whole, then cropped to what
+    the network sees (:meth:`TensorData.view`); ``whole`` keeps them uncropped (to restore them first)."""
     device = torch.device(device)
     for b, start in enumerate(range(0, len(data), batch_size)):
         x = data.images[start:start + batch_size].to(device).float()
         g = torch.Generator(device).manual_seed(noise_seed(seed, kind, level, b))
-        yield distort(x, kind, level, family, generator=g, clip=clip), data.labels[start:start + batch_size].to(device)
+        x = distort(x, kind, level, family, generator=g, clip=clip)
+        yield (x if whole else data.view(x)), data.labels[start:start + batch_size].to(device)
 
 
 @torch.inference_mode()

@@ -62,10 +62,10 @@ def restoration_rows(profile: Profile, store: Store, base: nn.Module, data, kind
             right = plain = total = 0
             cost = 0.0
             for x, y in distorted_batches(test, kind, level, family, device="cpu", batch_size=ev.batch_size,
-                                          seed=ev.seed, clip=ev.clip):
+                                          seed=ev.seed, clip=ev.clip, whole=True):  # restored whole, then cropped
                 fixed, per_image = restore_batch(x, kind, sigma_for(kind, level, family), profile.restore)
-                right += int(correct_predictions(base, fixed.clamp(0, 255).to(device), y.to(device)))
-                plain += int(correct_predictions(base, x.to(device), y.to(device)))  # the very same distorted images
+                right += int(correct_predictions(base, test.view(fixed.clamp(0, 255)).to(device), y.to(device)))
+                plain += int(correct_predictions(base, test.view(x).to(device), y.to(device)))  # the same images
                 total += len(y)
                 cost += per_image * len(y)
             restored_acc.append(right / total)

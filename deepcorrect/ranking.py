@@ -172,7 +172,8 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
     chunks = {}  # per ranked layer: swapped copies per suffix run, sized once from the first image batch
     with torch.inference_mode(), autocast, float32_exact(device.type == "cuda" and not cfg.bf16):
         for start in range(0, len(data), cfg.chunk_images):
-            images = data.images[start:start + cfg.chunk_images].to(device).float()
+            whole = data.images[start:start + cfg.chunk_images].to(device).float()
+            images = data.view(whole)  # distorted whole, seen cropped (TensorData.crop)
             if splits and cfg.channels_last and images.dim() == 4:
                 images = images.contiguous(memory_format=torch.channels_last)
             labels = data.labels[start:start + cfg.chunk_images].to(device)
@@ -187,7 +188,9 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
             for k, kind in enumerate(cfg.kinds):
                 for li, lv in enumerate(cfg.levels):
                     g = torch.Generator(device).manual_seed(noise_seed(cfg.seed, kind, lv, batch_no))
-                    distorted = distort(images, kind, lv, family, generator=g, clip=cfg.clip)
+                    distorted = data.view(distort(whole, kind, lv, family, generator=g, clip=cfg.clip))
+                    if splits and cfg.channels_last and distorted.dim() == 4:
+                        distorted = distorted.contiguous(memory_format=torch.channels_last)
                     if splits:  # and one pass gives the base predictions and every prefix value the swaps need
                         logits, distorted = run_keeping(graph, distorted, keep)
                     else:

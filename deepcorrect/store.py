@@ -78,6 +78,7 @@ def key_of(obj: Any) -> Any:
         tensors = sorted(obj.state_dict().items())
     elif hasattr(obj, "images") and hasattr(obj, "labels"):  # a TensorData
         tensors = [("images", obj.images), ("labels", obj.labels), ("classes", list(getattr(obj, "classes", ())))]
+        tensors += [("crop", obj.crop)] if getattr(obj, "crop", 0) else []
     else:
         raise TypeError(f"cannot key a {type(obj).__name__}: stamp it with store.stamp(obj, key) first")
     for name, value in tensors:

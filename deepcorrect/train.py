@@ -47,14 +47,17 @@ def lr_at(cfg: TrainConfig, epoch: int) -> float:
     return cfg.lr * cfg.lr_gamma**steps
 
 
-def augment(images: torch.Tensor, generator: torch.Generator, pad: int, flip: bool) -> torch.Tensor:
-    """Random crops (zero padding ``pad``) and horizontal flips for a whole float batch, on its device."""
-    n, _, h, w = images.shape
+def augment(images: torch.Tensor, generator: torch.Generator, pad: int, flip: bool, size: int = 0) -> torch.Tensor:
+    """Random ``size``×``size`` crops (0 = the images' size) of the batch zero-padded by ``pad``, and
+    horizontal flips, for a whole float batch on its device."""
+    n, _, h0, w0 = images.shape
+    h = w = size or None
+    h, w = h or h0, w or w0
     dev = images.device
-    if pad:
-        padded = nn.functional.pad(images, (pad, pad, pad, pad))
-        oy = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator, device=dev)
-        ox = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator, device=dev)
+    if pad or (h, w) != (h0, w0):
+        padded = nn.functional.pad(images, (pad, pad, pad, pad)) if pad else images
+        oy = torch.randint(0, h0 + 2 * pad - h + 1, (n, 1), generator=generator, device=dev)
+        ox = torch.randint(0, w0 + 2 * pad - w + 1, (n, 1), generator=generator, device=dev)
         rows = (oy + torch.arange(h, device=dev))[:, None, :, None]
         cols = (ox + torch.arange(w, device=dev))[:, None, None, :]
         batch = torch.arange(n, device=dev)[:, None, None, None]
@@ -132,9 +135,14 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
             bar = tqdm(total=len(data), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="img", unit_scale=True,
                        disable=None if progress else True, leave=False)
             for idx in batches:
-                x = augment(images[idx].to(dtype), g, cfg.crop_pad, cfg.flip)
-                if batch_transform is not None:
-                    x = batch_transform(x, g)
+                if data.crop:  # the release's order: distort the whole image, then take a random crop of it
+                    x = images[idx].to(dtype)
+                    x = augment(batch_transform(x, g) if batch_transform is not None else x, g, cfg.crop_pad,
+                                cfg.flip, data.crop)
+                else:
+                    x = augment(images[idx].to(dtype), g, cfg.crop_pad, cfg.flip)
+                    if batch_transform is not None:
+                        x = batch_transform(x, g)
                 x, y = dd.shard(x, group), dd.shard(labels[idx], group)  # every rank drew the whole batch
                 if cfg.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)

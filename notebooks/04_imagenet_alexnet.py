@@ -168,7 +168,7 @@ cmp.unit_counts().style.format({"MACs": "{:.3g}", "paper FLOPs": "{:.3g}", "MACs
 # the paper's ratios (lite: 41 % fewer parameters and 17 % fewer FLOPs; bottleneck: 63 % and 73 % fewer).
 
 # %%
-example = data.test.images[:1].float()
+example = data.test.view(data.test.images[:1].float())  # what the network sees (cropped after distortion)
 inet.variant_costs(cfg, model, rank, "blur", example).style.format("{:.3f}", subset=[
     "params / Deepcorr-5", "MACs / Deepcorr-5", "paper params / Deepcorr-5", "paper MACs / Deepcorr-5"]).format(
     "{:,.0f}", subset=["unit params", "unit MACs"])

@@ -82,3 +82,61 @@ def test_shared_cifar10_jpegs_load_as_an_imagefolder(shared_data, cache_dir):
     train, test = load_dataset(cfg)
     assert train.images.shape == (50, 3, 32, 32) and len(test) == 30
     assert train.classes[0] == "airplane" and len(train.classes) == 10
+
+
+def test_images_are_distorted_whole_and_seen_cropped_so_the_blur_border_falls_outside():
+    """The release's ImageNet order (256×256 → distort → centre 227): a flat image stays flat in the crop
+    under the strongest blur, where blurring the crop itself darkens its edge through the zero border."""
+    from deepcorrect.evaluate import distorted_batches
+    flat = torch.full((2, 3, 256, 256), 200, dtype=torch.uint8)
+    seen = TensorData(flat, torch.zeros(2, dtype=torch.long), ("a",), crop=227)
+    (x, _), = distorted_batches(seen, "blur", 6, "imagenet", device="cpu", batch_size=2)
+    assert x.shape == (2, 3, 227, 227) and float((x - 200).abs().max()) < 0.01
+    cropped_first = TensorData(flat[..., 14:241, 14:241].contiguous(), torch.zeros(2, dtype=torch.long), ("a",))
+    (y, _), = distorted_batches(cropped_first, "blur", 6, "imagenet", device="cpu", batch_size=2)
+    assert float(y[0, 0, 0, 0]) < 120 and float(y[0, 0, 113, 113]) == pytest.approx(200, abs=0.01)
+    (z, _), = distorted_batches(seen, "blur", 6, "imagenet", device="cpu", batch_size=2, whole=True)
+    assert z.shape[-1] == 256 and float(z[0, 0, 0, 0]) < 120  # whole: for restoring before the crop
+
+
+def test_a_crop_travels_with_subsets_and_must_fit_the_images():
+    data = TensorData(torch.zeros(6, 3, 10, 10, dtype=torch.uint8), torch.arange(6) % 2, ("a", "b"), crop=8)
+    assert data.subset(torch.tensor([0, 3])).crop == data.per_class(2, 0).crop == data.to("cpu").crop == 8
+    assert data.input_size == 8 and TensorData(data.images, data.labels, data.classes).input_size == 10
+    with pytest.raises(ValueError, match="crop must be 0 .* at most the image size"):
+        TensorData(data.images, data.labels, data.classes, crop=11)
+    with pytest.raises(ValueError, match=r"crop \(300\) must be 0 or at most image_size \(256\)"):
+        DataConfig(image_size=256, crop=300)
+    with pytest.raises(ValueError, match="leave resize at 0"):
+        DataConfig(image_size=256, stretch=True, resize=300)
+
+
+def test_training_distorts_the_whole_image_then_takes_a_random_crop():
+    from deepcorrect.config import TrainConfig
+    from deepcorrect.train import fit
+    seen = []
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(2))
+    model.register_forward_pre_hook(lambda m, args: seen.append(("model", tuple(args[0].shape[-2:]))))
+
+    def transform(x, g):
+        seen.append(("distort", tuple(x.shape[-2:])))
+        return x
+
+    model(torch.zeros(1, 3, 8, 8))
+    data = TensorData(torch.randint(0, 255, (8, 3, 12, 12), dtype=torch.uint8), torch.arange(8) % 2, ("a", "b"),
+                      crop=8)
+    fit(model, data, TrainConfig(epochs=1, batch_size=4, lr=0.01, crop_pad=0), batch_transform=transform,
+        progress=False)
+    assert seen[1:] == [("distort", (12, 12)), ("model", (8, 8))] * 2
+
+
+def test_stretch_resizes_to_a_square_whatever_the_aspect(tmp_path, cache_dir):
+    """The release's cv2.resize to 256×256: the whole picture, squeezed — not a centre crop of it."""
+    from deepcorrect.data.folders import _decode
+    ramp = np.tile(np.linspace(0, 255, 60).astype(np.uint8)[None, :, None], (30, 1, 3))  # dark left, bright right
+    Image.fromarray(ramp).save(tmp_path / "wide.png")
+    squeezed = _decode(tmp_path / "wide.png", 20, stretch=True)
+    cropped = _decode(tmp_path / "wide.png", 20)
+    assert squeezed.shape == cropped.shape == (3, 20, 20)
+    assert int(squeezed[0, 0, 0]) < 10 and int(squeezed[0, 0, -1]) > 245  # both ends of the picture kept
+    assert int(cropped[0, 0, 0]) > 50  # a crop loses the ends

@@ -213,11 +213,12 @@ def test_transfer_folder_loads_class_folders_without_the_background_class(tmp_pa
         for i in range(n):
             Image.fromarray(np.full((30, 50, 3), 40 * i, np.uint8)).save(root / cls / f"image_{i:04d}.jpg")
     data_cfg = resolve("smoke-alexnet").data
-    data_cfg = type(data_cfg)(**{**data_cfg.__dict__, "cache_dir": str(cache_dir), "image_size": 24})
+    data_cfg = type(data_cfg)(**{**data_cfg.__dict__, "cache_dir": str(cache_dir), "image_size": 24, "crop": 20})
     cfg = TransferConfig(transfer_source="folder", transfer_root=str(tmp_path), svm_train_per_class=2,
                          svm_val_per_class=1)
     data = load_transfer(cfg, data_cfg)
     assert data.classes == ("ant", "bee") and len(data) == 11 and data.images.shape[1:] == (3, 24, 24)
+    assert data.crop == 20 and data.input_size == 20  # the transfer images are seen as the network sees its own
     with pytest.raises(ValueError, match="has only 5 images"):
         load_transfer(TransferConfig(transfer_source="folder", transfer_root=str(tmp_path), svm_train_per_class=4,
                                      svm_val_per_class=1), data_cfg)

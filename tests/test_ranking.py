@@ -1,5 +1,6 @@
 """Ranking: the fast path's counts equal a literal Algorithm 1 written here as the reference."""
 
+from collections import OrderedDict
 from dataclasses import replace
 
 import pytest
@@ -14,14 +15,15 @@ from deepcorrect.ranking import (RankingConfig, SuffixSplit, ideal_accuracy, n_s
                                  select_global, select_local)
 
 
-def reference_counts(model, layer, images, labels, kind, level, family, seed_for_level):
-    """Algorithm 1 as written: one filter at a time, the whole network, a hook swapping one channel."""
+def reference_counts(model, layer, images, labels, kind, level, family, seed_for_level, view=lambda x: x):
+    """Algorithm 1 as written: one filter at a time, the whole network, a hook swapping one channel.
+    ``view``: what the network sees of an image (a crop taken after the distortion)."""
     conv = get_conv(model, layer)
     clean_out = {}
     handle = conv.register_forward_hook(lambda m, i, o: clean_out.__setitem__("y", o.detach().clone()))
-    model(images)
+    model(view(images))
     handle.remove()
-    distorted = distort(images, kind, level, family, generator=torch.Generator().manual_seed(seed_for_level))
+    distorted = view(distort(images, kind, level, family, generator=torch.Generator().manual_seed(seed_for_level)))
     counts = []
     for j in range(conv.out_channels):
         def swap(m, i, o, j=j):
@@ -75,6 +77,28 @@ def test_fast_counts_equal_the_literal_algorithm(name, make, size, layers, famil
                 for ranking in rankings:
                     assert torch.equal(ranking.counts[layer][0, li], expected), (layer, level)
                     assert int(ranking.base[0, li]) == base
+
+
+@pytest.mark.parametrize("kind", ["blur", "awgn"])
+def test_images_seen_cropped_are_ranked_distorted_whole_then_cropped(kind):
+    """The release's ImageNet order (distort the whole image, then crop): the fast counts equal the literal
+    algorithm fed the same crops of the same distorted images."""
+    torch.manual_seed(0)  # a small net whose predictions depend on the input (a random All-Conv-BN's do not)
+    model = nn.Sequential(OrderedDict(conv1=nn.Conv2d(3, 8, 3), relu1=nn.ReLU(), conv2=nn.Conv2d(8, 8, 3),
+                                      relu2=nn.ReLU(), pool=nn.AdaptiveAvgPool2d(4), flat=nn.Flatten(),
+                                      fc=nn.Linear(128, 10))).eval()
+    images = (torch.rand(24, 3, 40, 40, generator=torch.Generator().manual_seed(3)) * 255).to(torch.uint8)
+    cfg = RankingConfig(kinds=(kind,), levels=(6,), layers=("conv2",), chunk_filters=5, chunk_images=1000)
+    g = torch.Generator().manual_seed(noise_seed(cfg.seed, kind, 6, 0))
+    with torch.inference_mode():  # labels: the predictions on the right images, so any other images lose some
+        labels = model(distort(images.float(), kind, 6, "imagenet", generator=g)[..., 4:36, 4:36]).argmax(1)
+    data = TensorData(images, labels, tuple(map(str, range(10))), crop=32)
+    with torch.inference_mode():
+        ranking = rank_filters(model, data, "imagenet", cfg, progress=False)
+        expected, base = reference_counts(model, "conv2", images.float(), data.labels, kind, 6, "imagenet",
+                                          noise_seed(cfg.seed, kind, 6, 0), view=data.view)
+    assert base == int(ranking.base[0, 0]) == 24 and len(labels.unique()) > 2
+    assert torch.equal(ranking.counts["conv2"][0, 0], expected)
 
 
 @pytest.fixture(scope="module")

@@ -14,17 +14,34 @@ from .folders import load_class_folders, load_folder_split, resolve_class_folder
 
 @dataclass(frozen=True)
 class TensorData:
-    """Images as uint8 (N, 3, H, W) and int64 labels; small enough to live on the device whole."""
+    """Images as uint8 (N, 3, H, W) and int64 labels; small enough to live on the device whole.
+
+    ``crop`` > 0: the network sees the centre ``crop``×``crop`` of each image (a random one in training),
+    taken *after* the distortion, as the release does for ImageNet (256×256 → distort → 227): the blur's zero
+    border then falls outside what the network sees. 0: the images are seen whole."""
 
     images: torch.Tensor
     labels: torch.Tensor
     classes: tuple[str, ...]
+    crop: int = 0
 
     def __post_init__(self):
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
             raise ValueError(f"images must be uint8 (N, C, H, W), got {self.images.dtype} {tuple(self.images.shape)}")
         if self.labels.shape != self.images.shape[:1]:
             raise ValueError(f"{self.images.shape[0]} images but {self.labels.numel()} labels")
+        if self.crop < 0 or self.crop > min(self.images.shape[2:]):
+            raise ValueError(f"crop must be 0 (none) or at most the image size {tuple(self.images.shape[2:])}, "
+                             f"got {self.crop}")
+
+    def view(self, batch: torch.Tensor) -> torch.Tensor:
+        """What the network sees of a (distorted) batch of these images: its centre crop, or the batch itself."""
+        return centre_crop(batch, self.crop) if self.crop else batch
+
+    @property
+    def input_size(self) -> int:
+        """The side of the network's input."""
+        return self.crop or int(self.images.shape[-1])
 
     def __len__(self) -> int:
         return self.labels.numel()
@@ -34,15 +51,22 @@ class TensorData:
         return len(self.classes)
 
     def to(self, device: torch.device | str) -> TensorData:
-        return TensorData(self.images.to(device), self.labels.to(device), self.classes)
+        return TensorData(self.images.to(device), self.labels.to(device), self.classes, self.crop)
 
     def subset(self, index: torch.Tensor) -> TensorData:
         index = index.to(self.labels.device)
-        return TensorData(self.images[index], self.labels[index], self.classes)
+        return TensorData(self.images[index], self.labels[index], self.classes, self.crop)
 
     def per_class(self, k: int, seed: int) -> TensorData:
         """k images of every class, chosen with a seeded permutation (deterministic tie-free order)."""
         return self.subset(per_class_index(self.labels, k, seed))
+
+
+def centre_crop(batch: torch.Tensor, size: int) -> torch.Tensor:
+    """The centre ``size``×``size`` of every image of a (N, C, H, W) batch (a view, no copy)."""
+    h, w = batch.shape[-2:]
+    top, left = (h - size) // 2, (w - size) // 2
+    return batch[..., top:top + size, left:left + size]
 
 
 def per_class_index(labels: torch.Tensor, k: int, seed: int) -> torch.Tensor:
@@ -79,13 +103,13 @@ def load_dataset(cfg: DataConfig) -> tuple[TensorData, TensorData]:
         test_idx = per_class_index(y, n_test, seed=cfg.seed + 1)
         is_test = torch.zeros(y.numel(), dtype=torch.bool)
         is_test[test_idx] = True
-        return (TensorData(x[~is_test], y[~is_test], EMBEDDED_CLASSES),
-                TensorData(x[is_test], y[is_test], EMBEDDED_CLASSES))
+        return (TensorData(x[~is_test], y[~is_test], EMBEDDED_CLASSES, cfg.crop),
+                TensorData(x[is_test], y[is_test], EMBEDDED_CLASSES, cfg.crop))
     if cfg.source in ("cifar10", "cifar100"):
         train, test = (_torchvision_cifar(cfg, train) for train in (True, False))
     else:
         tree = resolve_tree(cfg.root, cfg.cache_dir)
-        train, test = (TensorData(*load_folder_split(tree, split, cfg)) for split in ("train", "test"))
+        train, test = (TensorData(*load_folder_split(tree, split, cfg), crop=cfg.crop) for split in ("train", "test"))
     return _cap(train, cfg.train_per_class, cfg.seed), _cap(test, cfg.test_per_class, cfg.seed + 1)
 
 
@@ -97,11 +121,12 @@ def load_transfer(cfg: TransferConfig, data: DataConfig) -> TensorData:
     if cfg.transfer_source == "embedded":
         x, y = make_embedded(per_class + (cfg.svm_test_per_class or 30), seed=cfg.transfer_seed + 101,
                              size=data.image_size)
-        return TensorData(x, y, EMBEDDED_CLASSES)
+        return TensorData(x, y, EMBEDDED_CLASSES, data.crop)
     folder = resolve_class_folders(cfg.transfer_root, data.cache_dir)
     cap = per_class + cfg.svm_test_per_class if cfg.svm_test_per_class else 0
     out = TensorData(*load_class_folders(folder, cap=cap, seed=cfg.transfer_seed, size=data.image_size,
-                                         resize=data.resize, cache_dir=data.cache_dir, exclude=cfg.exclude))
+                                         resize=data.resize, stretch=data.stretch, cache_dir=data.cache_dir,
+                                         exclude=cfg.exclude), crop=data.crop)
     small = int(torch.bincount(out.labels).min())
     if small <= per_class:
         raise ValueError(f"some class of {folder} has only {small} images; each split needs "
@@ -128,7 +153,7 @@ def _torchvision_cifar(cfg: DataConfig, train: bool) -> TensorData:
     images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
     if cfg.image_size != 32:
         raise ValueError(f"CIFAR images are 32×32; image_size must be 32, got {cfg.image_size}")
-    return TensorData(images, torch.tensor(ds.targets, dtype=torch.long), tuple(ds.classes))
+    return TensorData(images, torch.tensor(ds.targets, dtype=torch.long), tuple(ds.classes), cfg.crop)
 
 
-__all__ = ["EMBEDDED_CLASSES", "TensorData", "load_dataset", "load_transfer", "make_embedded", "per_class_index", "split_validation"]
+__all__ = ["EMBEDDED_CLASSES", "TensorData", "centre_crop", "load_dataset", "load_transfer", "make_embedded", "per_class_index", "split_validation"]

@@ -78,15 +78,16 @@ def load_folder_split(tree: Path, split: str, cfg: DataConfig) -> tuple[torch.Te
     cap = cfg.train_per_class if split == "train" else cfg.test_per_class
     seed = cfg.seed if split == "train" else cfg.seed + 1
     return load_class_folders(folder, cap=cap, seed=seed, size=cfg.image_size, resize=cfg.resize,
-                              cache_dir=cfg.cache_dir)
+                              stretch=cfg.stretch, cache_dir=cfg.cache_dir)
 
 
 def load_class_folders(folder: Path, *, cap: int = 0, seed: int = 0, size: int = 224, resize: int = 0,
-                       cache_dir: str = "~/.cache/deepcorrect", exclude: tuple[str, ...] = ()
+                       stretch: bool = False, cache_dir: str = "~/.cache/deepcorrect", exclude: tuple[str, ...] = ()
                        ) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
     """Every image of a folder of class folders (an ``ImageFolder`` tree), at most ``cap`` per class (seeded),
-    the shorter side resized to ``resize`` (0 = ``size``) and centre-cropped to ``size``; decoded in parallel
-    once and cached as a tensor file keyed by the file list and the sizes."""
+    the shorter side resized to ``resize`` (0 = ``size``) and centre-cropped to ``size`` — or, with
+    ``stretch``, resized to ``size``×``size`` whatever its aspect (the release's ImageNet input); decoded in
+    parallel once and cached as a tensor file keyed by the file list and the sizes."""
     classes = tuple(sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in exclude))
     if not classes:
         raise FileNotFoundError(f"{folder} holds no class folders")
@@ -98,7 +99,8 @@ def load_class_folders(folder: Path, *, cap: int = 0, seed: int = 0, size: int =
             members = [members[i] for i in torch.randperm(len(members), generator=g)[:cap].sort().values]
         files += members
         labels += [label] * len(members)
-    key = hashlib.sha256(repr((str(folder.resolve()), [f.name for f in files], size, resize)).encode())
+    key = hashlib.sha256(repr((str(folder.resolve()), [f.name for f in files], size, resize)
+                              + (("stretch",) if stretch else ())).encode())
     cache = Path(cache_dir).expanduser() / "tensors" / f"{folder.name}-{key.hexdigest()[:20]}.pt"
     if cache.is_file():
         try:
@@ -108,7 +110,7 @@ def load_class_folders(folder: Path, *, cap: int = 0, seed: int = 0, size: int =
         except Exception:  # a truncated cache file is rebuilt below
             pass
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        decoded = list(pool.map(lambda f: _decode(f, size, resize), files))
+        decoded = list(pool.map(lambda f: _decode(f, size, resize, stretch), files))
     kept = [i for i, img in enumerate(decoded) if img is not None]
     _report_unreadable(folder, [files[i] for i, img in enumerate(decoded) if img is None], len(files))
     images = torch.stack([decoded[i] for i in kept])
@@ -165,9 +167,11 @@ def _folder_or_extracted(root: str, cache_dir: str, what: str, hint: str) -> Pat
     return path
 
 
-def _decode(path: Path, size: int, resize: int = 0) -> torch.Tensor | None:
+def _decode(path: Path, size: int, resize: int = 0, stretch: bool = False) -> torch.Tensor | None:
     """Read an image as RGB uint8, resize its shorter side to ``resize`` (0 = ``size``) and centre-crop a
-    ``size`` square (ImageNet style: 256 then 227); ``None`` when the file cannot be decoded."""
+    ``size`` square (ImageNet style: 256 then 227) — or with ``stretch`` resize it to ``size``×``size`` as the
+    release's ``cv2.resize`` does (bilinear from the 2×2 nearest pixels, no antialiasing, aspect not kept);
+    ``None`` when the file cannot be decoded."""
     import numpy as np
     from PIL import Image
 
@@ -177,6 +181,11 @@ def _decode(path: Path, size: int, resize: int = 0) -> torch.Tensor | None:
     except (OSError, SyntaxError, ValueError):  # not an image, truncated, or an unsupported variant
         return None
     h, w = img.shape[1:]
+    if stretch:
+        if (h, w) == (size, size):
+            return img.contiguous()
+        return F.interpolate(img[None].float(), size=(size, size), mode="bilinear", antialias=False,
+                             align_corners=False)[0].round().clamp(0, 255).to(torch.uint8)
     short = resize or size
     if min(h, w) != short:
         scale = short / min(h, w)
