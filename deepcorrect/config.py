@@ -73,6 +73,13 @@ class DataConfig:
                              "taken from the stored image after distortion")
         if self.stretch and self.resize:
             raise ValueError("stretch resizes to image_size × image_size directly; leave resize at 0 with it")
+
+    def describe_input(self) -> str:
+        """What the network is shown, in words for the book."""
+        if not self.crop:
+            return f"{self.image_size} px input"
+        return (f"{self.crop} px centre crops (random crops in training) of {self.image_size}×{self.image_size} "
+                "images distorted whole, the release's order")
         _at_least("train_per_class", self.train_per_class, 0)
         _at_least("test_per_class", self.test_per_class, 0)
         _at_least("val_per_class", self.val_per_class, 0)
@@ -366,10 +373,10 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     # Pretrained networks nobody here trained: the CIFAR-10 ResNets of He et al. (weights by Y. Idelbayev).
     *(_pretrained_resnet(depth) for depth in (20, 56)),
     # §5.2–5.3 (AlexNet, ImageNet-style levels, transfer): the profiles notebooks 04 and 05 run.
-    Profile("smoke-alexnet", "Embedded synthetic data at 72 px with the ImageNet levels, the Caffe AlexNet at "
+    Profile("smoke-alexnet", "Embedded synthetic data at 80 px seen as 72 px crops, with the ImageNet levels, the Caffe AlexNet at "
             "width 0.25 trained here; Deepcorr-5 variants and Finetune-8 train 2 short epochs; restoration on 3 "
             "test images (BM3D takes ~1 s each); transfer SVMs on a second embedded draw: the code path, not the paper's numbers.",
-            data=DataConfig(source="embedded", family="imagenet", image_size=72, crop=64, train_per_class=300,
+            data=DataConfig(source="embedded", family="imagenet", image_size=80, crop=72, train_per_class=300,
                             test_per_class=40, val_per_class=20),
             model=ModelConfig(arch="alexnet_caffe", width=0.25, inputs=FROM_SCRATCH_INPUTS),
             train=TrainConfig(epochs=6, batch_size=64, lr=0.01, crop_pad=0),

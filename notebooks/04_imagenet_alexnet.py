@@ -67,7 +67,7 @@ ex.summary(cfg)
 data = ex.datasets(cfg)
 model, history = ex.baseline(cfg, store, data.train)
 Markdown(f"{ex.describe_splits(data)} The baseline AlexNet ({cfg.model.arch}, width {cfg.model.width:g}, "
-         f"{cfg.data.image_size} px input) is {inet.describe_baseline(cfg)}. " + cmp.describe_training(cfg, data))
+         f"{cfg.data.describe_input()}) is {inet.describe_baseline(cfg)}. " + cmp.describe_training(cfg, data))
 
 # %% [markdown]
 # ## The baseline under the ImageNet levels (Tables 1–2, ImageNet rows)

@@ -81,7 +81,7 @@ extractors = {kind: {"Baseline": model, **{name: cmp.corrected_model(cfg, store,
 target = load_transfer(cfg.transfer, cfg.data)
 t = cfg.transfer
 Markdown(f"Transfer set **{dataset}**: {len(target):,} images of {target.num_classes} classes at "
-         f"{cfg.data.image_size} px; {t.splits} splits of {t.svm_train_per_class} training + {t.svm_val_per_class} "
+         f"{cfg.data.describe_input()}; {t.splits} splits of {t.svm_train_per_class} training + {t.svm_val_per_class} "
          f"validation images per class, the rest ({'at most ' + str(t.svm_test_per_class) if t.svm_test_per_class else 'all'} "
          f"per class) for testing; {t.feature_layer} features; C from {list(t.svm_c)}; SVM solver {t.svm_solver}.")
 
