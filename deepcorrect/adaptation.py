@@ -55,9 +55,8 @@ def adapt_batchnorm(model: nn.Module, data: TensorData, kind: str, family: str, 
         bn.momentum = None  # a cumulative average over the pass
         bn.train()
     g = torch.Generator(device).manual_seed(seed)
-    for start in range(0, len(data), batch_size):
-        x = data.images[start:start + batch_size].to(device).float()
-        out(data.view(half_distorted(x, kind, family, g, clip)))
+    for x in data.batches(torch.arange(len(data)).split(batch_size), device):
+        out(data.view(half_distorted(x.float(), kind, family, g, clip)))
     for bn, momentum in zip(norms, momenta):
         bn.momentum = momentum
     return out.eval()

@@ -27,7 +27,7 @@ from .correction import (DEFAULT_WIDTH, check_frozen, corrected_layers, deepcorr
                          finetune_model, frozen_state, regulariser, set_training_mode, unit_macs, weight_layers)
 from .data import TensorData
 from .distortions import half_distorted
-from .evaluate import COLUMNS, accuracy_table, correct_predictions
+from .evaluate import COLUMNS, accuracy_table, correct_predictions, half_distorted_accuracy
 from .files import atomic_write
 from .experiments import artifact_key, evaluation_key, paper_betas
 from .models import AllConvBN, build_model, count_params, get_conv
@@ -228,21 +228,16 @@ def train_corrected(model: nn.Module, train: TensorData, val: TensorData | None,
         raise ValueError("select=best_val keeps the epoch with the best validation top-1, but this profile holds "
                          "no validation split out; set val_per_class > 0 or select=last")
     if c.passes > 1:  # the release's epoch: every training image more than once (each pass distorts anew)
-        train = TensorData(train.images.repeat(c.passes, 1, 1, 1), train.labels.repeat(c.passes), train.classes,
-                           train.crop)
+        train = train.subset(torch.arange(len(train)).repeat(c.passes))
     model.to(device)
     before = frozen_state(model, base_bn)
-    val_x = val_y = None
-    if val is not None:
-        g = torch.Generator(device).manual_seed(profile.eval.seed + 17)
-        val_x = val.view(half_distorted(val.images.to(device).float(), kind, family, g, clip))
-        val_y = val.labels.to(device)
     best = _BestEpoch(checkpoint.with_name("best.pt") if checkpoint is not None else None)
 
     def validate(epoch: int, row: dict) -> None:
-        if val_x is not None:
-            row["val_accuracy"] = int(correct_predictions(model, val_x, val_y,
-                                                          batch_size=profile.eval.batch_size)) / len(val_y)
+        if val is not None:
+            row["val_accuracy"] = half_distorted_accuracy(model, val, kind, family, seed=profile.eval.seed + 17,
+                                                          device=device, batch_size=profile.eval.batch_size,
+                                                          clip=clip)
             if c.select == "best_val" and dd.is_main(group):
                 best.offer(epoch, row["val_accuracy"], model)
 

@@ -50,6 +50,10 @@ class DataConfig:
     # images are resized to image_size × image_size, the aspect not kept (the release's cv2.resize to 256×256)
     stretch: bool = False
     crop: int = 0  # >0: networks see the centre crop×crop (random in training) taken after distortion (release: 227)
+    # folder source: decode JPEGs batch by batch in DataLoader workers (bounded memory; ILSVRC2012's 1.28 M
+    # training images) instead of decoding every image once into memory; the same images either way
+    stream: bool = field(default=False, metadata=SPEED_ONLY)
+    decode_workers: int = field(default=0, metadata=SPEED_ONLY)  # decoding processes when streaming (0 = cores − 1, ≤ 16)
     train_per_class: int = 0  # cap on training images per class (0 = all)
     test_per_class: int = 0  # cap on test images per class (0 = all)
     val_per_class: int = 0  # images per class held out of the training split as validation (ranking set)
@@ -73,13 +77,6 @@ class DataConfig:
                              "taken from the stored image after distortion")
         if self.stretch and self.resize:
             raise ValueError("stretch resizes to image_size × image_size directly; leave resize at 0 with it")
-
-    def describe_input(self) -> str:
-        """What the network is shown, in words for the book."""
-        if not self.crop:
-            return f"{self.image_size} px input"
-        return (f"{self.crop} px centre crops (random crops in training) of {self.image_size}×{self.image_size} "
-                "images distorted whole, the release's order")
         _at_least("train_per_class", self.train_per_class, 0)
         _at_least("test_per_class", self.test_per_class, 0)
         _at_least("val_per_class", self.val_per_class, 0)
@@ -88,9 +85,20 @@ class DataConfig:
         if self.train_per_class and self.val_per_class >= self.train_per_class:
             raise ValueError(f"val_per_class ({self.val_per_class}) holds out every training image of a class "
                              f"(train_per_class={self.train_per_class}); make it smaller than train_per_class")
+        _at_least("decode_workers", self.decode_workers, 0)
+        if self.stream and self.source != "folder":
+            raise ValueError(f"stream=true reads an ImageFolder tree batch by batch; source {self.source!r} is "
+                             "held in memory (use source=folder)")
         if self.source in ("folder",) and not self.root:
             raise ValueError("data source 'folder' needs data_root: an ImageFolder tree with train/ and "
                              "test/ (or val/) folders, or a .tar.gz archive of one")
+
+    def describe_input(self) -> str:
+        """What the network is shown, in words for the book."""
+        if not self.crop:
+            return f"{self.image_size} px input"
+        return (f"{self.crop} px centre crops (random crops in training) of {self.image_size}×{self.image_size} "
+                "images distorted whole, the release's order")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .data import TensorData
-from .distortions import KINDS, NUM_LEVELS, distort, noise_seed
+from .distortions import KINDS, NUM_LEVELS, distort, half_distorted, noise_seed
 from .models import capture
 
 COLUMNS = ["Clean", *[f"Level {i}" for i in range(1, NUM_LEVELS + 1)]]
@@ -27,11 +27,29 @@ def distorted_batches(data: TensorData, kind: str, level: int, family: str, *, d
     ``device``; the same images for the same seed whatever the model. Distorted whole, then cropped to what
     the network sees (:meth:`TensorData.view`); ``whole`` keeps them uncropped (to restore them first)."""
     device = torch.device(device)
-    for b, start in enumerate(range(0, len(data), batch_size)):
-        x = data.images[start:start + batch_size].to(device).float()
+    index = torch.arange(len(data)).split(batch_size)
+    for b, (idx, x) in enumerate(zip(index, data.batches(index, device))):
         g = torch.Generator(device).manual_seed(noise_seed(seed, kind, level, b))
-        x = distort(x, kind, level, family, generator=g, clip=clip)
-        yield (x if whole else data.view(x)), data.labels[start:start + batch_size].to(device)
+        x = distort(x.float(), kind, level, family, generator=g, clip=clip)
+        yield (x if whole else data.view(x)), data.labels[idx].to(device)
+
+
+@torch.inference_mode()
+def half_distorted_accuracy(model: nn.Module, data: TensorData, kinds: Sequence[str] | str, family: str, *,
+                            seed: int, device: torch.device | str, batch_size: int = 500, clip: bool = False,
+                            bf16: bool = False) -> float:
+    """Top-1 on ``data`` made half distorted as §5.1's training batches are, the same draw at every call (a
+    generator per batch seeded from ``seed``): the validation accuracy of Figure 12, batch by batch, so a
+    validation split need not fit on the device."""
+    device = torch.device(device)
+    model.eval()
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    index = torch.arange(len(data)).split(batch_size)
+    for b, (idx, x) in enumerate(zip(index, data.batches(index, device))):
+        g = torch.Generator(device).manual_seed(seed * 1_000_003 + b)
+        x = data.view(half_distorted(x.float(), kinds, family, g, clip))
+        correct += correct_predictions(model, x, data.labels[idx].to(device), batch_size=batch_size, bf16=bf16)
+    return correct.item() / len(data)
 
 
 @torch.inference_mode()

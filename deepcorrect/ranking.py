@@ -171,13 +171,13 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
                 else nullcontext())
     chunks = {}  # per ranked layer: swapped copies per suffix run, sized once from the first image batch
     with torch.inference_mode(), autocast, float32_exact(device.type == "cuda" and not cfg.bf16):
-        for start in range(0, len(data), cfg.chunk_images):
-            whole = data.images[start:start + cfg.chunk_images].to(device).float()
+        index = torch.arange(len(data)).split(cfg.chunk_images)
+        for batch_no, (idx, whole) in enumerate(zip(index, data.batches(index, device))):
+            whole = whole.float()
             images = data.view(whole)  # distorted whole, seen cropped (TensorData.crop)
             if splits and cfg.channels_last and images.dim() == 4:
                 images = images.contiguous(memory_format=torch.channels_last)
-            labels = data.labels[start:start + cfg.chunk_images].to(device)
-            batch_no = start // cfg.chunk_images
+            labels = data.labels[idx].to(device)
             if splits:  # one pass keeps every ranked layer's clean output
                 clean = run_keeping(graph, images, keep)[1]
                 if not chunks:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -79,6 +80,10 @@ def key_of(obj: Any) -> Any:
     elif hasattr(obj, "images") and hasattr(obj, "labels"):  # a TensorData
         tensors = [("images", obj.images), ("labels", obj.labels), ("classes", list(getattr(obj, "classes", ())))]
         tensors += [("crop", obj.crop)] if getattr(obj, "crop", 0) else []
+    elif hasattr(obj, "files") and hasattr(obj, "labels"):  # a StreamedData: its files and how they are read
+        stats = [os.stat(f) for f in obj.files]  # size and time, not content: ILSVRC2012 is 1.28 M files
+        tensors = [("files", [(f, st.st_size, st.st_mtime_ns) for f, st in zip(obj.files, stats)]), ("labels", obj.labels),
+                   ("read", (obj.classes, obj.size, obj.resize, obj.stretch, obj.crop))]
     else:
         raise TypeError(f"cannot key a {type(obj).__name__}: stamp it with store.stamp(obj, key) first")
     for name, value in tensors:

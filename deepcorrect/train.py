@@ -114,7 +114,7 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
             if device.type == "cuda" else None
         step_model = nn.parallel.DistributedDataParallel(model, device_ids=None if gpu is None else [gpu])
     step_model = torch.compile(step_model) if cfg.compile else step_model
-    images, labels = data.images.to(device), data.labels.to(device)
+    source, labels = data.to(device), data.labels.to(device)  # in memory: on the device once
     dtype = params[0].dtype  # float32 as a rule; a float64 model gets float64 batches
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and cfg.bf16
                 else nullcontext())
@@ -134,13 +134,13 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
             timer = DeviceTimer(device).start()
             bar = tqdm(total=len(data), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="img", unit_scale=True,
                        disable=None if progress else True, leave=False)
-            for idx in batches:
+            for idx, x in zip(batches, source.batches(batches, device)):
+                x = x.to(dtype)
                 if data.crop:  # the release's order: distort the whole image, then take a random crop of it
-                    x = images[idx].to(dtype)
                     x = augment(batch_transform(x, g) if batch_transform is not None else x, g, cfg.crop_pad,
                                 cfg.flip, data.crop)
                 else:
-                    x = augment(images[idx].to(dtype), g, cfg.crop_pad, cfg.flip)
+                    x = augment(x, g, cfg.crop_pad, cfg.flip)
                     if batch_transform is not None:
                         x = batch_transform(x, g)
                 x, y = dd.shard(x, group), dd.shard(labels[idx], group)  # every rank drew the whole batch

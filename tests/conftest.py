@@ -13,7 +13,7 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 keep_freed_memory()  # faster tensors on glibc, for the tests and the notebook kernels they start
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data when present (as in CI); tests using it skip cleanly elsewhere."""
     if not (SHARED_DATA / "cifar10-jpg.tar.gz").is_file():

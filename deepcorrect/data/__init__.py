@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -9,7 +10,9 @@ import torch
 from ..config import DataConfig, TransferConfig
 from .embedded import CLASSES as EMBEDDED_CLASSES
 from .embedded import make_embedded
-from .folders import load_class_folders, load_folder_split, resolve_class_folders, resolve_tree
+from .folders import (list_class_files, load_class_folders, load_folder_split, resolve_class_folders, resolve_tree,
+                      split_folder)
+from .streaming import StreamedData, default_workers
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,16 @@ class TensorData:
     def input_size(self) -> int:
         """The side of the network's input."""
         return self.crop or int(self.images.shape[-1])
+
+    def batches(self, index_batches: Iterable[torch.Tensor], device: torch.device | str) -> Iterator[torch.Tensor]:
+        """uint8 images of each index batch on ``device`` (the interface :class:`StreamedData` shares): data
+        already there (``to(device)`` once) is indexed in place, with no copy from the host."""
+        images = self.images.to(device)
+        for idx in index_batches:
+            yield images[idx.to(images.device)]
+
+    def materialize(self) -> TensorData:
+        return self
 
     def __len__(self) -> int:
         return self.labels.numel()
@@ -107,6 +120,9 @@ def load_dataset(cfg: DataConfig) -> tuple[TensorData, TensorData]:
                 TensorData(x[is_test], y[is_test], EMBEDDED_CLASSES, cfg.crop))
     if cfg.source in ("cifar10", "cifar100"):
         train, test = (_torchvision_cifar(cfg, train) for train in (True, False))
+    elif cfg.stream:
+        tree = resolve_tree(cfg.root, cfg.cache_dir)
+        train, test = (_streamed(tree, split, cfg) for split in ("train", "test"))
     else:
         tree = resolve_tree(cfg.root, cfg.cache_dir)
         train, test = (TensorData(*load_folder_split(tree, split, cfg), crop=cfg.crop) for split in ("train", "test"))
@@ -134,6 +150,15 @@ def load_transfer(cfg: TransferConfig, data: DataConfig) -> TensorData:
     return out
 
 
+def _streamed(tree, split: str, cfg: DataConfig) -> StreamedData:
+    """A split read from disk batch by batch: the files the in-memory path would decode, in its order."""
+    train = split == "train"
+    files, labels, classes = list_class_files(split_folder(tree, split), seed=cfg.seed if train else cfg.seed + 1,
+                                              cap=cfg.train_per_class if train else cfg.test_per_class)
+    return StreamedData(tuple(map(str, files)), torch.tensor(labels, dtype=torch.long), classes, cfg.image_size,
+                        cfg.resize, cfg.stretch, cfg.crop, cfg.decode_workers or default_workers())
+
+
 def _cap(data: TensorData, k: int, seed: int) -> TensorData:
     if k == 0 or k >= int(torch.bincount(data.labels).max()):
         return data
@@ -156,4 +181,4 @@ def _torchvision_cifar(cfg: DataConfig, train: bool) -> TensorData:
     return TensorData(images, torch.tensor(ds.targets, dtype=torch.long), tuple(ds.classes), cfg.crop)
 
 
-__all__ = ["EMBEDDED_CLASSES", "TensorData", "centre_crop", "load_dataset", "load_transfer", "make_embedded", "per_class_index", "split_validation"]
+__all__ = ["EMBEDDED_CLASSES", "StreamedData", "TensorData", "centre_crop", "load_dataset", "load_transfer", "make_embedded", "per_class_index", "split_validation"]

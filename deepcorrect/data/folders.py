@@ -72,22 +72,17 @@ def resolve_tree(root: str, cache_dir: str) -> Path:
 
 def load_folder_split(tree: Path, split: str, cfg: DataConfig) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
     """(images uint8 (N, 3, S, S), labels, class names) of one split, capped per class, cached as a tensor file."""
-    folder = next((tree / s for s in _SPLIT_NAMES[split] if (tree / s).is_dir()), None)
-    if folder is None:
-        raise FileNotFoundError(f"{tree} has no {' or '.join(_SPLIT_NAMES[split])} folder")
+    folder = split_folder(tree, split)
     cap = cfg.train_per_class if split == "train" else cfg.test_per_class
     seed = cfg.seed if split == "train" else cfg.seed + 1
     return load_class_folders(folder, cap=cap, seed=seed, size=cfg.image_size, resize=cfg.resize,
                               stretch=cfg.stretch, cache_dir=cfg.cache_dir)
 
 
-def load_class_folders(folder: Path, *, cap: int = 0, seed: int = 0, size: int = 224, resize: int = 0,
-                       stretch: bool = False, cache_dir: str = "~/.cache/deepcorrect", exclude: tuple[str, ...] = ()
-                       ) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
-    """Every image of a folder of class folders (an ``ImageFolder`` tree), at most ``cap`` per class (seeded),
-    the shorter side resized to ``resize`` (0 = ``size``) and centre-cropped to ``size`` — or, with
-    ``stretch``, resized to ``size``×``size`` whatever its aspect (the release's ImageNet input); decoded in
-    parallel once and cached as a tensor file keyed by the file list and the sizes."""
+def list_class_files(folder: Path, *, cap: int = 0, seed: int = 0, exclude: tuple[str, ...] = ()
+                     ) -> tuple[list[Path], list[int], tuple[str, ...]]:
+    """(image files, their labels, class names) of a folder of class folders, at most ``cap`` per class
+    chosen with a seeded permutation: the one selection both the in-memory and the streamed path read."""
     classes = tuple(sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name not in exclude))
     if not classes:
         raise FileNotFoundError(f"{folder} holds no class folders")
@@ -99,6 +94,25 @@ def load_class_folders(folder: Path, *, cap: int = 0, seed: int = 0, size: int =
             members = [members[i] for i in torch.randperm(len(members), generator=g)[:cap].sort().values]
         files += members
         labels += [label] * len(members)
+    return files, labels, classes
+
+
+def split_folder(tree: Path, split: str) -> Path:
+    """The folder of one split (``train``; ``test`` or ``val``) of an ImageFolder tree."""
+    folder = next((tree / s for s in _SPLIT_NAMES[split] if (tree / s).is_dir()), None)
+    if folder is None:
+        raise FileNotFoundError(f"{tree} has no {' or '.join(_SPLIT_NAMES[split])} folder")
+    return folder
+
+
+def load_class_folders(folder: Path, *, cap: int = 0, seed: int = 0, size: int = 224, resize: int = 0,
+                       stretch: bool = False, cache_dir: str = "~/.cache/deepcorrect", exclude: tuple[str, ...] = ()
+                       ) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """Every image of a folder of class folders (an ``ImageFolder`` tree), at most ``cap`` per class (seeded),
+    the shorter side resized to ``resize`` (0 = ``size``) and centre-cropped to ``size`` — or, with
+    ``stretch``, resized to ``size``×``size`` whatever its aspect (the release's ImageNet input); decoded in
+    parallel once and cached as a tensor file keyed by the file list and the sizes."""
+    files, labels, classes = list_class_files(folder, cap=cap, seed=seed, exclude=exclude)
     key = hashlib.sha256(repr((str(folder.resolve()), [f.name for f in files], size, resize)
                               + (("stretch",) if stretch else ())).encode())
     cache = Path(cache_dir).expanduser() / "tensors" / f"{folder.name}-{key.hexdigest()[:20]}.pt"
