@@ -222,7 +222,8 @@ def train_corrected(model: nn.Module, train: TensorData, val: TensorData | None,
     c, family, clip = profile.correct, profile.data.family, profile.eval.clip
     base_bn = base_bn or c.base_bn
     cfg = replace(profile.train, epochs=c.correct_epochs, lr=lr, lr_step=c.correct_lr_step,
-                  batch_size=c.correct_batch_size, weight_decay=0.0, nesterov=False,
+                  batch_size=c.correct_batch_size, steps_per_epoch=c.correct_steps_per_epoch, weight_decay=0.0,
+                  nesterov=False,
                   seed=profile.train.seed + 7919 * c.correct_seed)
     if c.select == "best_val" and val is None:
         raise ValueError("select=best_val keeps the epoch with the best validation top-1, but this profile holds "

@@ -123,8 +123,11 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 10  # passes over the training set
+    epochs: int = 10  # passes over the training set (or of steps_per_epoch steps)
     batch_size: int = 128  # images per SGD step
+    # >0: an epoch is this many SGD steps on fresh random orders of the training set, not one pass (Keras's
+    # samples_per_epoch; the paper's ImageNet schedule: 10 × 6,250 = 62,500 steps, ÷10 every 3 × 6,250 = 18,750)
+    steps_per_epoch: int = 0
     lr: float = 0.05  # initial learning rate
     lr_step: int = 0  # divide the learning rate by lr_gamma every lr_step epochs (0 = at 50 % and 75 %)
     lr_gamma: float = 0.1  # factor applied at each step
@@ -143,6 +146,7 @@ class TrainConfig:
     def __post_init__(self):
         _at_least("epochs", self.epochs, 0)
         _positive("batch_size", self.batch_size)
+        _at_least("steps_per_epoch", self.steps_per_epoch, 0)
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         _at_least("lr_step", self.lr_step, 0)
@@ -211,6 +215,7 @@ class CorrectConfig:
     correct_epochs: int = 40  # epochs of DeepCorrect and fine-tuning training (the paper: 40)
     correct_lr_step: int = 10  # divide the learning rate by 10 every this many epochs (the paper: 10)
     correct_batch_size: int = 250  # images per step, half of them distorted (the paper: 250)
+    correct_steps_per_epoch: int = 0  # >0: an epoch is this many steps (ImageNet: 6,250), not one pass
     deepcorr_lr: float = 0.1  # initial learning rate of DeepCorrect models (the paper: 0.1)
     finetune_lr: float = 0.01  # initial learning rate of Finetune-k models (the paper: 0.01)
     l1: float = 1e-5  # Eq. (5) regulariser: L1 on correction-unit weights (the release: 1e-5)
@@ -235,7 +240,7 @@ class CorrectConfig:
         _positive("passes", self.passes)
         _at_least("correct_seed", self.correct_seed, 0)
         _choice("score", self.score, ("paper", "release"))
-        for name in ("unit_width", "correct_train_per_class", "correct_test_per_class"):
+        for name in ("unit_width", "correct_train_per_class", "correct_test_per_class", "correct_steps_per_epoch"):
             _at_least(name, getattr(self, name), 0)
         for name in ("correct_epochs", "correct_lr_step", "correct_batch_size", "draws"):
             _positive(name, getattr(self, name))
@@ -413,15 +418,16 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("imagenet", "The paper's §5.2 at full scale (GPU): ILSVRC2012 train/val ImageFolder trees under "
             "data/imagenet, the release's preprocessing (resize to 256×256, distort, centre-crop 227, mean-subtracted "
             "inputs), the Caffe AlexNet from a local weights file (model_weights: a state dict or the release's "
-            "alexnet_weights.h5); "
-            "training images capped at 100 per class because decoded images are held in memory.",
+            "alexnet_weights.h5); every training image streamed from disk (stream), Finetune and Deepcorr models on "
+            "the paper's schedule (62,500 steps of 256, ÷10 every 18,750), 10 training images per class held out "
+            "for Figure 12's validation curves.",
             data=DataConfig(source="folder", root="data/imagenet", family="imagenet", image_size=256, stretch=True,
-                            crop=227, train_per_class=100),
+                            crop=227, stream=True, val_per_class=10),
             model=ModelConfig(arch="alexnet_caffe", width=1.0),
             train=TrainConfig(epochs=90, batch_size=256, lr=0.01, lr_step=30, crop_pad=0),
             rank=RankingConfig(per_class=5, split="train"),
             correct=CorrectConfig(variant="cw", correct_epochs=10, correct_lr_step=3, correct_batch_size=256,
-                                  finetune_lr=0.001),
+                                  correct_steps_per_epoch=6250, finetune_lr=0.001),
             transfer=TransferConfig(transfer_source="folder", transfer_root="data/caltech101/101_ObjectCategories",
                                     svm_solver="lbfgs"),
             device="auto"),

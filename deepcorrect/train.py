@@ -69,6 +69,17 @@ def augment(images: torch.Tensor, generator: torch.Generator, pad: int, flip: bo
     return images
 
 
+def epoch_batches(n: int, cfg: TrainConfig, generator: torch.Generator, device: torch.device
+                  ) -> tuple[torch.Tensor, ...]:
+    """The index batches of one epoch: a random order of the ``n`` images split into batches, or with
+    ``cfg.steps_per_epoch`` exactly that many full batches from as many fresh random orders as it takes."""
+    if not cfg.steps_per_epoch:
+        return torch.randperm(n, generator=generator, device=device).split(cfg.batch_size)
+    need = cfg.steps_per_epoch * cfg.batch_size
+    orders = [torch.randperm(n, generator=generator, device=device) for _ in range(-(-need // n))]
+    return torch.cat(orders)[:need].split(cfg.batch_size)
+
+
 def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.device | str = "cpu",
         checkpoint: Path | str | None = None, batch_transform: BatchTransform | None = None,
         set_train_mode: Callable[[nn.Module], None] | None = None,
@@ -125,8 +136,7 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
                 param_group["lr"] = lr
             (set_train_mode or nn.Module.train)(model)
             g = torch.Generator(device).manual_seed(cfg.seed * 1_000_003 + epoch)
-            order = torch.randperm(len(data), generator=g, device=device)
-            batches = order.split(cfg.batch_size)
+            batches = epoch_batches(len(data), cfg, g, device)
             if len(batches[-1]) < world:  # a last batch too small to give every rank an image
                 batches = batches[:-1]
             total_loss = torch.zeros((), device=device)

@@ -36,6 +36,22 @@ def test_gpu_check_runs_cold_and_again_from_its_cache_leaving_the_tree_clean(sha
     assert _status() == before
 
 
+@pytest.mark.slow
+def test_the_imagenette_check_runs_the_section_5_2_pipeline_streamed(shared_data, tmp_path):
+    before = _status()
+    out = subprocess.run(["bash", "bench/gpu_check.sh", "imagenette", str(shared_data / "imagenette160.tar.gz"),
+                          "--device", "cpu", "--width", "0.125", "--epochs", "1", "--correct-epochs", "1",
+                          "--train-per-class", "20", "--test-per-class", "5", "--results", str(tmp_path / "results"),
+                          "--work", str(tmp_path / "work")], cwd=REPO, capture_output=True, text=True,
+                         env={"PYTHON": sys.executable, "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads((tmp_path / "results" / "gpu_check_imagenet.json").read_text())
+    assert report["stream"] and [r["stage"] for r in report["stages"]][-2:] == [
+        "Finetune-8 + Deepcorr-5, blur", "Finetune-8 + Deepcorr-5, awgn"]
+    assert set(report["tables"]["blur"]["Avg"]) == {"Baseline", "Finetune-8", "Deepcorr-5"}
+    assert "Table 7 (blur, Imagenette val, measured)" in out.stdout and _status() == before
+
+
 def test_the_checks_default_folders_are_ignored_by_git():
     """What the device tool carries is the working tree: data and outputs must not land in it."""
     paths = ["gpu-check/data/cifar10-jpg.tar.gz", "gpu-check/results/x", "gpu-check/cache/x"]

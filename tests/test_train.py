@@ -174,3 +174,18 @@ def test_the_host_sync_counter_sees_what_stalls_a_gpu():
         torch.unique(x)
         x * 2 + x[2:5].sum()
     assert syncs.ops == ["_local_scalar_dense", "nonzero", "index", "_unique2"]
+
+
+def test_steps_per_epoch_makes_an_epoch_of_that_many_full_batches_from_fresh_orders():
+    """The paper's ImageNet schedule counts steps (62,500 of 256), not passes: 7 steps of 4 over 10 images
+    are 28 indices, the first 10 and the next 10 each a permutation."""
+    from deepcorrect.train import epoch_batches
+    g = torch.Generator().manual_seed(0)
+    batches = epoch_batches(10, replace(CFG, batch_size=4, steps_per_epoch=7), g, torch.device("cpu"))
+    flat = torch.cat(batches)
+    assert len(batches) == 7 and all(len(b) == 4 for b in batches)
+    assert sorted(flat[:10].tolist()) == sorted(flat[10:20].tolist()) == list(range(10))
+    assert [len(b) for b in epoch_batches(10, replace(CFG, batch_size=4), g, torch.device("cpu"))] == [4, 4, 2]
+    data = _data()
+    history = fit(_model(), data, replace(CFG, epochs=2, batch_size=16, steps_per_epoch=3), progress=False)
+    assert [row["iteration"] for row in history] == [3, 6]

@@ -1,0 +1,120 @@
+"""GPU check for §5.2: the Imagenette pipeline (Caffe AlexNet baseline, ranking, Deepcorr-5 and Finetune-8,
+Tables 7–8) on one GPU, in one run that fits in 10 minutes, with stage times and images/s.
+
+Imagenette160 (10 ImageNet classes, 500 training images per class, 3,925 validation images) through the
+``imagenette`` profile's pipeline at the release's preprocessing (160×160 images distorted whole, seen as
+144 px crops): the images stream from disk through DataLoader workers (``--stream``, the ``imagenet``
+profile's path; ``--no-stream`` decodes them once into memory). Stages, each timed:
+
+1. bf16 and float32 (no TF32) matrix multiplies — the reference rates;
+2. the baseline Caffe AlexNet (width ``--width``, 1 = the paper's 61 M parameters at 1000 classes) trained
+   from scratch on the training split (50 images per class held out for validation);
+3. the ranking of conv1–conv5 for blur and AWGN, levels 1–6, 5 training images per class (the release's);
+4. Finetune-8 and Deepcorr-5 for blur and for AWGN on the paper's per-step recipe, ``--correct-epochs``
+   passes, with validation after every epoch (Figure 12);
+5. Tables 7–8 on the validation split, next to the paper's ILSVRC2012 rows.
+
+Resumable (the artifact store keeps what finished). Needs torch, torchvision, numpy, pandas, scipy, tqdm,
+Pillow; not papermill or jupyter-book.
+
+Usage: python bench/gpu_check_imagenet.py [ARCHIVE] [--epochs 30] [--correct-epochs 6] [--results DIR]
+Outputs stay in gpu-check/ (ignored by git).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from gpu_check import Stages, matmul_tflops  # bench/ is on sys.path when a benchmark runs as a script
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("archive", nargs="?", default="gpu-check/data/imagenette160.tar.gz",
+                        help="imagenette160.tar.gz (an ImageFolder tree imagenette160/{train,val}/<wnid>/); default "
+                             "gpu-check/data/imagenette160.tar.gz, the ignored folder the device tool carries")
+    parser.add_argument("--epochs", type=int, default=30, help="baseline epochs (default 30)")
+    parser.add_argument("--correct-epochs", type=int, default=6, help="Finetune-8 / Deepcorr-5 epochs (default 6)")
+    parser.add_argument("--results", default="gpu-check/results-imagenette", help="artifact store")
+    parser.add_argument("--work", default="gpu-check/cache", help="where the archive is unpacked")
+    parser.add_argument("--device", default="cuda", help="cuda (default); cpu only to try the script itself")
+    parser.add_argument("--width", type=float, default=1.0, help="Caffe AlexNet width (default 1: the paper's)")
+    parser.add_argument("--train-per-class", type=int, default=0, help="training images per class (0: all 500)")
+    parser.add_argument("--test-per-class", type=int, default=0, help="validation images per class (0: all)")
+    parser.add_argument("--stream", action=argparse.BooleanOptionalAction, default=True,
+                        help="decode JPEGs batch by batch in DataLoader workers (default) or once into memory")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("error: no CUDA device here; this script measures a GPU (--device cpu only tries the script)",
+              file=sys.stderr)
+        return 2
+    archive = Path(args.archive)
+    if not archive.is_file():
+        print(f"error: {archive} is not a file; pass the Imagenette160 archive", file=sys.stderr)
+        return 2
+    torch.backends.cudnn.benchmark = True
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from deepcorrect import comparisons as cmp
+    from deepcorrect import experiments as ex
+    from deepcorrect.config import resolve
+    from deepcorrect.paper import alexnet_table
+    from deepcorrect.ranking import layer_macs
+    from deepcorrect.store import Store
+
+    stages = Stages(device)
+    name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
+    print(f"{name}, torch {torch.__version__}", flush=True)
+    peak, _ = stages.run("bf16 matmul 8192^3", lambda: matmul_tflops(device))
+    peak32, _ = stages.run("float32 matmul 8192^3 (no TF32)", lambda: matmul_tflops(device, torch.float32))
+
+    cfg = resolve("imagenette", root=str(archive.resolve()), cache_dir=args.work, device=str(device),
+                  width=args.width, epochs=args.epochs, train_batch_size=128, lr=0.01, lr_step=0,
+                  train_per_class=args.train_per_class, test_per_class=args.test_per_class,
+                  val_per_class=min(50, max(1, args.train_per_class // 4)) if args.train_per_class else 50,
+                  stream=args.stream, correct_epochs=args.correct_epochs,
+                  correct_lr_step=max(1, args.correct_epochs // 3), correct_batch_size=256,
+                  correct_train_per_class=0, correct_test_per_class=0)
+    store = Store(args.results)
+    data, _ = stages.run("list (stream) or decode the archive", lambda: ex.datasets(cfg))
+    print(f"{len(data.train):,} training, {len(data.val):,} validation, {len(data.test):,} test images; "
+          f"{cfg.data.describe_input()}; {'streamed' if args.stream else 'in memory'}")
+    (model, history), _ = stages.run("baseline training", lambda: ex.baseline(cfg, store, data.train))
+    x1 = torch.zeros(1, 3, data.train.input_size, data.train.input_size, device=device)
+    macs = sum(layer_macs(model, x1).values())
+    if history:
+        rate = len(data.train) * len(history) / sum(h["seconds"] for h in history)
+        tflops = 3 * 2 * macs * rate / 1e12
+        print(f"baseline: {macs / 1e6:.0f} M MACs/image, {rate:.0f} images/s, {tflops:.1f} TFLOP/s "
+              f"({100 * tflops / peak:.1f} % of the bf16 matmul rate)")
+    rank, _ = stages.run("ranking (blur + AWGN, 6 levels)", lambda: ex.ranking(cfg, store, model, data))
+    filters = sum(c.shape[-1] for c in rank.counts.values())
+    print(f"ranking: {filters * len(rank.kinds) * len(rank.levels)} filter-evaluations on {rank.n_images} images "
+          f"in {rank.seconds:.1f} s")
+
+    tables = {}
+    for kind in ("blur", "awgn"):
+        (table, _), _ = stages.run(f"Finetune-8 + Deepcorr-5, {kind}", lambda kind=kind: cmp.evaluate_models(
+            cfg, store, model, data, rank, kind, ["Baseline", "Finetune-8", "Deepcorr-5"]))
+        tables[kind] = table
+        print(f"\nTable {7 if kind == 'blur' else 8} ({kind}, Imagenette val, measured):")
+        print(table.round(4).to_string())
+        print("the paper (ILSVRC2012 val, 1000 classes):")
+        print(alexnet_table(kind).reindex(table.index).dropna(how="all").round(4).to_string())
+    total = sum(r["seconds"] for r in stages.rows)
+    print(f"\ntotal {total:.0f} s ({total / 60:.1f} min; target 10 min)")
+    out = Path(args.results) / "gpu_check_imagenet.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"device": name, "matmul_tflops": peak, "matmul_tflops_float32": peak32,
+                               "stream": args.stream, "stages": stages.rows, "baseline_history": history,
+                               "tables": {k: t.to_dict() for k, t in tables.items()}}, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
