@@ -19,7 +19,7 @@ from .data.folders import fingerprint
 from .distortions import KINDS, NUM_LEVELS
 from .evaluate import COLUMNS, accuracy_table, distorted_batches, features, predict
 from .models import PRETRAINED, REPORTED_ERROR, build_model, fetch_pretrained, load_weights
-from .paper import BETAS, SELECTION_COUNTS, baseline_row
+from .paper import BETAS, FIGURE_4_BETA, FIGURE_5_BEST, FIGURE_5_BETA, SELECTION_COUNTS, baseline_row
 from .files import atomic_write
 from .store import CHECKPOINT, Store, config_hash, derived, stamp
 from .train import fit, resolve_device
@@ -360,10 +360,12 @@ def first_layer_fractions(rank, betas=(0.1, 0.25, 0.5, 0.75, 0.9)) -> dict[str, 
     return out
 
 
-def single_layer_fractions(rank, beta: float) -> dict[str, dict[str, dict[str, list[int]]]]:
-    """Figure 5's selections: the top β of one layer at a time, per kind."""
+def single_layer_fractions(rank, family: str = "cifar") -> dict[str, dict[str, dict[str, list[int]]]]:
+    """Figure 5's selections: the top β of one layer at a time, per kind (the paper's β: 50 % for CIFAR,
+    75 % for AlexNet)."""
     from .ranking import select_local
 
+    beta = FIGURE_5_BETA[family]
     return {layer: {kind: {layer: select_local(rank, kind, {layer: beta})[layer].tolist()} for kind in rank.kinds}
             for layer in rank.layers}
 
@@ -387,8 +389,11 @@ def selection_counts(profile: Profile, rank) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["ranking", "kind", "source"])
 
 
-def describe_first_layer(fig4: pd.DataFrame, beta_label: str = "β₁=25%") -> str:
-    """How much of the accuracy lost at each level the top 25 % of the first layer recovers (Figure 4)."""
+def describe_first_layer(fig4: pd.DataFrame, family: str = "cifar") -> str:
+    """How much of the accuracy lost at each level the paper's share of the first layer recovers (Figure 4:
+    25 % for CIFAR; more for AlexNet, where the paper points at 75 %)."""
+    beta = FIGURE_4_BETA[family]
+    beta_label = f"β₁={beta:.0%}"
     parts = []
     for kind in dict.fromkeys(fig4["kind"]):
         rows = fig4[fig4.kind == kind].set_index("selection")
@@ -397,22 +402,24 @@ def describe_first_layer(fig4: pd.DataFrame, beta_label: str = "β₁=25%") -> s
         regained = rows.loc[beta_label, levels] - rows.loc["none", levels]
         share = float(regained.sum() / max(float(lost.sum()), 1e-9))
         verdict = "agrees with" if share >= 0.5 else "falls short of"
-        parts.append(f"{'Blur' if kind == 'blur' else 'AWGN'}: ideally correcting the top 25 % of the first layer "
+        parts.append(f"{'Blur' if kind == 'blur' else 'AWGN'}: ideally correcting the top {beta:.0%} of the first layer "
                      f"regains {share:.0%} of the accuracy lost over levels 1–6 — this {verdict} the paper's "
                      f"\"large part\".")
     return " ".join(parts)
 
 
-def describe_layers(per_layer: pd.DataFrame, rank) -> str:
-    """Which single layer's ideal correction recovers most (the paper: the first one for CIFAR)."""
+def describe_layers(per_layer: pd.DataFrame, rank, family: str = "cifar") -> str:
+    """Which single layer's ideal correction recovers most (the paper: the first for CIFAR, conv-2 for
+    AlexNet)."""
+    paper_best = rank.layers[FIGURE_5_BEST[family]]
     parts = []
     for kind in rank.kinds:
         rows = per_layer[per_layer.kind == kind].set_index("selection")
         avg = rows[COLUMNS].mean(axis=1)
         best = avg.idxmax()
         order = " > ".join(avg.sort_values(ascending=False).index)
-        verdict = ("agrees with the paper (the first layer is best)" if best == rank.layers[0]
-                   else "differs from the paper, which finds the first layer best")
+        verdict = (f"agrees with the paper ({paper_best} is best)" if best == paper_best
+                   else f"differs from the paper, which finds {paper_best} best")
         parts.append(f"{'Blur' if kind == 'blur' else 'AWGN'}: average top-1 after correcting one layer ranks "
                      f"{order}; the best is {best} — this {verdict}.")
     return " ".join(parts)

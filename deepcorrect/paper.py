@@ -80,6 +80,11 @@ TABLE_10 = {
 }
 #: The paper's β for the ranked layers: 50 % in every CIFAR layer; Deepcorr-5's for AlexNet.
 BETAS = {"cifar": (0.5,) * 6, "imagenet": (0.75, 0.75, 0.5, 0.5, 0.5)}
+#: Figures 4–5, by family: the β₁ that regains "a large part" of the loss (CIFAR: 25 %; AlexNet needs more, the
+#: text points at 75 %), the β of Figure 5's one-layer corrections, and which conv is best there (0-based).
+FIGURE_4_BETA = {"cifar": 0.25, "imagenet": 0.75}
+FIGURE_5_BETA = {"cifar": 0.5, "imagenet": 0.75}
+FIGURE_5_BEST = {"cifar": 0, "imagenet": 1}
 #: Tables 5 and 9: filters corrected per layer under local and global ranking.
 SELECTION_COUNTS = {
     "cifar": {"local": {"blur": [48, 48, 48, 96, 96, 96], "awgn": [48, 48, 48, 96, 96, 96]},

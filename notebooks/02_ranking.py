@@ -103,7 +103,7 @@ plots.ideal_curves(fig4, "Figure 4 — ideal correction of the top β₁ filters
 fig4.set_index(["kind", "selection"]).style.format("{:.3f}")
 
 # %%
-Markdown(ex.describe_first_layer(fig4))
+Markdown(ex.describe_first_layer(fig4, cfg.data.family))
 
 # %% [markdown]
 # ## Figure 5 — correcting β = 50 % of one layer at a time
@@ -112,11 +112,11 @@ Markdown(ex.describe_first_layer(fig4))
 # layer lies deeper. A residual network ranks every conv (19 for ResNet-20), in forward order.
 
 # %%
-fig5 = ex.ideal_correction(cfg, store, model, data, rank, "figure5", ex.single_layer_fractions(rank, 0.5))
+fig5 = ex.ideal_correction(cfg, store, model, data, rank, "figure5", ex.single_layer_fractions(rank, cfg.data.family))
 plots.ideal_curves(fig5, "Figure 5 — ideal correction of 50 % of the filters of a single layer");
 
 # %%
-Markdown(ex.describe_layers(fig5, rank))
+Markdown(ex.describe_layers(fig5, rank, cfg.data.family))
 
 # %% [markdown]
 # ## Figure 6 — which first-layer filters are most susceptible

@@ -45,7 +45,8 @@ alexnet_train_per_class = None  # training images per class (None: from the prof
 alexnet_test_per_class = None  # validation images per class for the tables (None: from the profile)
 imagenet_root = None  # ImageFolder tree with train/ and val/ or a .tar.gz of one (None: from the profile)
 model_weights = None  # local state-dict file of a pretrained AlexNet (None: from the profile, else trained here)
-tsne_per_class = None  # images per class in Figure 10 (None: from the profile)
+tsne_per_class = None  # images per class in Figures 2 and 10 (None: from the profile)
+ideal_per_class = None  # test images per class for Figures 4 and 5 (None: from the profile)
 correct_epochs = None  # epochs of every Finetune and Deepcorr model (None: from the profile)
 correct_train_per_class = None  # their training images per class (None: from the profile; 0 means all)
 correct_test_per_class = None  # test images per class of their tables (None: from the profile; 0 means all)
@@ -59,7 +60,7 @@ cfg = resolve(alexnet_profile(profile), device=device, width=alexnet_width, epoc
               train_per_class=alexnet_train_per_class, test_per_class=alexnet_test_per_class, root=imagenet_root,
               weights=model_weights, correct_epochs=correct_epochs, correct_train_per_class=correct_train_per_class,
               correct_test_per_class=correct_test_per_class, restore_per_class=restore_per_class,
-              restore_max=restore_max, tsne_per_class=tsne_per_class)
+              restore_max=restore_max, tsne_per_class=tsne_per_class, ideal_per_class=ideal_per_class)
 store = Store(results_dir, fresh=fresh)
 ex.summary(cfg)
 
@@ -77,6 +78,29 @@ baseline = ex.baseline_tables(cfg, store, model, data.test)
 plots.accuracy_curves(baseline, {k: ex.compare_with_paper(baseline, k, cfg.data.family).iloc[1] for k in baseline.index});
 
 # %% [markdown]
+# ## Figure 1 on AlexNet — predictions as distortion grows
+#
+# The paper's Figure 1 is this network on ILSVRC2012 validation images: test images the baseline gets right
+# when clean, at every level, titled with the predicted class and its confidence (green right, red wrong).
+# Images are shown as the network sees them (the crop of the image distorted whole).
+
+# %%
+plots.figure_1(ex.example_predictions(cfg, model, data.test), data.test.classes, cfg.data.family);
+
+# %% [markdown]
+# ## Figure 2 on AlexNet — t-SNE of the baseline's fc7 features
+#
+# The paper's Figure 2: clean images form tight, separate class clusters that widen and merge as blur or
+# noise grows. Figure 10 below shows the same classes through Deepcorr-5.
+
+# %%
+base_emb = ex.tsne_embeddings(cfg, store, model, data.test)
+plots.figure_2(base_emb);
+
+# %%
+Markdown(ex.describe_tsne(base_emb))
+
+# %% [markdown]
 # ## Ranking the five conv layers
 #
 # Algorithm 1 on the ImageNet-style ranking set (5 training images per class). Deepcorr-5 corrects the top
@@ -85,6 +109,25 @@ plots.accuracy_curves(baseline, {k: ex.compare_with_paper(baseline, k, cfg.data.
 # %%
 rank = ex.ranking(cfg, store, model, data, progress=False)
 ex.selection_counts(cfg, rank)
+
+# %% [markdown]
+# ## Figures 4 and 5 on AlexNet — ideal correction
+#
+# Replacing the ranked filters' distorted outputs by their clean ones (the ideal correction Algorithm 1
+# measures). Figure 4: a growing share β₁ of conv1; the paper finds AlexNet needs more of its first layer than
+# the CIFAR network (a jump from 50 % to 75 % under blur). Figure 5: 75 % of one layer at a time; the paper
+# finds conv-2 best for AlexNet and accuracy falling as the layer lies deeper.
+
+# %%
+fig4 = ex.ideal_correction(cfg, store, model, data, rank, "figure4", ex.first_layer_fractions(rank))
+plots.ideal_curves(fig4, "Figure 4 (AlexNet) — ideal correction of the top β₁ filters of conv1");
+
+# %%
+fig5 = ex.ideal_correction(cfg, store, model, data, rank, "figure5", ex.single_layer_fractions(rank, cfg.data.family))
+plots.ideal_curves(fig5, "Figure 5 (AlexNet) — ideal correction of 75 % of the filters of a single layer");
+
+# %%
+Markdown(ex.describe_first_layer(fig4, cfg.data.family) + " " + ex.describe_layers(fig5, rank, cfg.data.family))
 
 # %% [markdown]
 # ## Tables 7 and 8 — every model and the restoration baselines
@@ -194,7 +237,6 @@ deepcorr5 = {kind: cmp.corrected_model(cfg, store, model, data, rank, kind, "Dee
              for kind in ("blur", "awgn")}
 emb = {kind: ex.tsne_embeddings(cfg, store, deepcorr5[kind], data.test, kinds=(kind,))
        for kind in deepcorr5}
-base_emb = ex.tsne_embeddings(cfg, store, model, data.test)
 fig10 = {**emb["blur"], **{k: v for k, v in emb["awgn"].items() if k.startswith("awgn/")}}
 plots.figure_2(fig10, "Figure 10 — t-SNE of Deepcorr-5 penultimate features (top: blur model, bottom: AWGN model)");
 
