@@ -101,8 +101,7 @@ def main() -> int:
         return 2
     torch.backends.cudnn.benchmark = True
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from deepcorrect import comparisons as cmp
-    from deepcorrect import experiments as ex
+    from deepcorrect import named_models, pipeline
     from deepcorrect.config import resolve
     from deepcorrect.paper import correction_table
     from deepcorrect.ranking import layer_macs, ranking_macs
@@ -122,9 +121,9 @@ def main() -> int:
                   correct_lr_step=max(1, args.correct_epochs // 4), correct_batch_size=250,
                   correct_train_per_class=0, correct_test_per_class=0)
     store = Store(args.results)
-    data, _ = stages.run("unpack and decode the archive", lambda: ex.datasets(cfg))
+    data, _ = stages.run("unpack and decode the archive", lambda: pipeline.datasets(cfg))
     n_train = len(data.train)
-    (model, history), t_base = stages.run("baseline training", lambda: ex.baseline(cfg, store, data.train))
+    (model, history), t_base = stages.run("baseline training", lambda: pipeline.baseline(cfg, store, data.train))
     x1 = data.test.images[:1].float().to(device)
     macs = sum(layer_macs(model, x1).values())
     if history:
@@ -133,7 +132,7 @@ def main() -> int:
         print(f"baseline: {macs / 1e6:.0f} M MACs/image, {rate:.0f} images/s, {tflops:.1f} TFLOP/s "
               f"({100 * tflops / peak:.0f} % of the matmul rate)")
 
-    rank, t_rank = stages.run("ranking (blur + AWGN, 6 levels)", lambda: ex.ranking(cfg, store, model, data))
+    rank, t_rank = stages.run("ranking (blur + AWGN, 6 levels)", lambda: pipeline.ranking(cfg, store, model, data))
     filters = sum(c.shape[-1] for c in rank.counts.values())
     evaluations = filters * len(rank.kinds) * len(rank.levels)
     suffix_macs = ranking_macs(model, rank.layers, x1)
@@ -144,7 +143,7 @@ def main() -> int:
 
     tables = {}
     for kind in ("blur", "awgn"):
-        (table, _), _ = stages.run(f"Deepcorr-6c + Finetune-9, {kind}", lambda kind=kind: cmp.evaluate_models(
+        (table, _), _ = stages.run(f"Deepcorr-6c + Finetune-9, {kind}", lambda kind=kind: named_models.evaluate_models(
             cfg, store, model, data, rank, kind, ["Baseline", "Finetune-9", "Deepcorr-6c"]))
         tables[kind] = table
         print(f"\nTable {3 if kind == 'blur' else 4} ({kind}, CIFAR-10 JPEG, measured):")

@@ -29,7 +29,6 @@ import sys
 from pathlib import Path
 
 import torch
-
 from gpu_check import Stages, matmul_tflops  # bench/ is on sys.path when a benchmark runs as a script
 
 
@@ -60,8 +59,7 @@ def main() -> int:
         return 2
     torch.backends.cudnn.benchmark = True
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from deepcorrect import comparisons as cmp
-    from deepcorrect import experiments as ex
+    from deepcorrect import named_models, pipeline
     from deepcorrect.config import resolve
     from deepcorrect.paper import alexnet_table
     from deepcorrect.ranking import layer_macs
@@ -81,10 +79,10 @@ def main() -> int:
                   correct_lr_step=max(1, args.correct_epochs // 3), correct_batch_size=256,
                   correct_train_per_class=0, correct_test_per_class=0)
     store = Store(args.results)
-    data, _ = stages.run("list (stream) or decode the archive", lambda: ex.datasets(cfg))
+    data, _ = stages.run("list (stream) or decode the archive", lambda: pipeline.datasets(cfg))
     print(f"{len(data.train):,} training, {len(data.val):,} validation, {len(data.test):,} test images; "
           f"{cfg.data.describe_input()}; {'streamed' if args.stream else 'in memory'}")
-    (model, history), _ = stages.run("baseline training", lambda: ex.baseline(cfg, store, data.train))
+    (model, history), _ = stages.run("baseline training", lambda: pipeline.baseline(cfg, store, data.train))
     x1 = torch.zeros(1, 3, data.train.input_size, data.train.input_size, device=device)
     macs = sum(layer_macs(model, x1).values())
     if history:
@@ -92,14 +90,14 @@ def main() -> int:
         tflops = 3 * 2 * macs * rate / 1e12
         print(f"baseline: {macs / 1e6:.0f} M MACs/image, {rate:.0f} images/s, {tflops:.1f} TFLOP/s "
               f"({100 * tflops / peak:.1f} % of the bf16 matmul rate)")
-    rank, _ = stages.run("ranking (blur + AWGN, 6 levels)", lambda: ex.ranking(cfg, store, model, data))
+    rank, _ = stages.run("ranking (blur + AWGN, 6 levels)", lambda: pipeline.ranking(cfg, store, model, data))
     filters = sum(c.shape[-1] for c in rank.counts.values())
     print(f"ranking: {filters * len(rank.kinds) * len(rank.levels)} filter-evaluations on {rank.n_images} images "
           f"in {rank.seconds:.1f} s")
 
     tables = {}
     for kind in ("blur", "awgn"):
-        (table, _), _ = stages.run(f"Finetune-8 + Deepcorr-5, {kind}", lambda kind=kind: cmp.evaluate_models(
+        (table, _), _ = stages.run(f"Finetune-8 + Deepcorr-5, {kind}", lambda kind=kind: named_models.evaluate_models(
             cfg, store, model, data, rank, kind, ["Baseline", "Finetune-8", "Deepcorr-5"]))
         tables[kind] = table
         print(f"\nTable {7 if kind == 'blur' else 8} ({kind}, Imagenette val, measured):")

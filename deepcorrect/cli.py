@@ -180,22 +180,24 @@ def _cmd_book(args: argparse.Namespace) -> int:
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:
-    from . import experiments as ex
+    from . import pipeline
+    from .sections import distortion_effects as effects
     from .store import Store
 
     cfg = _resolve_cli(args)
     store = Store(args.results, fresh=args.fresh, group=args.group)
-    data = ex.datasets(cfg)
-    model, _ = ex.baseline(cfg, store, data.train)
-    measured = ex.baseline_tables(cfg, store, model, data.test)
+    data = pipeline.datasets(cfg)
+    model, _ = pipeline.baseline(cfg, store, data.train)
+    measured = effects.baseline_tables(cfg, store, model, data.test)
     for kind, title in (("blur", "Table 1 - Gaussian blur"), ("awgn", "Table 2 - AWGN")):
         print(f"\n{title} (profile {cfg.name})")
-        print(ex.compare_with_paper(measured, kind, cfg.data.family).round(4).to_string())
+        print(effects.compare_with_paper(measured, kind, cfg.data.family).round(4).to_string())
     return 0
 
 
 def _cmd_rank(args: argparse.Namespace) -> int:
-    from . import experiments as ex
+    from . import pipeline
+    from .sections import correction_priority as priority
     from .store import Store
 
     out = Path(args.out)
@@ -203,16 +205,16 @@ def _cmd_rank(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must end in .csv or .json, got {args.out!r}")
     _check_out(out)
     cfg = _resolve_cli(args)
-    data = ex.datasets(cfg)
-    ex.check_rank_layers(cfg, data.train.num_classes)  # before any training, so bad input writes nothing
+    data = pipeline.datasets(cfg)
+    pipeline.check_rank_layers(cfg, data.train.num_classes)  # before any training, so bad input writes nothing
     store = Store(args.results, fresh=args.fresh, group=args.group)
-    model, _ = ex.baseline(cfg, store, data.train)
-    ranking = ex.ranking(cfg, store, model, data)
+    model, _ = pipeline.baseline(cfg, store, data.train)
+    ranking = pipeline.ranking(cfg, store, model, data)
     frame = ranking.to_frame(args.score)
     if _is_main(args):
         atomic_write(out, lambda tmp: frame.to_csv(tmp, index=False) if out.suffix == ".csv"
                      else frame.to_json(tmp, orient="records", indent=1))
-    print(ex.top_filters(ranking).to_string())
+    print(priority.top_filters(ranking).to_string())
     print(f"\n{len(frame)} rows written to {out} ({ranking.seconds:.1f} s of ranking)")
     return 0
 
@@ -220,26 +222,26 @@ def _cmd_rank(args: argparse.Namespace) -> int:
 def _cmd_correct(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from . import comparisons as cmp
-    from . import experiments as ex
+    from . import named_models
+    from . import pipeline
     from .paper import alexnet_table, correction_table
     from .store import Store
 
     names = args.model if args.command == "correct" else [f"Finetune-{k}" for k in args.k]
-    specs = [cmp.parse_model(n) for n in names]  # bad names fail here, before anything trains
+    specs = [named_models.parse_model(n) for n in names]  # bad names fail here, before anything trains
     if args.out and not args.out.endswith(".csv"):
         raise ValueError(f"--out must end in .csv, got {args.out!r}")
     if args.out:
         _check_out(Path(args.out))
     cfg = _resolve_cli(args)
-    data = ex.datasets(cfg)
+    data = pipeline.datasets(cfg)
     store = Store(args.results, fresh=args.fresh, group=args.group)
-    cmp.check_specs(cfg, data.train.num_classes, specs)  # before anything trains, so bad input writes nothing
-    model, _ = ex.baseline(cfg, store, data.train)
-    rank = ex.ranking(cfg, store, model, data)
+    named_models.check_specs(cfg, data.train.num_classes, specs)  # before anything trains, so bad input writes nothing
+    model, _ = pipeline.baseline(cfg, store, data.train)
+    rank = pipeline.ranking(cfg, store, model, data)
     frames = []
     for kind in args.kind:
-        table, _ = cmp.evaluate_models(cfg, store, model, data, rank, kind, ["Baseline", *names])
+        table, _ = named_models.evaluate_models(cfg, store, model, data, rank, kind, ["Baseline", *names])
         imagenet = cfg.data.family == "imagenet"
         paper = (alexnet_table if imagenet else correction_table)(kind).reindex(table.index).dropna(how="all")
         number = {("blur", False): 3, ("awgn", False): 4, ("blur", True): 7, ("awgn", True): 8}[kind, imagenet]

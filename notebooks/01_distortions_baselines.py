@@ -26,9 +26,9 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown, display
 
-from deepcorrect import experiments as ex
-from deepcorrect import plots
+from deepcorrect import pipeline as pipe, plots
 from deepcorrect.config import resolve
+from deepcorrect.sections import distortion_effects as effects
 from deepcorrect.store import Store
 
 # %% tags=["parameters", "hide-cell"]
@@ -49,7 +49,7 @@ cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_clas
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root,
               tsne_per_class=tsne_per_class)
 store = Store(results_dir, fresh=fresh)
-ex.summary(cfg)
+pipe.summary(cfg)
 
 # %% [markdown]
 # ## Data
@@ -61,9 +61,9 @@ ex.summary(cfg)
 # profiles run the same cells on real photographs.
 
 # %%
-data = ex.datasets(cfg)
+data = pipe.datasets(cfg)
 train, test = data.train, data.test
-display(Markdown(ex.describe_splits(data)))
+display(Markdown(pipe.describe_splits(data)))
 
 # %% [markdown]
 # ## The baseline network
@@ -73,7 +73,7 @@ display(Markdown(ex.describe_splits(data)))
 # (2016) from its published weights: nothing is trained here.
 
 # %%
-model, history = ex.baseline(cfg, store, train)
+model, history = pipe.baseline(cfg, store, train)
 plots.training_curve(history, f"baseline on {cfg.data.source} data") if history else None
 
 # %% [markdown]
@@ -84,7 +84,7 @@ plots.training_curve(history, f"baseline on {cfg.data.source} data") if history 
 # ImageNet: confident, correct predictions on clean images turn into confident mistakes under blur and noise.
 
 # %%
-examples = ex.example_predictions(cfg, model, test)
+examples = effects.example_predictions(cfg, model, test)
 plots.figure_1(examples, test.classes, cfg.data.family);
 
 # %% [markdown]
@@ -94,19 +94,19 @@ plots.figure_1(examples, test.classes, cfg.data.family);
 # the clean column and the six levels, as in the paper.
 
 # %%
-measured = ex.baseline_tables(cfg, store, model, test)
-table_1 = ex.compare_with_paper(measured, "blur", cfg.data.family)
+measured = effects.baseline_tables(cfg, store, model, test)
+table_1 = effects.compare_with_paper(measured, "blur", cfg.data.family)
 table_1.style.format("{:.4f}").set_caption("Table 1 — Gaussian blur")
 
 # %%
-table_2 = ex.compare_with_paper(measured, "awgn", cfg.data.family)
+table_2 = effects.compare_with_paper(measured, "awgn", cfg.data.family)
 table_2.style.format("{:.4f}").set_caption("Table 2 — AWGN")
 
 # %%
 plots.accuracy_curves(measured, {"blur": table_1.iloc[1], "awgn": table_2.iloc[1]});
 
 # %%
-Markdown(ex.describe_pretrained(cfg, measured, len(test)) + "\n\n" + ex.describe_degradation(measured, cfg))
+Markdown(effects.describe_pretrained(cfg, measured, len(test)) + "\n\n" + effects.describe_degradation(measured, cfg))
 
 # %% [markdown]
 # ## Figure 2 — t-SNE of penultimate features
@@ -115,15 +115,15 @@ Markdown(ex.describe_pretrained(cfg, measured, len(test)) + "\n\n" + ex.describe
 # paper observes tight, well-separated clusters on clean images that widen and merge as distortion grows.
 
 # %%
-tsne = ex.tsne_embeddings(cfg, store, model, test)
+tsne = effects.tsne_embeddings(cfg, store, model, test)
 plots.figure_2(tsne);
 
 # %%
-Markdown(ex.describe_tsne(tsne))
+Markdown(effects.describe_tsne(tsne))
 
 # %% tags=["hide-cell"]
-metrics = {"profile": cfg.name, "tables": measured, "tsne_separation": ex.tsne_separation(tsne)}
-saved = ex.save_metrics(results_dir, "01_distortions_baselines", metrics)
+metrics = {"profile": cfg.name, "tables": measured, "tsne_separation": effects.tsne_separation(tsne)}
+saved = pipe.save_metrics(results_dir, "01_distortions_baselines", metrics)
 
 # %% [markdown]
 # ## Provenance
@@ -132,4 +132,4 @@ saved = ex.save_metrics(results_dir, "01_distortions_baselines", metrics)
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-ex.provenance(store)
+pipe.provenance(store)

@@ -30,9 +30,9 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown
 
-from deepcorrect import experiments as ex
-from deepcorrect import plots
+from deepcorrect import pipeline as pipe, plots
 from deepcorrect.config import resolve
+from deepcorrect.sections import correction_priority as priority
 from deepcorrect.store import Store
 
 # %% tags=["parameters", "hide-cell"]
@@ -54,12 +54,12 @@ cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_clas
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root, per_class=per_class,
               ideal_per_class=ideal_per_class)
 store = Store(results_dir, fresh=fresh)
-ex.summary(cfg)
+pipe.summary(cfg)
 
 # %%
-data = ex.datasets(cfg)
-model, _ = ex.baseline(cfg, store, data.train)
-Markdown(ex.describe_splits(data))
+data = pipe.datasets(cfg)
+model, _ = pipe.baseline(cfg, store, data.train)
+Markdown(pipe.describe_splits(data))
 
 # %% [markdown]
 # ## Algorithm 1, computed exactly and fast
@@ -71,14 +71,14 @@ Markdown(ex.describe_splits(data))
 # this on All-Conv-BN, both AlexNets and a ResNet). τ̄ is τ averaged over the six levels.
 
 # %%
-rank = ex.ranking(cfg, store, model, data)
+rank = pipe.ranking(cfg, store, model, data)
 Markdown(f"Ranked {sum(rank.counts[l].shape[-1] for l in rank.layers)} filters in {len(rank.layers)} layers "
          f"on {rank.n_images} images ({cfg.rank.per_class} per class from the {cfg.rank.split} split), "
          f"{len(rank.kinds)} kinds × {len(rank.levels)} levels, in {rank.seconds:.0f} s "
          f"({rank.meta['method']} path, {rank.meta['device']}).")
 
 # %%
-ex.top_filters(rank)
+priority.top_filters(rank)
 
 # %% [markdown]
 # ### How τ spreads within each layer
@@ -96,14 +96,14 @@ plots.tau_distribution(rank.to_frame());
 # a large part of the lost accuracy, for blur and for AWGN alike.
 
 # %%
-fig4 = ex.ideal_correction(cfg, store, model, data, rank, "figure4", ex.first_layer_fractions(rank))
+fig4 = priority.ideal_correction(cfg, store, model, data, rank, "figure4", priority.first_layer_fractions(rank))
 plots.ideal_curves(fig4, "Figure 4 — ideal correction of the top β₁ filters of the first layer");
 
 # %%
 fig4.set_index(["kind", "selection"]).style.format("{:.3f}")
 
 # %%
-Markdown(ex.describe_first_layer(fig4, cfg.data.family))
+Markdown(priority.describe_first_layer(fig4, cfg.data.family))
 
 # %% [markdown]
 # ## Figure 5 — correcting β = 50 % of one layer at a time
@@ -112,11 +112,12 @@ Markdown(ex.describe_first_layer(fig4, cfg.data.family))
 # layer lies deeper. A residual network ranks every conv (19 for ResNet-20), in forward order.
 
 # %%
-fig5 = ex.ideal_correction(cfg, store, model, data, rank, "figure5", ex.single_layer_fractions(rank, cfg.data.family))
+fig5 = priority.ideal_correction(cfg, store, model, data, rank, "figure5",
+                                 priority.single_layer_fractions(rank, cfg.data.family))
 plots.ideal_curves(fig5, "Figure 5 — ideal correction of 50 % of the filters of a single layer");
 
 # %%
-Markdown(ex.describe_layers(fig5, rank, cfg.data.family))
+Markdown(priority.describe_layers(fig5, rank, cfg.data.family))
 
 # %% [markdown]
 # ## Figure 6 — which first-layer filters are most susceptible
@@ -126,7 +127,7 @@ Markdown(ex.describe_layers(fig5, rank, cfg.data.family))
 # and of the CIFAR ResNets are 3×3, so this view is coarser than the paper's 11×11 AlexNet kernels.
 
 # %%
-plots.figure_6(ex.first_layer_weights(model, rank),
+plots.figure_6(priority.first_layer_weights(model, rank),
                {kind: rank.order(rank.layers[0], kind).tolist() for kind in rank.kinds});
 
 # %% [markdown]
@@ -136,13 +137,13 @@ plots.figure_6(ex.first_layer_weights(model, rank),
 # all ranked layers. The paper's counts are for the full-width network; at other widths compare the shares.
 
 # %%
-ex.selection_counts(cfg, rank)
+priority.selection_counts(cfg, rank)
 
 # %% tags=["hide-cell"]
 metrics = {"profile": cfg.name, "ranking_seconds": rank.seconds, "layers": rank.layers, "n_images": rank.n_images,
            "figure4": fig4.to_dict(orient="records"), "figure5": fig5.to_dict(orient="records"),
-           "selection_counts": ex.selection_counts(cfg, rank).reset_index().to_dict(orient="records")}
-saved = ex.save_metrics(results_dir, "02_ranking", metrics)
+           "selection_counts": priority.selection_counts(cfg, rank).reset_index().to_dict(orient="records")}
+saved = pipe.save_metrics(results_dir, "02_ranking", metrics)
 
 # %% [markdown]
 # ## Provenance
@@ -151,4 +152,4 @@ saved = ex.save_metrics(results_dir, "02_ranking", metrics)
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-ex.provenance(store)
+pipe.provenance(store)

@@ -27,11 +27,10 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown
 
-from deepcorrect import comparisons as cmp
-from deepcorrect import experiments as ex
-from deepcorrect import plots
+from deepcorrect import named_models as named, pipeline as pipe, plots
 from deepcorrect.config import resolve
 from deepcorrect.paper import TABLE_5_P, correction_table
+from deepcorrect.sections import cifar_analysis as cifar
 from deepcorrect.store import Store
 
 # %% tags=["parameters", "hide-cell"]
@@ -58,16 +57,16 @@ cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_clas
               correct_epochs=correct_epochs, correct_train_per_class=correct_train_per_class,
               correct_test_per_class=correct_test_per_class, draws=draws, variant=variant)
 store = Store(results_dir, fresh=fresh)
-ex.summary(cfg)
+pipe.summary(cfg)
 
 # %%
-cmp.describe_setup(cfg)
+cifar.describe_setup(cfg)
 
 # %%
-data = ex.datasets(cfg)
-model, _ = ex.baseline(cfg, store, data.train)
-rank = ex.ranking(cfg, store, model, data)
-Markdown(ex.describe_splits(data) + " " + cmp.describe_training(cfg, data))
+data = pipe.datasets(cfg)
+model, _ = pipe.baseline(cfg, store, data.train)
+rank = pipe.ranking(cfg, store, model, data)
+Markdown(pipe.describe_splits(data) + " " + named.describe_training(cfg, data))
 
 # %% [markdown]
 # ## The correction unit and exact parameter counts
@@ -83,14 +82,14 @@ Markdown(ex.describe_splits(data) + " " + cmp.describe_training(cfg, data))
 # the paper's text and Table 5 say 48 / 96, which is what this project corrects by default.
 
 # %%
-cmp.parameter_counts()
+cifar.parameter_counts()
 
 # %% [markdown]
 # Table 10's units for the Caffe AlexNet (critically wide, lite, bottleneck), built and measured: parameters
 # exactly, multiply-accumulates at 227 px against the paper's "FLOPs" column.
 
 # %%
-cmp.unit_counts().style.format({"MACs": "{:.3g}", "paper FLOPs": "{:.3g}", "MACs / paper": "{:.4f}"})
+cifar.unit_counts().style.format({"MACs": "{:.3g}", "paper FLOPs": "{:.3g}", "MACs / paper": "{:.4f}"})
 
 # %% [markdown]
 # ## Tables 3 and 4 — every model, per distortion level
@@ -100,13 +99,13 @@ cmp.unit_counts().style.format({"MACs": "{:.3g}", "paper FLOPs": "{:.3g}", "MACs
 # "# Params" counts trainable parameters on this profile's network.
 
 # %%
-rows = cmp.table3_models(model)  # Finetune-9 is the full fine-tune of All-Conv-BN; Finetune-20 of ResNet-20
+rows = cifar.table3_models(model)  # Finetune-9 is the full fine-tune of All-Conv-BN; Finetune-20 of ResNet-20
 names = [*rows, "Deepcorr-6c-global"]
 tables, records = {}, {}
 for kind in ("blur", "awgn"):
-    tables[kind], records[kind] = cmp.evaluate_models(cfg, store, model, data, rank, kind, names, progress=False)
+    tables[kind], records[kind] = named.evaluate_models(cfg, store, model, data, rank, kind, names, progress=False)
 main = {kind: t.loc[list(rows)] for kind, t in tables.items()}
-as_measured = {paper: name for name, paper in cmp.paper_row_names(rows).items()}  # Finetune-9 → the full fine-tune
+as_measured = {paper: name for name, paper in cifar.paper_row_names(rows).items()}  # Finetune-9 → the full fine-tune
 plots.correction_tables(main, {kind: correction_table(kind).rename(index=as_measured) for kind in main});
 
 # %% [markdown]
@@ -117,7 +116,7 @@ main["blur"].style.format("{:.4f}", subset=main["blur"].columns[:-1]).format("{:
     .highlight_max(subset=main["blur"].columns[:-1], props="font-weight: bold")
 
 # %%
-cmp.compare_table(main["blur"], "blur").style.format("{:.4f}", na_rep="–").format(
+cifar.compare_table(main["blur"], "blur").style.format("{:.4f}", na_rep="–").format(
     "{:,.0f}", subset=["measured # Params", "paper # Params"])
 
 # %% [markdown]
@@ -128,11 +127,11 @@ main["awgn"].style.format("{:.4f}", subset=main["awgn"].columns[:-1]).format("{:
     .highlight_max(subset=main["awgn"].columns[:-1], props="font-weight: bold")
 
 # %%
-cmp.compare_table(main["awgn"], "awgn").style.format("{:.4f}", na_rep="–").format(
+cifar.compare_table(main["awgn"], "awgn").style.format("{:.4f}", na_rep="–").format(
     "{:,.0f}", subset=["measured # Params", "paper # Params"])
 
 # %%
-Markdown(cmp.describe_claims(main))
+Markdown(cifar.describe_claims(main))
 
 # %% [markdown]
 # ### Deepcorr-k against Finetune-k, with statistics
@@ -141,14 +140,14 @@ Markdown(cmp.describe_claims(main))
 # costs in trainable parameters and training time (the sum of the epochs' wall times on this machine).
 
 # %%
-versus = cmp.deepcorr_vs_finetune(main, records)
+versus = cifar.deepcorr_vs_finetune(main, records)
 formats = {"Deepcorr Avg": "{:.4f}", "Finetune Avg": "{:.4f}", "gain": "{:+.4f}", "relative gain": "{:+.1%}",
            "paper relative gain": "{:+.1%}", "t": "{:.2f}", "p-value": "{:.3g}",
            "params Deepcorr / Finetune": "{:.2f}", "train time Deepcorr / Finetune": "{:.2f}"}
 versus.style.format(formats)
 
 # %%
-Markdown(cmp.describe_deepcorr_vs_finetune(versus))
+Markdown(cifar.describe_deepcorr_vs_finetune(versus))
 
 # %% [markdown]
 # ## Table 5 — local vs global ranking for Deepcorr-6c
@@ -157,14 +156,14 @@ Markdown(cmp.describe_deepcorr_vs_finetune(versus))
 # paper finds global marginally better and the difference not significant (paired t-test p = 0.2151).
 
 # %%
-table5 = cmp.local_vs_global(tables, records)
+table5 = cifar.local_vs_global(tables, records)
 table5
 
 # %%
-lg = cmp.ttest_local_vs_global(tables)
+lg = cifar.ttest_local_vs_global(tables)
 Markdown(f"Paired t-test, global vs local, over the clean column and six levels of both kinds "
          f"({lg['pairs']} pairs): mean difference {lg['global − local (mean)']:+.4f}, p = {lg['p-value']:.4f} "
-         f"(the paper: p = {TABLE_5_P}). " + cmp.describe_local_global(lg))
+         f"(the paper: p = {TABLE_5_P}). " + cifar.describe_local_global(lg))
 
 # %% [markdown]
 # ## Figure 9 and Table 6 — ranked vs random vs least-susceptible filters
@@ -175,24 +174,24 @@ Markdown(f"Paired t-test, global vs local, over the clean column and six levels 
 
 # %%
 first = rank.counts[rank.layers[0]].shape[-1]
-fig9_names = cmp.figure9_names(cfg, first)
+fig9_names = cifar.figure9_names(cfg, first)
 fig9 = {}
 for kind in ("blur", "awgn"):
-    t, recs = cmp.evaluate_models(cfg, store, model, data, rank, kind, fig9_names, progress=False)
-    fig9[kind] = cmp.figure9_frame(t)
+    t, recs = named.evaluate_models(cfg, store, model, data, rank, kind, fig9_names, progress=False)
+    fig9[kind] = cifar.figure9_frame(t)
     records[kind].update(recs)
 plots.figure_9(fig9);
 
 # %%
-Markdown(f"Sizes l = {cmp.figure9_sizes(cfg, first)} of {first} first-layer filters (the paper's 6, 12, 24, 48 "
+Markdown(f"Sizes l = {cifar.figure9_sizes(cfg, first)} of {first} first-layer filters (the paper's 6, 12, 24, 48 "
          f"of 96, scaled), {cfg.correct.draws} random draws each.")
 
 # %%
-table6 = cmp.table_6(cfg, fig9, first)
+table6 = cifar.table_6(cfg, fig9, first)
 table6.style.format({"ranked − random (mean)": "{:+.4f}", "t": "{:.2f}", "p-value": "{:.4g}"})
 
 # %%
-Markdown(cmp.describe_ranked_random(fig9, table6))
+Markdown(cifar.describe_ranked_random(fig9, table6))
 
 # %% [markdown]
 # ## Training curves
@@ -204,7 +203,7 @@ Markdown(cmp.describe_ranked_random(fig9, table6))
 plots.validation_curves({kind: {n: records[kind][n] for n in names if n != "Baseline"} for kind in records});
 
 # %%
-Markdown(cmp.describe_convergence({kind: {n: records[kind][n] for n in names} for kind in records}))
+Markdown(cifar.describe_convergence({kind: {n: records[kind][n] for n in names} for kind in records}))
 
 # %% tags=["hide-cell"]
 metrics = {"profile": cfg.name, "tables": {k: t.drop(columns="# Params") for k, t in tables.items()},
@@ -212,7 +211,7 @@ metrics = {"profile": cfg.name, "tables": {k: t.drop(columns="# Params") for k, 
            "deepcorr_vs_finetune": versus.reset_index().to_dict(orient="records"),
            "table6": table6[["p-value"]].to_dict(), "local_vs_global": lg,
            "figure9": {k: f[["group", "filters", "Avg"]].to_dict(orient="records") for k, f in fig9.items()}}
-saved = ex.save_metrics(results_dir, "03_deepcorrect_cifar", metrics)
+saved = pipe.save_metrics(results_dir, "03_deepcorrect_cifar", metrics)
 
 # %% [markdown]
 # ## Provenance
@@ -221,4 +220,4 @@ saved = ex.save_metrics(results_dir, "03_deepcorrect_cifar", metrics)
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-ex.provenance(store)
+pipe.provenance(store)

@@ -28,12 +28,11 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown
 
-from deepcorrect import comparisons as cmp
-from deepcorrect import experiments as ex
-from deepcorrect import imagenet as inet
-from deepcorrect import plots
+from deepcorrect import named_models as named, pipeline as pipe, plots
 from deepcorrect.config import alexnet_profile, resolve
 from deepcorrect.paper import TABLE_9, TABLE_9_P, alexnet_averages
+from deepcorrect.sections import (cifar_analysis as cifar, correction_priority as priority,
+                                  distortion_effects as effects, imagenet_analysis as imagenet)
 from deepcorrect.store import Store
 
 # %% tags=["parameters", "hide-cell"]
@@ -62,20 +61,21 @@ cfg = resolve(alexnet_profile(profile), device=device, width=alexnet_width, epoc
               correct_test_per_class=correct_test_per_class, restore_per_class=restore_per_class,
               restore_max=restore_max, tsne_per_class=tsne_per_class, ideal_per_class=ideal_per_class)
 store = Store(results_dir, fresh=fresh)
-ex.summary(cfg)
+pipe.summary(cfg)
 
 # %%
-data = ex.datasets(cfg)
-model, history = ex.baseline(cfg, store, data.train)
-Markdown(f"{ex.describe_splits(data)} The baseline AlexNet ({cfg.model.arch}, width {cfg.model.width:g}, "
-         f"{cfg.data.describe_input()}) is {inet.describe_baseline(cfg)}. " + cmp.describe_training(cfg, data))
+data = pipe.datasets(cfg)
+model, history = pipe.baseline(cfg, store, data.train)
+Markdown(f"{pipe.describe_splits(data)} The baseline AlexNet ({cfg.model.arch}, width {cfg.model.width:g}, "
+         f"{cfg.data.describe_input()}) is {imagenet.describe_baseline(cfg)}. " + named.describe_training(cfg, data))
 
 # %% [markdown]
 # ## The baseline under the ImageNet levels (Tables 1–2, ImageNet rows)
 
 # %%
-baseline = ex.baseline_tables(cfg, store, model, data.test)
-plots.accuracy_curves(baseline, {k: ex.compare_with_paper(baseline, k, cfg.data.family).iloc[1] for k in baseline.index});
+baseline = effects.baseline_tables(cfg, store, model, data.test)
+plots.accuracy_curves(baseline, {k: effects.compare_with_paper(baseline, k, cfg.data.family).iloc[1]
+                                 for k in baseline.index});
 
 # %% [markdown]
 # ## Figure 1 on AlexNet — predictions as distortion grows
@@ -85,7 +85,7 @@ plots.accuracy_curves(baseline, {k: ex.compare_with_paper(baseline, k, cfg.data.
 # Images are shown as the network sees them (the crop of the image distorted whole).
 
 # %%
-plots.figure_1(ex.example_predictions(cfg, model, data.test), data.test.classes, cfg.data.family);
+plots.figure_1(effects.example_predictions(cfg, model, data.test), data.test.classes, cfg.data.family);
 
 # %% [markdown]
 # ## Figure 2 on AlexNet — t-SNE of the baseline's fc7 features
@@ -94,11 +94,11 @@ plots.figure_1(ex.example_predictions(cfg, model, data.test), data.test.classes,
 # noise grows. Figure 10 below shows the same classes through Deepcorr-5.
 
 # %%
-base_emb = ex.tsne_embeddings(cfg, store, model, data.test)
+base_emb = effects.tsne_embeddings(cfg, store, model, data.test)
 plots.figure_2(base_emb);
 
 # %%
-Markdown(ex.describe_tsne(base_emb))
+Markdown(effects.describe_tsne(base_emb))
 
 # %% [markdown]
 # ## Ranking the five conv layers
@@ -107,8 +107,8 @@ Markdown(ex.describe_tsne(base_emb))
 # β = 75, 75, 50, 50, 50 % of conv1–conv5; global ranking picks the same total across layers (Table 9's rows).
 
 # %%
-rank = ex.ranking(cfg, store, model, data, progress=False)
-ex.selection_counts(cfg, rank)
+rank = pipe.ranking(cfg, store, model, data, progress=False)
+priority.selection_counts(cfg, rank)
 
 # %% [markdown]
 # ## Figures 4 and 5 on AlexNet — ideal correction
@@ -119,15 +119,17 @@ ex.selection_counts(cfg, rank)
 # finds conv-2 best for AlexNet and accuracy falling as the layer lies deeper.
 
 # %%
-fig4 = ex.ideal_correction(cfg, store, model, data, rank, "figure4", ex.first_layer_fractions(rank))
+fig4 = priority.ideal_correction(cfg, store, model, data, rank, "figure4", priority.first_layer_fractions(rank))
 plots.ideal_curves(fig4, "Figure 4 (AlexNet) — ideal correction of the top β₁ filters of conv1");
 
 # %%
-fig5 = ex.ideal_correction(cfg, store, model, data, rank, "figure5", ex.single_layer_fractions(rank, cfg.data.family))
+fig5 = priority.ideal_correction(cfg, store, model, data, rank, "figure5",
+                                 priority.single_layer_fractions(rank, cfg.data.family))
 plots.ideal_curves(fig5, "Figure 5 (AlexNet) — ideal correction of 75 % of the filters of a single layer");
 
 # %%
-Markdown(ex.describe_first_layer(fig4, cfg.data.family) + " " + ex.describe_layers(fig5, rank, cfg.data.family))
+Markdown(priority.describe_first_layer(fig4, cfg.data.family) + " "
+         + priority.describe_layers(fig5, rank, cfg.data.family))
 
 # %% [markdown]
 # ## Tables 7 and 8 — every model and the restoration baselines
@@ -139,10 +141,10 @@ Markdown(ex.describe_first_layer(fig4, cfg.data.family) + " " + ex.describe_laye
 # %%
 tables, records, restoration = {}, {}, {}
 for kind in ("blur", "awgn"):
-    tables[kind], records[kind] = cmp.evaluate_models(cfg, store, model, data, rank, kind, cmp.ALEXNET_MODELS,
+    tables[kind], records[kind] = named.evaluate_models(cfg, store, model, data, rank, kind, named.ALEXNET_MODELS,
                                                       progress=False)
-    restoration[kind] = inet.restoration_rows(cfg, store, model, data, kind, progress=False)
-main = {kind: t.loc[list(cmp.TABLE_7_MODELS)] for kind, t in tables.items()}
+    restoration[kind] = imagenet.restoration_rows(cfg, store, model, data, kind, progress=False)
+main = {kind: t.loc[list(named.TABLE_7_MODELS)] for kind, t in tables.items()}
 plots.correction_tables(main);
 
 # %% [markdown]
@@ -156,7 +158,7 @@ main["blur"].style.format("{:.4f}", subset=main["blur"].columns[:-1]).format("{:
 restoration["blur"].style.format("{:.4f}").format("{:.3f}", subset=["s / image"])
 
 # %%
-inet.compare_alexnet(main["blur"], "blur", restoration["blur"]).style.format("{:.4f}", na_rep="–").format(
+imagenet.compare_alexnet(main["blur"], "blur", restoration["blur"]).style.format("{:.4f}", na_rep="–").format(
     "{:,.0f}", subset=["measured # Params", "paper # Params"], na_rep="–")
 
 # %% [markdown]
@@ -170,7 +172,7 @@ main["awgn"].style.format("{:.4f}", subset=main["awgn"].columns[:-1]).format("{:
 restoration["awgn"].style.format("{:.4f}").format("{:.3f}", subset=["s / image"])
 
 # %%
-inet.compare_alexnet(main["awgn"], "awgn", restoration["awgn"]).style.format("{:.4f}", na_rep="–").format(
+imagenet.compare_alexnet(main["awgn"], "awgn", restoration["awgn"]).style.format("{:.4f}", na_rep="–").format(
     "{:,.0f}", subset=["measured # Params", "paper # Params"], na_rep="–")
 
 # %% [markdown]
@@ -181,7 +183,7 @@ inet.compare_alexnet(main["awgn"], "awgn", restoration["awgn"]).style.format("{:
 alexnet_averages()
 
 # %%
-Markdown(inet.describe_alexnet_claims(main, restoration))
+Markdown(imagenet.describe_alexnet_claims(main, restoration))
 
 # %% [markdown]
 # ## Table 9 — local vs global ranking for Deepcorr-5
@@ -189,13 +191,13 @@ Markdown(inet.describe_alexnet_claims(main, restoration))
 # The paper finds the two within 0.001 of each other and the difference not significant (p = 0.8662).
 
 # %%
-cmp.local_vs_global(tables, records, "Deepcorr-5", "Deepcorr-5-global", paper=TABLE_9)
+cifar.local_vs_global(tables, records, "Deepcorr-5", "Deepcorr-5-global", paper=TABLE_9)
 
 # %%
-lg = cmp.ttest_local_vs_global(tables, "Deepcorr-5", "Deepcorr-5-global")
+lg = cifar.ttest_local_vs_global(tables, "Deepcorr-5", "Deepcorr-5-global")
 Markdown(f"Paired t-test, global vs local, over the clean column and six levels of both kinds "
          f"({lg['pairs']} pairs): mean difference {lg['global − local (mean)']:+.4f}, p = {lg['p-value']:.4f} "
-         f"(the paper: p = {TABLE_9_P}). " + cmp.describe_local_global(lg))
+         f"(the paper: p = {TABLE_9_P}). " + cifar.describe_local_global(lg))
 
 # %% [markdown]
 # ## Tables 10–12 — correction-unit variants
@@ -204,7 +206,7 @@ Markdown(f"Paired t-test, global vs local, over the clean column and six levels 
 # at 227 px against the paper's "FLOPs".
 
 # %%
-cmp.unit_counts().style.format({"MACs": "{:.3g}", "paper FLOPs": "{:.3g}", "MACs / paper": "{:.4f}"})
+cifar.unit_counts().style.format({"MACs": "{:.3g}", "paper FLOPs": "{:.3g}", "MACs / paper": "{:.4f}"})
 
 # %% [markdown]
 # The same variants on this profile's network and selection (blur ranking), relative to Deepcorr-5, next to
@@ -212,7 +214,7 @@ cmp.unit_counts().style.format({"MACs": "{:.3g}", "paper FLOPs": "{:.3g}", "MACs
 
 # %%
 example = data.test.view(data.test.images[:1].float())  # what the network sees (cropped after distortion)
-inet.variant_costs(cfg, model, rank, "blur", example).style.format("{:.3f}", subset=[
+imagenet.variant_costs(cfg, model, rank, "blur", example).style.format("{:.3f}", subset=[
     "params / Deepcorr-5", "MACs / Deepcorr-5", "paper params / Deepcorr-5", "paper MACs / Deepcorr-5"]).format(
     "{:,.0f}", subset=["unit params", "unit MACs"])
 
@@ -220,7 +222,7 @@ inet.variant_costs(cfg, model, rank, "blur", example).style.format("{:.3f}", sub
 # Tables 11–12 (measured): accuracy of the three unit variants per level.
 
 # %%
-variants = {kind: t.loc[list(inet.VARIANT_MODELS)] for kind, t in tables.items()}
+variants = {kind: t.loc[list(imagenet.VARIANT_MODELS)] for kind, t in tables.items()}
 for kind, t in variants.items():
     display(Markdown(f"**{'Table 11 — Gaussian blur' if kind == 'blur' else 'Table 12 — AWGN'}**"))
     display(t.style.format("{:.4f}", subset=t.columns[:-1]).format("{:,}", subset=["# Params"]))
@@ -233,15 +235,15 @@ for kind, t in variants.items():
 # baseline's in Figure 2.
 
 # %%
-deepcorr5 = {kind: cmp.corrected_model(cfg, store, model, data, rank, kind, "Deepcorr-5", progress=False)[0]
+deepcorr5 = {kind: named.corrected_model(cfg, store, model, data, rank, kind, "Deepcorr-5", progress=False)[0]
              for kind in ("blur", "awgn")}
-emb = {kind: ex.tsne_embeddings(cfg, store, deepcorr5[kind], data.test, kinds=(kind,))
+emb = {kind: effects.tsne_embeddings(cfg, store, deepcorr5[kind], data.test, kinds=(kind,))
        for kind in deepcorr5}
 fig10 = {**emb["blur"], **{k: v for k, v in emb["awgn"].items() if k.startswith("awgn/")}}
 plots.figure_2(fig10, "Figure 10 — t-SNE of Deepcorr-5 penultimate features (top: blur model, bottom: AWGN model)");
 
 # %%
-sep_base, sep_dc = ex.tsne_separation(base_emb), ex.tsne_separation(fig10)
+sep_base, sep_dc = effects.tsne_separation(base_emb), effects.tsne_separation(fig10)
 Markdown("Silhouette of the class clusters at level 6, baseline → Deepcorr-5: " + "; ".join(
     f"{'blur' if k == 'blur' else 'AWGN'} {sep_base[f'{k}/6']:.2f} → {sep_dc[f'{k}/6']:.2f}" for k in ("blur", "awgn"))
     + " (higher is tighter, better separated clusters; the paper shows Deepcorr-5's staying separate).")
@@ -255,13 +257,13 @@ Markdown("Silhouette of the class clusters at level 6, baseline → Deepcorr-5: 
 # %%
 diffs = {}
 for kind in ("blur", "awgn"):
-    finetune8 = cmp.corrected_model(cfg, store, model, data, rank, kind, "Finetune-8", progress=False)[0]
-    diffs[kind] = inet.per_class_difference(cfg, store, {"Deepcorr-5": deepcorr5[kind], "Finetune-8": finetune8},
+    finetune8 = named.corrected_model(cfg, store, model, data, rank, kind, "Finetune-8", progress=False)[0]
+    diffs[kind] = imagenet.per_class_difference(cfg, store, {"Deepcorr-5": deepcorr5[kind], "Finetune-8": finetune8},
                                             data, kind)
 plots.figure_11(diffs);
 
 # %%
-inet.figure11_counts(diffs)
+imagenet.figure11_counts(diffs)
 
 # %% [markdown]
 # ## Figure 12 — validation accuracy against training iterations
@@ -280,7 +282,7 @@ metrics = {"profile": cfg.name, "tables": {k: t.drop(columns="# Params") for k, 
            "restoration_seconds": {k: float(r["s / image"].iloc[-1]) for k, r in restoration.items()},
            "local_vs_global": lg,
            "figure11": {k: {c: d[c] for c in ("better", "worse", "equal")} for k, d in diffs.items()}}
-saved = ex.save_metrics(results_dir, "04_imagenet_alexnet", metrics)
+saved = pipe.save_metrics(results_dir, "04_imagenet_alexnet", metrics)
 
 # %% [markdown]
 # ## Provenance
@@ -289,4 +291,4 @@ saved = ex.save_metrics(results_dir, "04_imagenet_alexnet", metrics)
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-ex.provenance(store)
+pipe.provenance(store)

@@ -26,13 +26,11 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown
 
-from deepcorrect import comparisons as cmp
-from deepcorrect import experiments as ex
-from deepcorrect import plots
-from deepcorrect import transfer as tr
+from deepcorrect import named_models as named, pipeline as pipe, plots
 from deepcorrect.config import alexnet_profile, resolve
 from deepcorrect.data import load_transfer
 from deepcorrect.paper import TRANSFER_MODELS
+from deepcorrect.sections import generalization
 from deepcorrect.store import Store
 
 # %% tags=["parameters", "hide-cell"]
@@ -65,17 +63,17 @@ cfg = resolve(alexnet_profile(profile), device=device, width=alexnet_width, epoc
               svm_test_per_class=svm_test_per_class, svm_solver=svm_solver)
 store = Store(results_dir, fresh=fresh)
 dataset = transfer_name or ("Caltech-101" if cfg.transfer.transfer_source == "folder" else "embedded (second draw)")
-ex.summary(cfg)
+pipe.summary(cfg)
 
 # %% [markdown]
 # The feature extractors are the networks of the §5.2 page (same profile and store: trained there, loaded
 # here): the baseline and, for each kind, the Finetune-8 and Deepcorr-5 trained on that kind.
 
 # %%
-data = ex.datasets(cfg)
-model, _ = ex.baseline(cfg, store, data.train)
-rank = ex.ranking(cfg, store, model, data, progress=False)
-extractors = {kind: {"Baseline": model, **{name: cmp.corrected_model(cfg, store, model, data, rank, kind, name,
+data = pipe.datasets(cfg)
+model, _ = pipe.baseline(cfg, store, data.train)
+rank = pipe.ranking(cfg, store, model, data, progress=False)
+extractors = {kind: {"Baseline": model, **{name: named.corrected_model(cfg, store, model, data, rank, kind, name,
                                                                       progress=False)[0]
                                            for name in TRANSFER_MODELS[1:]}} for kind in ("blur", "awgn")}
 target = load_transfer(cfg.transfer, cfg.data)
@@ -92,11 +90,12 @@ Markdown(f"Transfer set **{dataset}**: {len(target):,} images of {target.num_cla
 # level, tested per level; mean per-class accuracy averaged over the splits.
 
 # %%
-results = {"clean": {"Baseline": tr.transfer_accuracy(cfg, store, model, "Baseline", target, "clean", progress=False)}}
+results = {"clean": {"Baseline": generalization.transfer_accuracy(cfg, store, model, "Baseline", target, "clean",
+                                                                  progress=False)}}
 for kind, nets in extractors.items():
-    results[kind] = {name: tr.transfer_accuracy(cfg, store, net, name, target, kind, progress=False)
+    results[kind] = {name: generalization.transfer_accuracy(cfg, store, net, name, target, kind, progress=False)
                      for name, net in nets.items()}
-table = tr.transfer_table(results)
+table = generalization.transfer_table(results)
 reference = dataset if dataset.startswith(("Caltech", "SUN")) else "Caltech-101"
 plots.transfer_bars(table.drop(index="clean", level="kind"));
 
@@ -107,7 +106,7 @@ plots.transfer_bars(table.drop(index="clean", level="kind"));
 # for the embedded code path the Caltech-101 row is shown only as a reference).
 
 # %%
-tr.paper_table(table, 13, reference).style.format("{:.4f}", na_rep="–")
+generalization.paper_table(table, 13, reference).style.format("{:.4f}", na_rep="–")
 
 # %% [markdown]
 # ## Tables 14 and 15 — distorted images
@@ -115,21 +114,21 @@ tr.paper_table(table, 13, reference).style.format("{:.4f}", na_rep="–")
 # ### Table 14 — Gaussian blur
 
 # %%
-tr.paper_table(table, 14, reference).style.format("{:.4f}", na_rep="–")
+generalization.paper_table(table, 14, reference).style.format("{:.4f}", na_rep="–")
 
 # %% [markdown]
 # ### Table 15 — AWGN
 
 # %%
-tr.paper_table(table, 15, reference).style.format("{:.4f}", na_rep="–")
+generalization.paper_table(table, 15, reference).style.format("{:.4f}", na_rep="–")
 
 # %%
-Markdown(tr.describe_transfer(table, reference))
+Markdown(generalization.describe_transfer(table, reference))
 
 # %% tags=["hide-cell"]
 metrics = {"profile": cfg.name, "dataset": dataset, "table": {f"{k}/{m}": row.to_dict() for (k, m), row in table.iterrows()},
            "C": {f"{k}/{m}": r["C"] for k, per in results.items() for m, r in per.items()}}
-saved = ex.save_metrics(results_dir, "05_transfer", metrics)
+saved = pipe.save_metrics(results_dir, "05_transfer", metrics)
 
 # %% [markdown]
 # ## Provenance
@@ -138,4 +137,4 @@ saved = ex.save_metrics(results_dir, "05_transfer", metrics)
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-ex.provenance(store)
+pipe.provenance(store)

@@ -33,9 +33,9 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown, display
 
-from deepcorrect import experiments as ex
-from deepcorrect import gain, plots
+from deepcorrect import pipeline as pipe, plots
 from deepcorrect.config import resolve
+from deepcorrect.sections import what_the_gain_consists_of as gain
 from deepcorrect.store import Store
 
 # %% tags=["parameters", "hide-cell"]
@@ -61,17 +61,17 @@ cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_clas
               correct_epochs=correct_epochs, correct_train_per_class=correct_train_per_class,
               correct_test_per_class=correct_test_per_class)
 store = Store(results_dir, fresh=fresh)
-ex.summary(cfg)
+pipe.summary(cfg)
 
 # %%
-data = ex.datasets(cfg)
-model, _ = ex.baseline(cfg, store, data.train)
-rank = ex.ranking(cfg, store, model, data, progress=False)
+data = pipe.datasets(cfg)
+model, _ = pipe.baseline(cfg, store, data.train)
+rank = pipe.ranking(cfg, store, model, data, progress=False)
 names = gain.page_models(model)
 runs = {kind: gain.seeded_tables(cfg, store, model, data, rank, kind, names, range(seeds)) for kind in ("blur", "awgn")}
-summaries = {kind: gain.summary(*run) for kind, run in runs.items()}
+summaries = {kind: pipe.summary(*run) for kind, run in runs.items()}
 tests = {kind: gain.contrasts(run[0]) for kind, run in runs.items()}
-Markdown(f"{ex.describe_splits(data)} Every trained model is repeated over {seeds} training seeds on the same "
+Markdown(f"{pipe.describe_splits(data)} Every trained model is repeated over {seeds} training seeds on the same "
          f"baseline, ranking and test images; tables show the mean over seeds.")
 
 # %% [markdown]
@@ -113,7 +113,7 @@ Markdown(gain.verdict(summaries, tests))
 metrics = {"profile": cfg.name, "seeds": seeds, "summary": {k: s.drop(columns=["# Params"]) for k, s in summaries.items()},
            "share_from_bn_statistics": {k: gain.share_from_statistics(s) for k, s in summaries.items()},
            "contrasts": {k: t[["difference", "p-value"]] for k, t in tests.items()}}
-saved = ex.save_metrics(results_dir, "06_what_the_gain_consists_of", metrics)
+saved = pipe.save_metrics(results_dir, "06_what_the_gain_consists_of", metrics)
 
 # %% [markdown]
 # ## Provenance
@@ -122,4 +122,4 @@ saved = ex.save_metrics(results_dir, "06_what_the_gain_consists_of", metrics)
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-ex.provenance(store)
+pipe.provenance(store)

@@ -10,16 +10,17 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
 from PIL import Image
 from torch import nn
 
-from conftest import REPO
-from deepcorrect import experiments as ex
+from deepcorrect import pipeline
 from deepcorrect.config import resolve
 from deepcorrect.correction import deepcorrect_model
 from deepcorrect.data import TensorData, load_dataset
 from deepcorrect.models import AllConvBN
 from deepcorrect.ranking import rank_filters
+from deepcorrect.sections import distortion_effects
 from deepcorrect.store import Store
 
 
@@ -53,9 +54,9 @@ def test_tables_are_recomputed_when_the_images_under_the_same_path_change(tmp_pa
                 f.unlink()
             _tree(root, seed=seed)
         cfg = _folder_profile(root, cache_dir)
-        data = ex.datasets(cfg)
-        model, _ = ex.baseline(cfg, store, data.train, progress=False)
-        tables.append(ex.baseline_tables(cfg, store, model, data.test))
+        data = pipeline.datasets(cfg)
+        model, _ = pipeline.baseline(cfg, store, data.train, progress=False)
+        tables.append(distortion_effects.baseline_tables(cfg, store, model, data.test))
     assert len(list((tmp_path / "results" / "baseline").iterdir())) == 2
     assert len(list((tmp_path / "results" / "baseline_tables").iterdir())) == 2
 
@@ -73,7 +74,7 @@ def test_a_class_with_too_few_images_for_validation_is_refused(tmp_path, cache_d
     cfg = resolve("smoke", source="folder", root=str(_tree(tmp_path / "d", per_class=2)), cache_dir=str(cache_dir),
                   train_per_class=0, test_per_class=0, val_per_class=2)
     with pytest.raises(ValueError, match="holds out every training image of some class .* lower val_per_class"):
-        ex.datasets(cfg)
+        pipeline.datasets(cfg)
 
 
 def test_a_truncated_archive_is_refused_and_leaves_nothing(tmp_path, cache_dir):
@@ -137,7 +138,7 @@ def test_a_results_folder_that_cannot_be_written_is_one_error_line(tmp_path):
 def test_a_one_class_dataset_is_refused(tmp_path, cache_dir):
     cfg = _folder_profile(_tree(tmp_path / "d", classes=("cat",)), cache_dir)
     with pytest.raises(ValueError, match="1 class\\(es\\) \\(cat\\); classifying needs at least two"):
-        ex.datasets(cfg)
+        pipeline.datasets(cfg)
 
 
 def test_library_calls_refuse_nonsense():

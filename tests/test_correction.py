@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from deepcorrect import comparisons as cmp
+from deepcorrect import named_models
 from deepcorrect.config import TrainConfig
 from deepcorrect.correction import (
     VARIANTS,
@@ -25,6 +25,7 @@ from deepcorrect.correction import (
 from deepcorrect.data import TensorData
 from deepcorrect.models import AllConvBN, build_model, count_params
 from deepcorrect.ranking import n_selected
+from deepcorrect.sections import cifar_analysis
 from deepcorrect.train import fit
 
 ALEX_FILTERS = {"conv1": 72, "conv2": 192, "conv3": 192, "conv4": 192, "conv5": 128}
@@ -49,7 +50,7 @@ def caffe_alexnet():
     ("Deepcorr-1", 80_954), ("Deepcorr-3", 242_862), ("Deepcorr-6", 505_674),
     ("Deepcorr-1c", 470_246), ("Deepcorr-3c", 632_154), ("Deepcorr-6c", 894_966)])
 def test_table_3_trainable_parameters_are_exact(cifar100_net, name, expected):
-    spec = cmp.parse_model(name)
+    spec = named_models.parse_model(name)
     if spec.method == "finetune":
         model = finetune_model(cifar100_net, spec.k)
     else:  # the release corrects round(β·N·1.0417) filters: 50 of 96, 100 of 192
@@ -79,7 +80,7 @@ def test_deepcorr_5c_and_finetune_8(caffe_alexnet):
 
 
 def test_parameter_count_table_in_the_book_is_all_equal_at_the_papers_precision():
-    table = cmp.parameter_counts()
+    table = cifar_analysis.parameter_counts()
     assert table["equal at the printed precision"].all() and len(table) == 12
     assert table.loc["Deepcorr-5c", "paper (as printed)"] == "61.44 M"  # Table 7 prints millions
     assert table.loc["Deepcorr-5c", "computed"] == 61_447_992
@@ -185,8 +186,8 @@ def test_regulariser_is_l1_on_unit_weights_plus_l2_on_finetuned_weights():
     (lambda net: deepcorrect_model(net, {"conv1": [0, 24]}), r"0\.\.23"),
     (lambda net: deepcorrect_model(net, {"relu1": [0]}), "not a conv layer"),
     (lambda net: finetune_model(net, 0), "1 ≤ k ≤ 9"),
-    (lambda net: cmp.parse_model("Deepcorr6"), "unknown model name"),
-    (lambda net: cmp.parse_model("random.12"), "unknown model name"),
+    (lambda net: named_models.parse_model("Deepcorr6"), "unknown model name"),
+    (lambda net: named_models.parse_model("random.12"), "unknown model name"),
 ])
 def test_bad_input_is_one_clear_error(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -194,20 +195,20 @@ def test_bad_input_is_one_clear_error(bad, match):
 
 
 def test_model_names_parse_as_in_the_paper():
-    assert cmp.parse_model("Deepcorr-6c") == cmp.ModelSpec("Deepcorr-6c", "deepcorr", 6, 3, "local")
-    assert cmp.parse_model("Deepcorr-6c-global").selection == "global"
-    assert cmp.parse_model("Finetune-9") == cmp.ModelSpec("Finetune-9", "finetune", 9)
-    assert cmp.parse_model("random.12#3") == cmp.ModelSpec("random.12#3", "deepcorr", 1, 0, "random", 12, 3)
-    assert cmp.parse_model("least.48").filters == 48
+    assert named_models.parse_model("Deepcorr-6c") == named_models.ModelSpec("Deepcorr-6c", "deepcorr", 6, 3, "local")
+    assert named_models.parse_model("Deepcorr-6c-global").selection == "global"
+    assert named_models.parse_model("Finetune-9") == named_models.ModelSpec("Finetune-9", "finetune", 9)
+    assert named_models.parse_model("random.12#3") == named_models.ModelSpec("random.12#3", "deepcorr", 1, 0, "random", 12, 3)
+    assert named_models.parse_model("least.48").filters == 48
 
 
 def test_figure_9_sizes_scale_with_the_first_layer():
     from deepcorrect.config import resolve
 
     cfg = resolve("smoke", draws=3)
-    assert cmp.figure9_sizes(cfg, 96) == [6, 12, 24, 48]
-    assert cmp.figure9_sizes(cfg, 24) == [2, 3, 6, 12]
-    names = cmp.figure9_names(cfg, 24)
+    assert cifar_analysis.figure9_sizes(cfg, 96) == [6, 12, 24, 48]
+    assert cifar_analysis.figure9_sizes(cfg, 24) == [2, 3, 6, 12]
+    names = cifar_analysis.figure9_names(cfg, 24)
     assert names[:4] == ["ranked.2", "ranked.3", "ranked.6", "ranked.12"] and names[-1] == "least.12"
     assert len(names) == 4 + 4 * 3 + 1
 
@@ -222,8 +223,8 @@ def test_ranked_vs_random_t_test_pairs_levels_of_both_kinds():
                 "random.3#0": [0.7 - 0.06 * i for i in range(7)], "random.3#1": [0.72 - 0.05 * i for i in range(7)]}
         t = pd.DataFrame.from_dict(rows, orient="index", columns=cols)
         t["Avg"] = t[cols].mean(axis=1)
-        frames[kind] = cmp.figure9_frame(t)
-    table = cmp.ttest_ranked_vs_random(frames)
+        frames[kind] = cifar_analysis.figure9_frame(t)
+    table = cifar_analysis.ttest_ranked_vs_random(frames)
     ranked = [0.8 - 0.05 * i + 0.01 * k for k in range(2) for i in range(7)]
     random = [(0.7 - 0.06 * i + 0.72 - 0.05 * i) / 2 for _ in range(2) for i in range(7)]
     assert table.loc["3 filters", "pairs"] == 14
@@ -232,7 +233,7 @@ def test_ranked_vs_random_t_test_pairs_levels_of_both_kinds():
 
 def test_corrected_model_is_cached_and_its_selection_follows_the_ranking(tmp_path):
     from deepcorrect.config import resolve
-    from deepcorrect.experiments import Splits
+    from deepcorrect.pipeline import Splits
     from deepcorrect.ranking import Ranking, select_local
     from deepcorrect.store import Store
 
@@ -244,32 +245,32 @@ def test_corrected_model_is_cached_and_its_selection_follows_the_ranking(tmp_pat
     rank = Ranking([f"conv{i}" for i in range(1, 7)], ["blur", "awgn"], list(range(1, 7)), 20,
                    torch.full((2, 6), 5), counts)
     store = Store(tmp_path)
-    model, record = cmp.corrected_model(cfg, store, net, data, rank, "blur", "Deepcorr-3", progress=False)
+    model, record = named_models.corrected_model(cfg, store, net, data, rank, "blur", "Deepcorr-3", progress=False)
     assert record["selection"] == {k: sorted(v.tolist()) for k, v in select_local(rank, "blur", 0.5).items()
                                    if k in ("conv1", "conv2", "conv3")}
     assert len(record["history"]) == 1 and "val_accuracy" in record["history"][0]
-    again, _ = cmp.corrected_model(cfg, store, net, data, rank, "blur", "Deepcorr-3", progress=False)
+    again, _ = named_models.corrected_model(cfg, store, net, data, rank, "blur", "Deepcorr-3", progress=False)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
-    least = cmp.selection_for(cfg, rank, "awgn", cmp.parse_model("least.4"))["conv1"]
+    least = named_models.selection_for(cfg, rank, "awgn", named_models.parse_model("least.4"))["conv1"]
     assert least == sorted(rank.order("conv1", "awgn")[-4:].tolist())
-    r1 = cmp.selection_for(cfg, rank, "awgn", cmp.parse_model("random.4#1"))
-    assert r1 == cmp.selection_for(cfg, rank, "awgn", cmp.parse_model("random.4#1"))
-    assert r1 != cmp.selection_for(cfg, rank, "awgn", cmp.parse_model("random.4#2"))
+    r1 = named_models.selection_for(cfg, rank, "awgn", named_models.parse_model("random.4#1"))
+    assert r1 == named_models.selection_for(cfg, rank, "awgn", named_models.parse_model("random.4#1"))
+    assert r1 != named_models.selection_for(cfg, rank, "awgn", named_models.parse_model("random.4#2"))
 
 
 def test_identical_paired_samples_give_p_1_not_nan():
     import numpy as np
 
     a = np.array([0.5, 0.4, 0.3])
-    assert cmp.paired_ttest(a, a.copy()) == (0.0, 1.0)
-    t, p = cmp.paired_ttest(a, a - np.array([0.01, 0.02, 0.0]))
+    assert named_models.paired_ttest(a, a.copy()) == (0.0, 1.0)
+    t, p = named_models.paired_ttest(a, a - np.array([0.01, 0.02, 0.0]))
     assert t > 0 and 0 < p < 1
 
 
 def test_the_deepcorr_vs_finetune_verdict_follows_the_numbers():
     import pandas as pd
 
-    from deepcorrect.comparisons import deepcorr_vs_finetune, describe_deepcorr_vs_finetune
+    from deepcorrect.sections.cifar_analysis import deepcorr_vs_finetune, describe_deepcorr_vs_finetune
 
     cols = ["Clean", *[f"Level {i}" for i in range(1, 7)]]
     ft = [0.80, 0.70, 0.50, 0.40, 0.30, 0.20, 0.10]

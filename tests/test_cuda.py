@@ -1,7 +1,7 @@
 """What only a GPU can show: the CUDA paths give the answers the CPU paths are tested for. Every test here skips
 where CUDA is absent (this machine, CI); `bench/gpu_check.sh` runs them on a lent GPU before its timings."""
 
-from dataclasses import replace
+
 
 import pytest
 import torch

@@ -5,16 +5,16 @@ import pytest
 import torch
 from PIL import Image
 
-from deepcorrect import comparisons as cmp
+from deepcorrect import named_models
 from deepcorrect.config import RestoreConfig, TransferConfig, alexnet_profile, resolve
 from deepcorrect.correction import CorrectedConv, finetune_model
 from deepcorrect.data import TensorData, load_transfer
 from deepcorrect.data.folders import _decode
 from deepcorrect.distortions import gaussian_blur
 from deepcorrect.evaluate import accuracy, per_class_accuracy
-from deepcorrect.imagenet import restoration_subset
 from deepcorrect.models import CaffeAlexNet, build_model, count_params
 from deepcorrect.restoration import blur_psf, restore_batch, restore_image
+from deepcorrect.sections.imagenet_analysis import restoration_subset
 from deepcorrect.transfer import feature_module, make_splits, svm_accuracy
 
 
@@ -39,25 +39,25 @@ def test_the_adaptive_pool_is_the_identity_at_227_px():
 
 
 def test_alexnet_model_names_carry_the_unit_variant():
-    assert cmp.parse_model("Deepcorr-5-lite").variant == "lite"
-    assert cmp.parse_model("Deepcorr-5-no-bn").variant == "nobn"
-    assert cmp.parse_model("Deepcorr-5-bottleneck").variant == "bottleneck"
-    spec = cmp.parse_model("Deepcorr-5c")
+    assert named_models.parse_model("Deepcorr-5-lite").variant == "lite"
+    assert named_models.parse_model("Deepcorr-5-no-bn").variant == "nobn"
+    assert named_models.parse_model("Deepcorr-5-bottleneck").variant == "bottleneck"
+    spec = named_models.parse_model("Deepcorr-5c")
     assert (spec.k, spec.train_last, spec.variant) == (5, 3, "")
-    assert cmp.parse_model("Deepcorr-5-global").selection == "global"
+    assert named_models.parse_model("Deepcorr-5-global").selection == "global"
     with pytest.raises(ValueError, match="unknown model name"):
-        cmp.parse_model("Deepcorr-5-wide")
+        named_models.parse_model("Deepcorr-5-wide")
 
 
 def test_finetune_8_trains_every_alexnet_parameter():
     net = CaffeAlexNet(10, width=0.25)
-    assert cmp._finetune_k(net, 8) is None
-    ft = finetune_model(net, cmp._finetune_k(net, 8))
+    assert named_models._finetune_k(net, 8) is None
+    ft = finetune_model(net, named_models._finetune_k(net, 8))
     assert count_params(ft, trainable_only=True) == count_params(net)
     cfg = resolve("smoke-alexnet")
-    cmp.check_specs(cfg, 10, [cmp.parse_model("Finetune-8"), cmp.parse_model("Deepcorr-5")])
+    named_models.check_specs(cfg, 10, [named_models.parse_model("Finetune-8"), named_models.parse_model("Deepcorr-5")])
     with pytest.raises(ValueError, match="1 ≤ k ≤ 5"):
-        cmp.check_specs(cfg, 10, [cmp.parse_model("Finetune-7")])
+        named_models.check_specs(cfg, 10, [named_models.parse_model("Finetune-7")])
 
 
 def test_deepcorr_5_variants_build_on_the_ranked_alexnet_selection():
@@ -65,7 +65,7 @@ def test_deepcorr_5_variants_build_on_the_ranked_alexnet_selection():
     net = CaffeAlexNet(10, width=0.25)
     rank = _random_ranking_of(net)
     for name, variant in (("Deepcorr-5", "cw"), ("Deepcorr-5-lite", "lite"), ("Deepcorr-5-no-bn", "nobn")):
-        model, chosen = cmp.build(cfg, net, rank, "blur", cmp.parse_model(name))
+        model, chosen = named_models.build(cfg, net, rank, "blur", named_models.parse_model(name))
         wrapped = [m for m in model.modules() if isinstance(m, CorrectedConv)]
         assert len(wrapped) == 5, name
         assert [len(v) for v in chosen.values()] == [18, 48, 48, 48, 32]  # β = .75, .75, .5, .5, .5 of 24…64
@@ -126,7 +126,7 @@ def test_restoration_subset_spreads_the_cap_over_classes():
     labels = torch.arange(10).repeat_interleave(6)
     test = TensorData(torch.zeros(60, 3, 4, 4, dtype=torch.uint8), labels, tuple("abcdefghij"))
 
-    class Data:  # the three splits of experiments.Splits
+    class Data:  # the three splits of pipeline.Splits
         train, val = test, None
     Data.test = test
     picked = restoration_subset(cfg, Data)
@@ -252,11 +252,11 @@ def test_deepcorr_5_and_finetune_8_build_on_torchvision_alexnet_too():
     cfg = resolve("smoke-alexnet", arch="alexnet_tv", width=1.0)
     net = build_model("alexnet_tv", 10)
     rank = _random_ranking_of(net)
-    model, chosen = cmp.build(cfg, net, rank, "awgn", cmp.parse_model("Deepcorr-5c"))
+    model, chosen = named_models.build(cfg, net, rank, "awgn", named_models.parse_model("Deepcorr-5c"))
     assert [len(v) for v in chosen.values()] == [48, 144, 192, 128, 128]  # β = .75, .75, .5, .5, .5 of 64…256
     trainable = {n.rsplit(".", 1)[0] for n, p in model.named_parameters() if p.requires_grad and ".unit." not in n}
     assert trainable == {"net.classifier.1", "net.classifier.4", "net.classifier.6"}  # fc6–fc8
-    finetune = cmp.build(cfg, net, rank, "awgn", cmp.parse_model("Finetune-8"))[0]
+    finetune = named_models.build(cfg, net, rank, "awgn", named_models.parse_model("Finetune-8"))[0]
     assert count_params(finetune, trainable_only=True) == count_params(net)
 
 

@@ -6,9 +6,9 @@ import time
 import pytest
 import torch
 
-from deepcorrect import comparisons as cmp
-from deepcorrect import experiments as ex
+from deepcorrect import named_models, pipeline
 from deepcorrect.config import resolve
+from deepcorrect.sections import distortion_effects
 from deepcorrect.store import Store, derived, key_of, stamp
 
 TINY = {"epochs": 1, "width": 0.125, "train_per_class": 12, "test_per_class": 4, "val_per_class": 2,
@@ -17,16 +17,16 @@ TINY = {"epochs": 1, "width": 0.125, "train_per_class": 12, "test_per_class": 4,
 MODELS = ["Baseline", "Deepcorr-1", "Finetune-1"]
 
 
-def pipeline(root, fresh=False, **change) -> list[str]:
+def pages(root, fresh=False, **change) -> list[str]:
     """Pages 01–03 in miniature; returns the kinds of the artifacts this run computed, in order."""
     cfg = resolve("smoke", **{**TINY, **change})
     store = Store(root, fresh=fresh)
-    data = ex.datasets(cfg)
-    model, _ = ex.baseline(cfg, store, data.train, progress=False)
-    ex.baseline_tables(cfg, store, model, data.test)
-    ex.tsne_embeddings(cfg, store, model, data.test)
-    rank = ex.ranking(cfg, store, model, data, progress=False)
-    cmp.evaluate_models(cfg, store, model, data, rank, "blur", MODELS, progress=False)
+    data = pipeline.datasets(cfg)
+    model, _ = pipeline.baseline(cfg, store, data.train, progress=False)
+    distortion_effects.baseline_tables(cfg, store, model, data.test)
+    distortion_effects.tsne_embeddings(cfg, store, model, data.test)
+    rank = pipeline.ranking(cfg, store, model, data, progress=False)
+    named_models.evaluate_models(cfg, store, model, data, rank, "blur", MODELS, progress=False)
     return [entry["kind"] for entry in store.ledger if entry["computed"]]
 
 
@@ -37,7 +37,7 @@ EVERYTHING = ["baseline", "baseline_tables", "tsne", "ranking", "corrected_eval"
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
-    assert pipeline(root) == EVERYTHING
+    assert pages(root) == EVERYTHING
     return root
 
 
@@ -51,29 +51,29 @@ def root(tmp_path_factory):
     ({"train_seed": 3}, EVERYTHING),  # a new baseline: everything downstream of it
 ])
 def test_a_changed_setting_recomputes_exactly_what_lies_downstream(root, change, recomputed):
-    assert pipeline(root, **change) == recomputed
+    assert pages(root, **change) == recomputed
 
 
 def test_a_new_ranking_retrains_at_most_the_deepcorrect_model(root):
     """Finetune-1 never reads the ranking; Deepcorr-1 retrains only if its selected filters changed."""
-    computed = pipeline(root, rank_seed=11, rank_per_class=2)
+    computed = pages(root, rank_seed=11, rank_per_class=2)
     assert computed[0] == "ranking" and computed.count("corrected") <= 1
     assert set(computed) <= {"ranking", "corrected", "corrected_eval"}
 
 
 def test_a_fresh_run_computes_each_artifact_once(tmp_path):
     """As `deepcorrect book --fresh` does: one instant for every notebook, each reopening the store."""
-    assert pipeline(tmp_path) == EVERYTHING
+    assert pages(tmp_path) == EVERYTHING
     since = time.time()
-    assert pipeline(tmp_path, fresh=since) == EVERYTHING
-    assert pipeline(tmp_path, fresh=since) == []  # the next notebook of the same run
+    assert pages(tmp_path, fresh=since) == EVERYTHING
+    assert pages(tmp_path, fresh=since) == []  # the next notebook of the same run
 
 
 def test_a_code_edit_invalidates_the_whole_chain(root, monkeypatch):
     from deepcorrect import store as store_module
 
     monkeypatch.setattr(store_module, "code_fingerprint", lambda: "0123456789abcdef")
-    assert pipeline(root) == EVERYTHING
+    assert pages(root) == EVERYTHING
 
 
 def test_keys_of_inputs_are_stamps_or_content():

@@ -5,17 +5,17 @@ import shutil
 
 import pytest
 import torch
-
 from conftest import REPO
-from deepcorrect import experiments as ex
+
+from deepcorrect import pipeline
 from deepcorrect.book import run_notebooks
 from deepcorrect.config import resolve
 from deepcorrect.correction import weight_layers
-from deepcorrect.comparisons import paper_row_names, table3_models
 from deepcorrect.data import TensorData
 from deepcorrect.data.folders import load_folder_split, resolve_tree
 from deepcorrect.models import AllConvBN, CifarResNet, build_model, conv_layers, fetch_pretrained, load_weights
 from deepcorrect.ranking import RankingConfig, rank_filters
+from deepcorrect.sections.cifar_analysis import paper_row_names, table3_models
 
 
 @pytest.mark.parametrize("depth,convs,params", [(20, 19, 269_722), (32, 31, 464_154), (44, 43, 658_586),
@@ -116,13 +116,13 @@ def test_weights_enter_artifact_keys_by_content(tmp_path):
     a, b = tmp_path / "a.th", tmp_path / "b.th"
     torch.save(CifarResNet(20).state_dict(), a)
     shutil.copy(a, b)
-    key = lambda p: ex.artifact_key(resolve("resnet20-cifar10", model_weights=str(p)), "model")  # noqa: E731
+    key = lambda p: pipeline.artifact_key(resolve("resnet20-cifar10", model_weights=str(p)), "model")  # noqa: E731
     assert key(a) == key(b)  # moved: same result
     torch.manual_seed(1)
     torch.save(CifarResNet(20).state_dict(), b)
     assert key(a) != key(b)  # replaced: recomputed
     published = resolve("resnet20-cifar10", model_weights=str(tmp_path / "gone.th"))
-    assert ex.artifact_key(published, "model")["model"]["weights"].startswith("sha256:12fca82f")
+    assert pipeline.artifact_key(published, "model")["model"]["weights"].startswith("sha256:12fca82f")
 
 
 def test_residual_network_tables_use_its_full_finetune():

@@ -44,9 +44,9 @@ def test_truncated_or_mismatching_artifacts_are_detected_and_recomputed(tmp_path
 
 
 def test_speed_only_fields_leave_artifact_keys_alone_and_result_fields_change_them():
-    from deepcorrect.comparisons import _training_key
     from deepcorrect.config import resolve
-    from deepcorrect.experiments import artifact_key
+    from deepcorrect.named_models import _training_key
+    from deepcorrect.pipeline import artifact_key
 
     sections = ("data", "model", "train", "eval", "rank", "correct", "restore", "transfer")
     base = resolve("smoke")

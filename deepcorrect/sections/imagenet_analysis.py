@@ -1,7 +1,7 @@
 """ImageNet with AlexNet (paper §5.2): restoration rows, per-class differences, unit costs and verdicts.
 
 The models themselves (Finetune-8, Deepcorr-5 and its variants) are trained and measured by
-:mod:`deepcorrect.comparisons`, which is architecture-agnostic; this module holds what only §5.2 needs.
+:mod:`deepcorrect.named_models`, which is architecture-agnostic; this module holds what only §5.2 needs.
 """
 
 from __future__ import annotations
@@ -13,18 +13,18 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .comparisons import build, parse_model, subsets
-from .config import Profile
-from .correction import corrected_layers, unit_macs
-from .data import TensorData
-from .distortions import NUM_LEVELS, sigma_for
-from .evaluate import COLUMNS, correct_predictions, distorted_batches, per_class_accuracy
-from .experiments import artifact_key, evaluation_key
-from .models import count_params
-from .paper import FIGURE_11_COUNTS, PAPER_RESTORATION, TABLE_10, alexnet_table
-from .restoration import method_name, restore_batch
-from .store import Store, derived
-from .train import resolve_device
+from ..config import Profile
+from ..correction import corrected_layers, unit_macs
+from ..data import TensorData
+from ..distortions import NUM_LEVELS, sigma_for
+from ..evaluate import COLUMNS, correct_predictions, distorted_batches, per_class_accuracy
+from ..models import count_params
+from ..named_models import build, parse_model, subsets
+from ..paper import FIGURE_11_COUNTS, PAPER_RESTORATION, TABLE_10, alexnet_table
+from ..pipeline import artifact_key, evaluation_key
+from ..restoration import method_name, restore_batch
+from ..store import Store, derived
+from ..train import resolve_device
 
 VARIANT_MODELS = ("Deepcorr-5", "Deepcorr-5-lite", "Deepcorr-5-bottleneck")
 

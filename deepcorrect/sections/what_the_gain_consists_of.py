@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from .comparisons import evaluate_models, full_finetune_name, paired_ttest
-from .config import Profile
-from .evaluate import COLUMNS
-from .store import Store
+from ..config import Profile
+from ..evaluate import COLUMNS
+from ..named_models import evaluate_models, full_finetune_name, paired_ttest
+from ..store import Store
 
 #: (model A, model B, what their difference measures): the contrasts the page tests.
 CONTRASTS = (
@@ -38,7 +38,7 @@ def page_models(net: nn.Module) -> tuple[str, ...]:
 
 def seeded_tables(profile: Profile, store: Store, base: nn.Module, data, rank, kind: str, names, seeds,
                   progress: bool = False) -> tuple[dict[int, pd.DataFrame], dict[int, dict]]:
-    """:func:`~deepcorrect.comparisons.evaluate_models` once per training seed (``correct_seed``): the
+    """:func:`~deepcorrect.named_models.evaluate_models` once per training seed (``correct_seed``): the
     baseline and TENT, which nothing trains, are measured once and reused by every seed."""
     tables, records = {}, {}
     for seed in seeds:

@@ -1,0 +1,142 @@
+"""§4.1 (page 02, and page 04 for AlexNet): ranking filters by correction priority — the ideal-correction
+curves of Figures 4–5, Figure 6's first-layer kernels, the filters corrected per layer under local and global
+selection (Tables 5 and 9's counts), and their verdicts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from ..config import Profile
+from ..evaluate import COLUMNS
+from ..paper import FIGURE_4_BETA, FIGURE_5_BEST, FIGURE_5_BETA, SELECTION_COUNTS
+from ..pipeline import Splits, evaluation_key, paper_betas
+from ..store import Store, derived
+from ..train import resolve_device
+
+
+def ideal_correction(profile: Profile, store: Store, model: nn.Module, data: Splits, rank, name: str,
+                     selections: dict[str, dict[str, dict[str, list[int]]]]) -> pd.DataFrame:
+    """Top-1 at every level when the selected filters get their clean activations (Figures 4–5).
+    ``selections``: row label → kind → {layer: filters}. Measured on ``eval.ideal_per_class`` test images
+    per class; cached under ``name``."""
+    from ..ranking import ideal_curve
+
+    device = resolve_device(profile.device)
+    test = data.test
+    if profile.eval.ideal_per_class and profile.eval.ideal_per_class < int(torch.bincount(test.labels).min()):
+        test = derived(test.per_class(profile.eval.ideal_per_class, profile.eval.seed), data.test,
+                       per_class=profile.eval.ideal_per_class, seed=profile.eval.seed)
+
+    def compute(_folder: Path) -> dict:
+        rows = []
+        for label, per_kind in selections.items():
+            for kind, selection in per_kind.items():
+                acc = ideal_curve(model, test, kind, profile.data.family, selection, device=device,
+                                  batch_size=profile.eval.batch_size, seed=profile.eval.seed, clip=profile.eval.clip)
+                rows.append({"selection": label, "kind": kind, **dict(zip(COLUMNS, acc))})
+        return {"rows": rows}
+
+    key = {**evaluation_key(profile), "name": name, "selections": selections}
+    return pd.DataFrame(store.get("ideal", key, compute, {"model": model, "test": test, "ranking": rank})["rows"])
+
+
+def first_layer_fractions(rank, betas=(0.1, 0.25, 0.5, 0.75, 0.9)) -> dict[str, dict[str, dict[str, list[int]]]]:
+    """Figure 4's selections: the top β₁ of the first ranked layer, per kind, plus no correction."""
+    from ..ranking import select_local
+
+    first = rank.layers[0]
+    out = {"none": {kind: {} for kind in rank.kinds}}
+    for beta in betas:
+        out[f"β₁={beta:.0%}"] = {kind: {first: select_local(rank, kind, {first: beta})[first].tolist()}
+                                 for kind in rank.kinds}
+    return out
+
+
+def single_layer_fractions(rank, family: str = "cifar") -> dict[str, dict[str, dict[str, list[int]]]]:
+    """Figure 5's selections: the top β of one layer at a time, per kind (the paper's β: 50 % for CIFAR,
+    75 % for AlexNet)."""
+    from ..ranking import select_local
+
+    beta = FIGURE_5_BETA[family]
+    return {layer: {kind: {layer: select_local(rank, kind, {layer: beta})[layer].tolist()} for kind in rank.kinds}
+            for layer in rank.layers}
+
+
+def selection_counts(profile: Profile, rank) -> pd.DataFrame:
+    """Filters corrected per layer under local and global ranking (the rows of Tables 5 and 9), measured
+    and, where the network has the paper's widths, the paper's."""
+    from ..ranking import select_global, select_local
+
+    betas = paper_betas(profile, rank.layers)
+    paper = SELECTION_COUNTS[profile.data.family]
+    rows = []
+    for scheme, select in (("local", select_local), ("global", select_global)):
+        for kind in rank.kinds:
+            chosen = select(rank, kind, betas)
+            rows.append({"ranking": scheme, "kind": kind, "source": "measured",
+                         **{layer: len(chosen[layer]) for layer in rank.layers}})
+            if len(paper[scheme][kind]) == len(rank.layers):
+                rows.append({"ranking": scheme, "kind": kind, "source": "paper (full width)",
+                             **dict(zip(rank.layers, paper[scheme][kind]))})
+    return pd.DataFrame(rows).set_index(["ranking", "kind", "source"])
+
+
+def describe_first_layer(fig4: pd.DataFrame, family: str = "cifar") -> str:
+    """How much of the accuracy lost at each level the paper's share of the first layer recovers (Figure 4:
+    25 % for CIFAR; more for AlexNet, where the paper points at 75 %)."""
+    beta = FIGURE_4_BETA[family]
+    beta_label = f"β₁={beta:.0%}"
+    parts = []
+    for kind in dict.fromkeys(fig4["kind"]):
+        rows = fig4[fig4.kind == kind].set_index("selection")
+        levels = COLUMNS[1:]
+        lost = rows.loc["none", "Clean"] - rows.loc["none", levels]
+        regained = rows.loc[beta_label, levels] - rows.loc["none", levels]
+        share = float(regained.sum() / max(float(lost.sum()), 1e-9))
+        verdict = "agrees with" if share >= 0.5 else "falls short of"
+        parts.append(f"{'Blur' if kind == 'blur' else 'AWGN'}: ideally correcting the top {beta:.0%} of the first layer "
+                     f"regains {share:.0%} of the accuracy lost over levels 1–6 — this {verdict} the paper's "
+                     f"\"large part\".")
+    return " ".join(parts)
+
+
+def describe_layers(per_layer: pd.DataFrame, rank, family: str = "cifar") -> str:
+    """Which single layer's ideal correction recovers most (the paper: the first for CIFAR, conv-2 for
+    AlexNet)."""
+    paper_best = rank.layers[FIGURE_5_BEST[family]]
+    parts = []
+    for kind in rank.kinds:
+        rows = per_layer[per_layer.kind == kind].set_index("selection")
+        avg = rows[COLUMNS].mean(axis=1)
+        best = avg.idxmax()
+        order = " > ".join(avg.sort_values(ascending=False).index)
+        verdict = (f"agrees with the paper ({paper_best} is best)" if best == paper_best
+                   else f"differs from the paper, which finds {paper_best} best")
+        parts.append(f"{'Blur' if kind == 'blur' else 'AWGN'}: average top-1 after correcting one layer ranks "
+                     f"{order}; the best is {best} — this {verdict}.")
+    return " ".join(parts)
+
+
+def top_filters(rank, k: int = 5) -> pd.DataFrame:
+    """The k highest-priority filters of each layer per kind, with their mean τ."""
+    rows = []
+    for kind in rank.kinds:
+        for layer in rank.layers:
+            order = rank.order(layer, kind)[:k]
+            score = rank.score(layer, kind)
+            rows.append({"kind": kind, "layer": layer,
+                         "top filters (τ̄)": ", ".join(f"{int(j)} ({float(score[j]):+.3f})" for j in order),
+                         "filters with τ̄ > 0": int((score > 0).sum()), "filters": score.numel()})
+    return pd.DataFrame(rows).set_index(["kind", "layer"])
+
+
+def first_layer_weights(model: nn.Module, rank) -> torch.Tensor:
+    """Kernels of the first ranked conv layer (Figure 6)."""
+    from ..models import get_conv
+
+    return get_conv(model, rank.layers[0]).weight
