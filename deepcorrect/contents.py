@@ -31,8 +31,10 @@ PAPER_MAP: tuple[tuple[str, str, str, str], ...] = (
     ("Figure 6", "02_ranking", "Figure 6", "sections.correction_priority.first_layer_weights, plots.figure_6"),
     ("Tables 5 and 9 (# corrected)", "02_ranking", "Local vs global selection",
      "sections.correction_priority.selection_counts → ranking.select_local / select_global"),
-    ("Figures 3, 7, 8 (networks, unit)", "03_deepcorrect_cifar", "The correction unit",
-     "correction.deepcorrect_model, correction.CorrectionUnit (counted, not drawn)"),
+    ("Figures 3a, 7, 8a (networks, unit)", "03_deepcorrect_cifar", "Figures 3, 7 and 8",
+     "diagrams.network_figure, diagrams.unit_figure of named_models.build"),
+    ("Figures 3b, 8b (AlexNet, Deepcorr-5)", "04_imagenet_alexnet", "Figures 3b and 8b",
+     "diagrams.network_figure of named_models.build"),
     ("Tables 3–4", "03_deepcorrect_cifar", "Tables 3 and 4",
      "named_models.evaluate_models → named_models.corrected_model → train.fit; "
      "sections.cifar_analysis.compare_table"),

@@ -13,6 +13,7 @@ import json
 import math
 from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -80,6 +81,68 @@ def epoch_batches(n: int, cfg: TrainConfig, generator: torch.Generator, device: 
     return torch.cat(orders)[:need].split(cfg.batch_size)
 
 
+def prepare_batch(x: torch.Tensor, g: torch.Generator, cfg: TrainConfig, crop: int,
+                  batch_transform: BatchTransform | None) -> torch.Tensor:
+    """A training batch from stored images: random crops and flips, and ``batch_transform`` (the distortion)
+    after them — or, for images seen cropped (``crop``), the release's order: distort the whole image, then
+    take a random crop of it."""
+    if crop:
+        return augment(batch_transform(x, g) if batch_transform is not None else x, g, cfg.crop_pad, cfg.flip, crop)
+    x = augment(x, g, cfg.crop_pad, cfg.flip)
+    return batch_transform(x, g) if batch_transform is not None else x
+
+
+@dataclass(frozen=True)
+class Step:
+    """What every SGD step of a run shares: the model (and its DDP / compiled wrapper), the optimiser, the
+    config, how batches are made and the regulariser."""
+
+    model: nn.Module
+    step_model: nn.Module
+    opt: torch.optim.Optimizer
+    cfg: TrainConfig
+    crop: int
+    batch_transform: BatchTransform | None
+    regularizer: Callable[[], torch.Tensor] | None
+    group: dd.Group | None
+
+
+def train_one_epoch(step: Step, batches: tuple, g: torch.Generator, advanced: Callable[[int], object]
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One epoch of SGD steps over ``batches`` = (uint8 image batches, all labels, their index batches), as
+    torchvision's references split ``train_one_epoch`` out of ``main``. Returns this rank's summed loss and
+    correct count as device tensors: nothing here waits for the device."""
+    images, labels, index = batches
+    cfg, group = step.cfg, step.group
+    world = dd.world_size(group)
+    params = [p for p in step.model.parameters() if p.requires_grad]
+    dtype = params[0].dtype  # float32 as a rule; a float64 model gets float64 batches
+    device = params[0].device
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and cfg.bf16
+                else nullcontext())
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    for idx, x in zip(index, images):
+        x = prepare_batch(x.to(dtype), g, cfg, step.crop, step.batch_transform)
+        x, y = dd.shard(x, group), dd.shard(labels[idx], group)  # every rank drew the whole batch
+        if cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast, dd.synced_batchnorm(step.model, group):
+            out = step.step_model(x)
+            loss = nn.functional.cross_entropy(out.to(dtype), y)
+        # DDP averages gradients over ranks: weight each rank's mean by its share of the global batch
+        objective = loss * (y.numel() * world / idx.numel()) if group is not None else loss
+        if step.regularizer is not None:
+            objective = objective + step.regularizer()
+        step.opt.zero_grad(set_to_none=True)
+        objective.backward()
+        step.opt.step()
+        total_loss += loss.detach() * y.numel()
+        correct += (out.argmax(1) == y).sum()
+        advanced(idx.numel())
+    return total_loss, correct
+
+
 def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.device | str = "cpu",
         checkpoint: Path | str | None = None, batch_transform: BatchTransform | None = None,
         set_train_mode: Callable[[nn.Module], None] | None = None,
@@ -126,9 +189,7 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
         step_model = nn.parallel.DistributedDataParallel(model, device_ids=None if gpu is None else [gpu])
     step_model = torch.compile(step_model) if cfg.compile else step_model
     source, labels = data.to(device), data.labels.to(device)  # in memory: on the device once
-    dtype = params[0].dtype  # float32 as a rule; a float64 model gets float64 batches
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and cfg.bf16
-                else nullcontext())
+    step = Step(model, step_model, opt, cfg, data.crop, batch_transform, regularizer, group)
     with cudnn_benchmark(cfg.cudnn_benchmark and device.type == "cuda"):
         for epoch in range(start, cfg.epochs):
             lr = lr_at(cfg, epoch)
@@ -139,37 +200,11 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
             batches = epoch_batches(len(data), cfg, g, device)
             if len(batches[-1]) < world:  # a last batch too small to give every rank an image
                 batches = batches[:-1]
-            total_loss = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device, dtype=torch.long)
             timer = DeviceTimer(device).start()
-            bar = tqdm(total=len(data), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="img", unit_scale=True,
-                       disable=None if progress else True, leave=False)
-            for idx, x in zip(batches, source.batches(batches, device)):
-                x = x.to(dtype)
-                if data.crop:  # the release's order: distort the whole image, then take a random crop of it
-                    x = augment(batch_transform(x, g) if batch_transform is not None else x, g, cfg.crop_pad,
-                                cfg.flip, data.crop)
-                else:
-                    x = augment(x, g, cfg.crop_pad, cfg.flip)
-                    if batch_transform is not None:
-                        x = batch_transform(x, g)
-                x, y = dd.shard(x, group), dd.shard(labels[idx], group)  # every rank drew the whole batch
-                if cfg.channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with autocast, dd.synced_batchnorm(model, group):
-                    out = step_model(x)
-                    loss = nn.functional.cross_entropy(out.to(dtype), y)
-                # DDP averages gradients over ranks: weight each rank's mean by its share of the global batch
-                objective = loss * (y.numel() * world / idx.numel()) if group is not None else loss
-                if regularizer is not None:
-                    objective = objective + regularizer()
-                opt.zero_grad(set_to_none=True)
-                objective.backward()
-                opt.step()
-                total_loss += loss.detach() * y.numel()
-                correct += (out.argmax(1) == y).sum()
-                bar.update(idx.numel())
-            bar.close()
+            with tqdm(total=len(data), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="img", unit_scale=True,
+                      disable=None if progress else True, leave=False) as bar:
+                total_loss, correct = train_one_epoch(
+                    step, (source.batches(batches, device), labels, batches), g, bar.update)
             seconds = timer.seconds()
             seen = sum(idx.numel() for idx in batches)
             total_loss, correct = dd.all_sum(total_loss, group), dd.all_sum(correct, group)

@@ -126,6 +126,12 @@ metrics = {"profile": cfg.name, "tables": measured, "tsne_separation": effects.t
 saved = pipe.save_metrics(results_dir, "01_distortions_baselines", metrics)
 
 # %% [markdown]
+# ## What this page found
+
+# %%
+Markdown(effects.findings(measured, tsne, cfg.data.family))
+
+# %% [markdown]
 # ## Provenance
 #
 # Every cached artifact this page used: its key (kind/hash), the keys of the artifacts it was computed from,

@@ -146,6 +146,12 @@ metrics = {"profile": cfg.name, "ranking_seconds": rank.seconds, "layers": rank.
 saved = pipe.save_metrics(results_dir, "02_ranking", metrics)
 
 # %% [markdown]
+# ## What this page found
+
+# %%
+Markdown(priority.findings(fig4, fig5, rank, cfg.data.family))
+
+# %% [markdown]
 # ## Provenance
 #
 # Every cached artifact this page used: its key (kind/hash), the keys of the artifacts it was computed from,

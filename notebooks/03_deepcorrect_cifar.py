@@ -27,8 +27,9 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown
 
-from deepcorrect import named_models as named, pipeline as pipe, plots
+from deepcorrect import diagrams, named_models as named, pipeline as pipe, plots
 from deepcorrect.config import resolve
+from deepcorrect.correction import corrected_layers
 from deepcorrect.paper import TABLE_5_P, correction_table
 from deepcorrect.sections import cifar_analysis as cifar
 from deepcorrect.store import Store
@@ -67,6 +68,24 @@ data = pipe.datasets(cfg)
 model, _ = pipe.baseline(cfg, store, data.train)
 rank = pipe.ranking(cfg, store, model, data)
 Markdown(pipe.describe_splits(data) + " " + named.describe_training(cfg, data))
+
+# %% [markdown]
+# ## Figures 3, 7 and 8 — the networks and the unit, drawn from the built modules
+#
+# Figure 3a is this profile's baseline, Figure 8a the Deepcorr-3 built on it for blur (units on the top β·N
+# blur-ranked filters of conv1–conv3; grey frozen, blue trains, orange the units), Figure 7 the unit of its
+# first corrected layer. Every box is read from the modules that produce this page's numbers.
+
+# %%
+diagrams.network_figure(model, f"Figure 3a — the baseline ({cfg.model.arch}, width {cfg.model.width:g})",
+                        show_training=False);
+
+# %%
+deepcorr3, _ = named.build(cfg, model, rank, "blur", named.parse_model("Deepcorr-3"))
+diagrams.network_figure(deepcorr3, "Figure 8a — Deepcorr-3 (blur ranking)");
+
+# %%
+diagrams.unit_figure(next(iter(corrected_layers(deepcorr3).values())), "Figure 7 — the correction unit, as built");
 
 # %% [markdown]
 # ## The correction unit and exact parameter counts

@@ -28,7 +28,7 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown
 
-from deepcorrect import named_models as named, pipeline as pipe, plots
+from deepcorrect import diagrams, named_models as named, pipeline as pipe, plots
 from deepcorrect.config import alexnet_profile, resolve
 from deepcorrect.paper import TABLE_9, TABLE_9_P, alexnet_averages
 from deepcorrect.sections import (cifar_analysis as cifar, correction_priority as priority,
@@ -130,6 +130,19 @@ plots.ideal_curves(fig5, "Figure 5 (AlexNet) — ideal correction of 75 % of the
 # %%
 Markdown(priority.describe_first_layer(fig4, cfg.data.family) + " "
          + priority.describe_layers(fig5, rank, cfg.data.family))
+
+# %% [markdown]
+# ## Figures 3b and 8b — AlexNet and Deepcorr-5, drawn from the built modules
+#
+# The baseline as this profile built it, and the Deepcorr-5 built on it for blur: units on the top 75, 75,
+# 50, 50, 50 % of conv1–conv5 (grey frozen, orange the units, which alone train).
+
+# %%
+diagrams.network_figure(model, f"Figure 3b — the Caffe AlexNet (width {cfg.model.width:g})", show_training=False);
+
+# %%
+deepcorr5_blur, _ = named.build(cfg, model, rank, "blur", named.parse_model("Deepcorr-5"))
+diagrams.network_figure(deepcorr5_blur, "Figure 8b — Deepcorr-5 (blur ranking)");
 
 # %% [markdown]
 # ## Tables 7 and 8 — every model and the restoration baselines
@@ -283,6 +296,13 @@ metrics = {"profile": cfg.name, "tables": {k: t.drop(columns="# Params") for k, 
            "local_vs_global": lg,
            "figure11": {k: {c: d[c] for c in ("better", "worse", "equal")} for k, d in diffs.items()}}
 saved = pipe.save_metrics(results_dir, "04_imagenet_alexnet", metrics)
+
+# %% [markdown]
+# ## What this page found
+
+# %%
+tables_test = named.subsets(cfg, data)[2]  # the test images of Tables 7–8
+Markdown(imagenet.findings(main, diffs, records, len(tables_test)))
 
 # %% [markdown]
 # ## Provenance

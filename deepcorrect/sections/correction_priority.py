@@ -140,3 +140,20 @@ def first_layer_weights(model: nn.Module, rank) -> torch.Tensor:
     from ..models import get_conv
 
     return get_conv(model, rank.layers[0]).weight
+
+
+def findings(fig4: pd.DataFrame, fig5: pd.DataFrame, rank, family: str) -> str:
+    """The page's closing bullets: Figure 4's and Figure 5's verdicts, and how concentrated the correction
+    priority is (the share of filters that carry half of the first layer's total τ̄)."""
+    lines = [f"- **Figure 4**: {describe_first_layer(fig4, family)}",
+             f"- **Figure 5**: {describe_layers(fig5, rank, family)}"]
+    frame = rank.to_frame()
+    first = frame[frame.layer == rank.layers[0]]
+    for kind, tau in first.groupby("kind")["tau_mean"]:
+        ordered = tau.clip(lower=0).sort_values(ascending=False)
+        half = int((ordered.cumsum() < 0.5 * ordered.sum()).sum()) + 1
+        lines.append(f"- **Concentration** ({kind}): {half} of {len(ordered)} first-layer filters ({half / len(ordered):.0%}) "
+                     "carry half of the layer's total correction priority — "
+                     + ("few filters matter most, the premise of correcting only the top-ranked ones."
+                        if half / len(ordered) < 0.3 else "the priority is spread out, which weakens that premise."))
+    return "\n".join(lines)

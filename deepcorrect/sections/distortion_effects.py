@@ -143,3 +143,24 @@ def describe_tsne(tsne: dict) -> str:
                     + ", ".join(f"L{lv} {s[f'{kind}/{lv}']:.2f}" for lv in range(1, NUM_LEVELS + 1))
                     + f" — the measurement {verdict} the paper's widening and merging clusters.")
     return " ".join(text)
+
+
+def findings(measured: pd.DataFrame, tsne: dict, family: str) -> str:
+    """The page's closing bullets, computed from its numbers: how much accuracy each kind costs at level 6
+    against the paper's, and whether the t-SNE clusters merge as the paper's Figure 2 shows."""
+    lines = []
+    for kind in measured.index:
+        row, paper = measured.loc[kind], baseline_row(kind, family)
+        keeps, paper_keeps = row["Level 6"] / max(row["Clean"], 1e-9), paper["Level 6"] / paper["Clean"]
+        lines.append(f"- **{'Blur' if kind == 'blur' else 'AWGN'}** costs the baseline {row['Clean'] - row['Avg']:.3f} "
+                     f"of its clean top-1 on average over the levels and keeps {keeps:.0%} of it at level 6 "
+                     f"(paper: {paper['Clean'] - paper['Avg']:.3f} and {paper_keeps:.0%}) — "
+                     + ("as damaging as the paper's." if keeps <= paper_keeps + 0.15 else
+                        "milder than the paper's, so there is less for a correction to win back."))
+    s = tsne_separation(tsne)
+    merged = [k for k in KINDS if s[f"{k}/{NUM_LEVELS}"] < s[f"{k}/0"] - 0.05]
+    lines.append(f"- **Features** (Figure 2): class clusters have silhouette {s['blur/0']:.2f} when clean and "
+                 + ", ".join(f"{s[f'{k}/{NUM_LEVELS}']:.2f} at {k} level 6" for k in KINDS) + "; "
+                 + (f"they widen and merge under {' and '.join(merged)}, as in the paper." if merged else
+                    "they do not clearly merge, unlike the paper's."))
+    return "\n".join(lines)

@@ -195,3 +195,30 @@ def describe_alexnet_claims(tables: dict[str, pd.DataFrame], restoration: dict[s
             f"{float(rest['s / image'].iloc[-1]):.2f} s per image (the paper: {PAPER_RESTORATION[kind]} "
             f"{'falls below' if kind == 'blur' else 'nearly matches'} the baseline-corrected models).")
     return "\n\n".join(parts)
+
+
+def findings(tables: dict[str, pd.DataFrame], diffs: dict[str, dict], records: dict[str, dict], n_test: int
+             ) -> str:
+    """The page's closing bullets: Deepcorr-5 against Finetune-8 in Tables 7–8 (with the binomial standard
+    error of a difference of two Avg values on ``n_test`` images per level), Figure 11's class counts and
+    Figure 12's final validation accuracies."""
+    lines = []
+    for kind, t in tables.items():
+        avg, paper = t["Avg"], alexnet_table(kind)["Avg"]
+        gap = avg["Deepcorr-5"] - avg["Finetune-8"]
+        p = float(avg[["Deepcorr-5", "Finetune-8"]].mean())
+        se = float(np.sqrt(2 * p * (1 - p) / max(n_test * (NUM_LEVELS + 1), 1)))
+        verdict = ("agrees with the paper" if gap > 2 * se else "disagrees with the paper" if gap < -2 * se
+                   else "is within two standard errors of zero: too close to call at this size")
+        d = diffs.get(kind, {})
+        classes = f"; better on {d['better']} of {len(d['difference'])} classes (paper {FIGURE_11_COUNTS[kind]['better']} " \
+                  f"of 1000)" if d else ""
+        lines.append(f"- **{'Blur' if kind == 'blur' else 'AWGN'}**: Deepcorr-5 − Finetune-8 = {gap:+.3f} Avg top-1 "
+                     f"(paper {paper['Deepcorr-5'] - paper['Finetune-8']:+.3f}; standard error ≈ {se:.3f}) — this "
+                     f"{verdict}{classes}.")
+        last = {name: r["history"][-1]["val_accuracy"] for name, r in records.get(kind, {}).items()
+                if name in ("Deepcorr-5", "Finetune-8") and r.get("history") and "val_accuracy" in r["history"][-1]}
+        if len(last) == 2:
+            lines.append(f"  Figure 12: final validation top-1 Deepcorr-5 {last['Deepcorr-5']:.3f}, Finetune-8 "
+                         f"{last['Finetune-8']:.3f} (the paper: Deepcorr-5 higher).")
+    return "\n".join(lines)

@@ -1,0 +1,42 @@
+"""The closing "What this page found" bullets follow the numbers they summarise."""
+
+import pandas as pd
+import pytest
+import torch
+
+from deepcorrect.distortions import KINDS, NUM_LEVELS
+from deepcorrect.evaluate import COLUMNS
+from deepcorrect.paper import baseline_row
+from deepcorrect.sections import distortion_effects, imagenet_analysis
+
+
+def _embedding(spread: float) -> torch.Tensor:
+    """Two classes of 20 points: centres 10 apart, each point ``spread`` around its centre."""
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0]]).repeat_interleave(20, 0)
+    return centres + spread * torch.randn(40, 2, generator=g)
+
+
+@pytest.mark.parametrize("merges", [True, False])
+def test_page_01_says_whether_features_merge_and_how_much_accuracy_is_lost(merges):
+    tsne = {"labels": torch.arange(2).repeat_interleave(20)}
+    for kind in KINDS:
+        for level in range(NUM_LEVELS + 1):
+            tsne[f"{kind}/{level}"] = _embedding(1.0 + (6.0 * level / NUM_LEVELS if merges else 0.0))
+    measured = pd.DataFrame({kind: baseline_row(kind, "cifar") for kind in KINDS}).T  # exactly the paper's
+    text = distortion_effects.findings(measured, tsne, "cifar")
+    assert ("they widen and merge under blur and awgn, as in the paper" in text) == merges
+    assert "as damaging as the paper's" in text
+    mild = measured.copy()
+    for column in [*COLUMNS[1:], "Avg"]:
+        mild[column] = mild["Clean"]  # no loss at any level
+    assert text.count("milder than") == 0 and "milder than the paper's" in distortion_effects.findings(
+        mild, tsne, "cifar")
+
+
+@pytest.mark.parametrize("gap,verdict", [(0.10, "agrees with the paper"), (-0.10, "disagrees with the paper"),
+                                         (0.001, "too close to call")])
+def test_page_04_calls_deepcorr_vs_finetune_only_beyond_two_standard_errors(gap, verdict):
+    t = pd.DataFrame({"Avg": {"Deepcorr-5": 0.5 + gap, "Finetune-8": 0.5}})
+    text = imagenet_analysis.findings({"blur": t}, {}, {}, n_test=1000)
+    assert verdict in text and "standard error ≈ 0.008" in text
