@@ -75,6 +75,35 @@ class Stages:
         return out, seconds
 
 
+def device_and_archive(device_name: str, archive: str, what: str) -> tuple[torch.device, Path] | None:
+    """The device and archive a check was given, or ``None`` after saying on stderr why they cannot be used;
+    also turns cuDNN's autotuner on and puts the repository on ``sys.path``."""
+    device = torch.device(device_name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("error: no CUDA device here; this script measures a GPU (--device cpu only tries the script)",
+              file=sys.stderr)
+        return None
+    path = Path(archive)
+    if not path.is_file():
+        print(f"error: {path} is not a file; pass {what}", file=sys.stderr)
+        return None
+    torch.backends.cudnn.benchmark = True
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    return device, path
+
+
+def start(device: torch.device) -> tuple[Stages, str, float, float]:
+    """The stage timer, the device's name and the two reference rates (bf16, float32 without TF32),
+    measured first and printed."""
+    stages = Stages(device)
+    name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
+    print(f"{name}, torch {torch.__version__}", flush=True)
+    peak, _ = stages.run("bf16 matmul 8192^3", lambda: matmul_tflops(device))
+    peak32, _ = stages.run("float32 matmul 8192^3 (no TF32)", lambda: matmul_tflops(device, torch.float32))
+    print(f"matmul: {peak:.1f} TFLOP/s bf16 (training's autocast), {peak32:.1f} TFLOP/s float32 (the ranking's)")
+    return stages, name, peak, peak32
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("archive", nargs="?", default="gpu-check/data/cifar10-jpg.tar.gz",
@@ -90,29 +119,17 @@ def main() -> int:
     parser.add_argument("--train-per-class", type=int, default=5000, help="training images per class (5000)")
     parser.add_argument("--test-per-class", type=int, default=1000, help="test images per class (1000)")
     args = parser.parse_args()
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        print("error: no CUDA device here; this script measures a GPU (--device cpu only tries the script)",
-              file=sys.stderr)
+    checked = device_and_archive(args.device, args.archive, "the CIFAR-10 JPEG archive")
+    if checked is None:
         return 2
-    archive = Path(args.archive)
-    if not archive.is_file():
-        print(f"error: {archive} is not a file; pass the CIFAR-10 JPEG archive", file=sys.stderr)
-        return 2
-    torch.backends.cudnn.benchmark = True
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    device, archive = checked
     from deepcorrect import named_models, pipeline
     from deepcorrect.config import resolve
     from deepcorrect.paper import correction_table
     from deepcorrect.ranking import layer_macs, ranking_macs
     from deepcorrect.store import Store
 
-    stages = Stages(device)
-    name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
-    print(f"{name}, torch {torch.__version__}", flush=True)
-    peak, _ = stages.run("bf16 matmul 8192^3", lambda: matmul_tflops(device))
-    peak32, _ = stages.run("float32 matmul 8192^3 (no TF32)", lambda: matmul_tflops(device, torch.float32))
-    print(f"matmul: {peak:.1f} TFLOP/s bf16 (training's autocast), {peak32:.1f} TFLOP/s float32 (the ranking's)")
+    stages, name, peak, peak32 = start(device)
 
     cfg = resolve("cifar10-jpg", root=str(archive.resolve()), cache_dir=args.work, device=str(device),
                   width=args.width, train_per_class=args.train_per_class,

@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 import torch
-from gpu_check import Stages, matmul_tflops  # bench/ is on sys.path when a benchmark runs as a script
+from gpu_check import device_and_archive, start  # bench/ is on sys.path when a benchmark runs as a script
 
 
 def main() -> int:
@@ -48,28 +48,17 @@ def main() -> int:
     parser.add_argument("--stream", action=argparse.BooleanOptionalAction, default=True,
                         help="decode JPEGs batch by batch in DataLoader workers (default) or once into memory")
     args = parser.parse_args()
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        print("error: no CUDA device here; this script measures a GPU (--device cpu only tries the script)",
-              file=sys.stderr)
+    checked = device_and_archive(args.device, args.archive, "the Imagenette160 archive")
+    if checked is None:
         return 2
-    archive = Path(args.archive)
-    if not archive.is_file():
-        print(f"error: {archive} is not a file; pass the Imagenette160 archive", file=sys.stderr)
-        return 2
-    torch.backends.cudnn.benchmark = True
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    device, archive = checked
     from deepcorrect import named_models, pipeline
     from deepcorrect.config import resolve
     from deepcorrect.paper import alexnet_table
     from deepcorrect.ranking import layer_macs
     from deepcorrect.store import Store
 
-    stages = Stages(device)
-    name = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
-    print(f"{name}, torch {torch.__version__}", flush=True)
-    peak, _ = stages.run("bf16 matmul 8192^3", lambda: matmul_tflops(device))
-    peak32, _ = stages.run("float32 matmul 8192^3 (no TF32)", lambda: matmul_tflops(device, torch.float32))
+    stages, name, peak, peak32 = start(device)
 
     cfg = resolve("imagenette", root=str(archive.resolve()), cache_dir=args.work, device=str(device),
                   width=args.width, epochs=args.epochs, train_batch_size=128, lr=0.01, lr_step=0,

@@ -26,7 +26,7 @@ from .adaptation import TENT_BATCH, TENT_LR, NotApplicable, adapt_batchnorm, req
 from .config import Profile
 from .correction import (DEFAULT_WIDTH, check_frozen, deepcorrect_model, finetune_bn_model, finetune_model,
                          frozen_state, regulariser, set_training_mode, weight_layers)
-from .data import TensorData
+from .data import TensorData, cap_per_class
 from .distortions import half_distorted
 from .evaluate import accuracy_table, half_distorted_accuracy
 from .files import atomic_write
@@ -190,9 +190,8 @@ def subsets(profile: Profile, data) -> tuple[TensorData, TensorData | None, Tens
     c, seed = profile.correct, profile.data.seed
 
     def cap(split: TensorData | None, k: int, offset: int) -> TensorData | None:
-        if split is None or not k or k >= int(torch.bincount(split.labels).min()):
-            return split
-        return derived(split.per_class(k, seed + offset), split, per_class=k, seed=seed + offset)
+        capped = split if split is None else cap_per_class(split, k, seed + offset)
+        return capped if capped is split else derived(capped, split, per_class=k, seed=seed + offset)
 
     return (cap(data.train, c.correct_train_per_class, 5), cap(data.val, c.correct_test_per_class, 7),
             cap(data.test, c.correct_test_per_class, 6))

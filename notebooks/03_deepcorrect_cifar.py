@@ -192,16 +192,11 @@ Markdown(f"Paired t-test, global vs local, over the clean column and six levels 
 # random at every *l* (p < 0.05) and least is far worse — the ranking, not the extra parameters, matters.
 
 # %%
-first = rank.counts[rank.layers[0]].shape[-1]
-fig9_names = cifar.figure9_names(cfg, first)
-fig9 = {}
-for kind in ("blur", "awgn"):
-    t, recs = named.evaluate_models(cfg, store, model, data, rank, kind, fig9_names, progress=False)
-    fig9[kind] = cifar.figure9_frame(t)
-    records[kind].update(recs)
+fig9 = cifar.figure9(cfg, store, model, data, rank)
 plots.figure_9(fig9);
 
 # %%
+first = cifar.first_layer_size(rank)
 Markdown(f"Sizes l = {cifar.figure9_sizes(cfg, first)} of {first} first-layer filters (the paper's 6, 12, 24, 48 "
          f"of 96, scaled), {cfg.correct.draws} random draws each.")
 

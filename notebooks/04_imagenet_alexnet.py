@@ -250,9 +250,7 @@ for kind, t in variants.items():
 # %%
 deepcorr5 = {kind: named.corrected_model(cfg, store, model, data, rank, kind, "Deepcorr-5", progress=False)[0]
              for kind in ("blur", "awgn")}
-emb = {kind: effects.tsne_embeddings(cfg, store, deepcorr5[kind], data.test, kinds=(kind,))
-       for kind in deepcorr5}
-fig10 = {**emb["blur"], **{k: v for k, v in emb["awgn"].items() if k.startswith("awgn/")}}
+fig10 = imagenet.figure10(cfg, store, deepcorr5, data.test)
 plots.figure_2(fig10, "Figure 10 — t-SNE of Deepcorr-5 penultimate features (top: blur model, bottom: AWGN model)");
 
 # %%

@@ -62,7 +62,7 @@ cfg = resolve(alexnet_profile(profile), device=device, width=alexnet_width, epoc
               transfer_source="folder" if transfer_root else None, feature_layer=feature_layer, splits=splits,
               svm_test_per_class=svm_test_per_class, svm_solver=svm_solver)
 store = Store(results_dir, fresh=fresh)
-dataset = transfer_name or ("Caltech-101" if cfg.transfer.transfer_source == "folder" else "embedded (second draw)")
+dataset = generalization.dataset_name(cfg, transfer_name)
 pipe.summary(cfg)
 
 # %% [markdown]
@@ -96,7 +96,7 @@ for kind, nets in extractors.items():
     results[kind] = {name: generalization.transfer_accuracy(cfg, store, net, name, target, kind, progress=False)
                      for name, net in nets.items()}
 table = generalization.transfer_table(results)
-reference = dataset if dataset.startswith(("Caltech", "SUN")) else "Caltech-101"
+reference = generalization.paper_reference(dataset)
 plots.transfer_bars(table.drop(index="clean", level="kind"));
 
 # %% [markdown]

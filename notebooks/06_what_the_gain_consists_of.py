@@ -69,7 +69,7 @@ model, _ = pipe.baseline(cfg, store, data.train)
 rank = pipe.ranking(cfg, store, model, data, progress=False)
 names = gain.page_models(model)
 runs = {kind: gain.seeded_tables(cfg, store, model, data, rank, kind, names, range(seeds)) for kind in ("blur", "awgn")}
-summaries = {kind: pipe.summary(*run) for kind, run in runs.items()}
+summaries = {kind: gain.summary(*run) for kind, run in runs.items()}
 tests = {kind: gain.contrasts(run[0]) for kind, run in runs.items()}
 Markdown(f"{pipe.describe_splits(data)} Every trained model is repeated over {seeds} training seeds on the same "
          f"baseline, ranking and test images; tables show the mean over seeds.")

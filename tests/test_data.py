@@ -140,3 +140,15 @@ def test_stretch_resizes_to_a_square_whatever_the_aspect(tmp_path, cache_dir):
     assert squeezed.shape == cropped.shape == (3, 20, 20)
     assert int(squeezed[0, 0, 0]) < 10 and int(squeezed[0, 0, -1]) > 245  # both ends of the picture kept
     assert int(cropped[0, 0, 0]) > 50  # a crop loses the ends
+
+
+def test_one_cap_rule_keeps_at_most_k_per_class_and_small_classes_whole():
+    from deepcorrect.data import cap_per_class
+    labels = torch.tensor([0] * 6 + [1] * 2 + [2] * 4)
+    data = TensorData(torch.arange(12, dtype=torch.uint8).view(12, 1, 1, 1).expand(12, 3, 2, 2).contiguous(),
+                      labels, ("a", "b", "c"))
+    capped = cap_per_class(data, 3, seed=1)
+    assert torch.bincount(capped.labels).tolist() == [3, 2, 3]
+    assert cap_per_class(data, 6, 1) is data and cap_per_class(data, 0, 1) is data
+    assert torch.equal(capped.images, cap_per_class(data, 3, seed=1).images)  # seeded
+    assert torch.equal(data.per_class(2, 1).labels, cap_per_class(data, 2, 1).labels)  # exact where it can be

@@ -46,3 +46,45 @@ def test_the_paper_map_names_real_functions_and_sections_and_readme_holds_it():
             module, _, attr = name.rpartition(".")
             assert hasattr(importlib.import_module(f"deepcorrect.{module}"), attr), (item, name)
     assert map_markdown(links=False) in (REPO / "README.md").read_text()
+
+
+LAYERS = {"reproduction": ["sections", "plots", "diagrams", "contents", "book", "book_check", "cli", "__main__"],
+          "shared artifacts": ["pipeline", "named_models"]}
+
+
+def _imports(path) -> set[str]:
+    """The deepcorrect modules a file imports, at its top or inside functions (relative imports resolved)."""
+    import ast
+
+    package = ["deepcorrect", *path.relative_to(REPO / "deepcorrect").parent.parts]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            if module.startswith("deepcorrect"):
+                out.add(module)
+                out.update(f"{module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith("deepcorrect"))
+    return out
+
+
+def test_the_core_never_imports_the_layers_above_it():
+    """Three layers: the core (distortions, models, ranking, correction, training, evaluation, the store, …),
+    the shared artifacts (pipeline, named_models), the reproduction (one module per paper section, the book,
+    the CLI). A module may import its own layer or those below, never above."""
+    rank = {}
+    for path in (REPO / "deepcorrect").rglob("*.py"):
+        name = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        top = name.split(".")[1] if "." in name else ""
+        rank[name] = 2 if top in LAYERS["reproduction"] else 1 if top in LAYERS["shared artifacts"] else 0
+    for path in (REPO / "deepcorrect").rglob("*.py"):
+        name = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        for imported in _imports(path):
+            if imported in rank:
+                assert rank[imported] <= rank[name], f"{name} (layer {rank[name]}) imports {imported} ({rank[imported]})"
+    assert rank["deepcorrect.sections.cifar_analysis"] == 2 and rank["deepcorrect.ranking"] == 0
+    # the parse sees relative imports, at the top and inside functions, one package level up too
+    assert "deepcorrect.pipeline" in _imports(REPO / "deepcorrect" / "named_models.py")
+    assert "deepcorrect.analysis.tsne" in _imports(REPO / "deepcorrect" / "sections" / "distortion_effects.py")

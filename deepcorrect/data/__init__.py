@@ -82,8 +82,9 @@ def centre_crop(batch: torch.Tensor, size: int) -> torch.Tensor:
     return batch[..., top:top + size, left:left + size]
 
 
-def per_class_index(labels: torch.Tensor, k: int, seed: int) -> torch.Tensor:
-    """Indices of the first k images of each class in a seeded random order, sorted."""
+def per_class_index(labels: torch.Tensor, k: int, seed: int, at_most: bool = False) -> torch.Tensor:
+    """Indices of the first k images of each class in a seeded random order, sorted; a class with fewer is an
+    error, or with ``at_most`` kept whole."""
     if k < 1:
         raise ValueError(f"need at least one image per class, got {k}")
     g = torch.Generator().manual_seed(seed)
@@ -92,10 +93,19 @@ def per_class_index(labels: torch.Tensor, k: int, seed: int) -> torch.Tensor:
     picked = []
     for c in torch.unique(labels).tolist():
         members = order[labels[order] == c]
-        if members.numel() < k:
+        if members.numel() < k and not at_most:
             raise ValueError(f"class {c} has only {members.numel()} images, fewer than the {k} requested")
         picked.append(members[:k])
     return torch.cat(picked).sort().values
+
+
+def cap_per_class(data, k: int, seed: int):
+    """At most ``k`` images of each class, drawn with a seeded permutation (a smaller class keeps all of
+    its images); ``data`` itself when ``k`` is 0 or no class has more: the one cap rule of every subset
+    (training caps, validation and test caps, Figures 4–5's and the restoration rows' test images)."""
+    if not k or int(torch.bincount(data.labels.cpu()).max()) <= k:
+        return data
+    return data.subset(per_class_index(data.labels, k, seed, at_most=True))
 
 
 def split_validation(data: TensorData, per_class: int, seed: int) -> tuple[TensorData, TensorData]:
@@ -126,7 +136,7 @@ def load_dataset(cfg: DataConfig) -> tuple[TensorData, TensorData]:
     else:
         tree = resolve_tree(cfg.root, cfg.cache_dir)
         train, test = (TensorData(*load_folder_split(tree, split, cfg), crop=cfg.crop) for split in ("train", "test"))
-    return _cap(train, cfg.train_per_class, cfg.seed), _cap(test, cfg.test_per_class, cfg.seed + 1)
+    return cap_per_class(train, cfg.train_per_class, cfg.seed), cap_per_class(test, cfg.test_per_class, cfg.seed + 1)
 
 
 def load_transfer(cfg: TransferConfig, data: DataConfig) -> TensorData:
@@ -159,12 +169,6 @@ def _streamed(tree, split: str, cfg: DataConfig) -> StreamedData:
                         cfg.resize, cfg.stretch, cfg.crop, cfg.decode_workers or default_workers())
 
 
-def _cap(data: TensorData, k: int, seed: int) -> TensorData:
-    if k == 0 or k >= int(torch.bincount(data.labels).max()):
-        return data
-    return data.per_class(k, seed)
-
-
 def _torchvision_cifar(cfg: DataConfig, train: bool) -> TensorData:
     from torchvision import datasets
 
@@ -181,4 +185,4 @@ def _torchvision_cifar(cfg: DataConfig, train: bool) -> TensorData:
     return TensorData(images, torch.tensor(ds.targets, dtype=torch.long), tuple(ds.classes), cfg.crop)
 
 
-__all__ = ["EMBEDDED_CLASSES", "StreamedData", "TensorData", "centre_crop", "load_dataset", "load_transfer", "make_embedded", "per_class_index", "split_validation"]
+__all__ = ["EMBEDDED_CLASSES", "StreamedData", "TensorData", "cap_per_class", "centre_crop", "load_dataset", "load_transfer", "make_embedded", "per_class_index", "split_validation"]

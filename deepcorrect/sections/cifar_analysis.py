@@ -325,3 +325,19 @@ def describe_setup(profile: Profile) -> pd.DataFrame:
         "Figure 9 draws": (str(c.draws), "10"),
     }
     return pd.DataFrame(rows, index=["this page", "paper"]).T.rename_axis("setting")
+
+
+def first_layer_size(rank) -> int:
+    """Filters of the first ranked layer (96 for the paper's All-Conv-BN): the pool Figure 9 draws from."""
+    return int(rank.counts[rank.layers[0]].shape[-1])
+
+
+def figure9(profile: Profile, store, model: nn.Module, data, rank, kinds: tuple[str, ...] = ("blur", "awgn")
+            ) -> dict[str, pd.DataFrame]:
+    """Figure 9 per kind: Deepcorr-1 on the top-ranked, random (``draws`` each) and least susceptible first-
+    layer filters at every size, trained (or read from the store) and measured."""
+    from ..named_models import evaluate_models
+
+    names = figure9_names(profile, first_layer_size(rank))
+    return {kind: figure9_frame(evaluate_models(profile, store, model, data, rank, kind, names, progress=False)[0])
+            for kind in kinds}

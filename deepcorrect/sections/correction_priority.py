@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..config import Profile
+from ..data import cap_per_class
 from ..evaluate import COLUMNS
 from ..paper import FIGURE_4_BETA, FIGURE_5_BEST, FIGURE_5_BETA, SELECTION_COUNTS
 from ..pipeline import Splits, evaluation_key, paper_betas
@@ -27,10 +28,9 @@ def ideal_correction(profile: Profile, store: Store, model: nn.Module, data: Spl
     from ..ranking import ideal_curve
 
     device = resolve_device(profile.device)
-    test = data.test
-    if profile.eval.ideal_per_class and profile.eval.ideal_per_class < int(torch.bincount(test.labels).min()):
-        test = derived(test.per_class(profile.eval.ideal_per_class, profile.eval.seed), data.test,
-                       per_class=profile.eval.ideal_per_class, seed=profile.eval.seed)
+    test = cap_per_class(data.test, profile.eval.ideal_per_class, profile.eval.seed)
+    if test is not data.test:
+        test = derived(test, data.test, per_class=profile.eval.ideal_per_class, seed=profile.eval.seed)
 
     def compute(_folder: Path) -> dict:
         rows = []

@@ -123,3 +123,14 @@ def describe_transfer(table: pd.DataFrame, dataset: str) -> str:
                      f"Finetune-8 {gain:+.1%} (the paper on {dataset}: {paper_gain}). Best: {best} — the paper's "
                      f"ordering (Deepcorr-5 best) {'holds' if best == 'Deepcorr-5' else 'does not hold'} here.")
     return "\n\n".join(parts)
+
+
+def dataset_name(profile: Profile, given: str | None = None) -> str:
+    """How the tables name the transfer dataset: ``given``, else Caltech-101 for a folder (the shared one),
+    else the embedded second draw."""
+    return given or ("Caltech-101" if profile.transfer.transfer_source == "folder" else "embedded (second draw)")
+
+
+def paper_reference(dataset: str) -> str:
+    """The paper's dataset whose rows stand beside this one: itself where the paper has it, else Caltech-101."""
+    return dataset if dataset.startswith(("Caltech", "SUN")) else "Caltech-101"

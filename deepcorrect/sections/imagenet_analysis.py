@@ -15,7 +15,7 @@ from torch import nn
 
 from ..config import Profile
 from ..correction import corrected_layers, unit_macs
-from ..data import TensorData
+from ..data import TensorData, cap_per_class
 from ..distortions import NUM_LEVELS, sigma_for
 from ..evaluate import COLUMNS, correct_predictions, distorted_batches, per_class_accuracy
 from ..models import count_params
@@ -34,8 +34,7 @@ def restoration_subset(profile: Profile, data) -> TensorData:
     most ``restore_max`` in all (spread over the classes)."""
     test = tables_test = subsets(profile, data)[2]
     k, cap = profile.restore.restore_per_class, profile.restore.restore_max
-    if k and k < int(torch.bincount(test.labels).min()):
-        test = test.per_class(k, profile.data.seed + 9)
+    test = cap_per_class(test, k, profile.data.seed + 9)
     if cap and cap < len(test):
         order = torch.argsort(test.labels, stable=True).view(-1)
         by_round = torch.argsort(torch.cat([torch.arange(int(n)) for n in torch.bincount(test.labels[order])]),
@@ -222,3 +221,15 @@ def findings(tables: dict[str, pd.DataFrame], diffs: dict[str, dict], records: d
             lines.append(f"  Figure 12: final validation top-1 Deepcorr-5 {last['Deepcorr-5']:.3f}, Finetune-8 "
                          f"{last['Finetune-8']:.3f} (the paper: Deepcorr-5 higher).")
     return "\n".join(lines)
+
+
+def figure10(profile: Profile, store: Store, models: dict[str, nn.Module], test: TensorData) -> dict:
+    """Figure 10's embeddings: each kind's rows from the Deepcorr-5 trained for that kind (``models``: kind →
+    model), on the classes of Figure 2 — one figure, blur model on top, AWGN model below."""
+    from .distortion_effects import tsne_embeddings
+
+    out: dict = {}
+    for kind, model in models.items():
+        emb = tsne_embeddings(profile, store, model, test, kinds=(kind,))
+        out.update(emb if not out else {k: v for k, v in emb.items() if k.startswith(f"{kind}/")})
+    return out
