@@ -23,7 +23,15 @@
 # This page regenerates **Tables 7–8** (every model and the restoration rows, per level, with trainable
 # parameters), **Table 9** (local vs global ranking), **Tables 10–12** (unit variants: parameters, MACs,
 # accuracy), **Figure 10** (t-SNE of Deepcorr-5 features), **Figure 11** (per-class difference Deepcorr-5 −
-# Finetune-8) and **Figure 12** (validation accuracy against training iterations).
+# Finetune-8) and **Figure 12** (validation accuracy against training iterations) — and, since the paper draws
+# them for AlexNet on ImageNet, **Figures 1–2** and **4–5** on this network, and **Figures 3b and 8b**.
+#
+# Images are prepared as the authors' release prepares them: resized to a square (256×256 for ImageNet),
+# distorted there, and only then cropped to the network's input (the centre 227×227; a random crop in
+# training), so the blur's zero border falls outside what the network sees. The release's Caffe AlexNet takes
+# RGB inputs with the ImageNet mean subtracted (no division by a standard deviation) and its LRN is
+# x / (2 + 10⁻⁴·Σ₅x²)^0.75; the `imagenet` profile loads its `alexnet_weights.h5` exactly. Networks trained here
+# from scratch (the CPU profiles) divide by the standard deviation too, without which they do not train.
 
 # %% tags=["hide-cell"]
 from IPython.display import Markdown
