@@ -122,8 +122,7 @@ plots.figure_2(tsne);
 Markdown(effects.describe_tsne(tsne))
 
 # %% tags=["hide-cell"]
-metrics = {"profile": cfg.name, "tables": measured, "tsne_separation": effects.tsne_separation(tsne)}
-saved = pipe.save_metrics(results_dir, "01_distortions_baselines", metrics)
+saved = pipe.save_metrics(results_dir, "01_distortions_baselines", effects.metrics(cfg, measured, tsne))
 
 # %% [markdown]
 # ## What this page found

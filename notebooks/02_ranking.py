@@ -140,10 +140,7 @@ plots.figure_6(priority.first_layer_weights(model, rank),
 priority.selection_counts(cfg, rank)
 
 # %% tags=["hide-cell"]
-metrics = {"profile": cfg.name, "ranking_seconds": rank.seconds, "layers": rank.layers, "n_images": rank.n_images,
-           "figure4": fig4.to_dict(orient="records"), "figure5": fig5.to_dict(orient="records"),
-           "selection_counts": priority.selection_counts(cfg, rank).reset_index().to_dict(orient="records")}
-saved = pipe.save_metrics(results_dir, "02_ranking", metrics)
+saved = pipe.save_metrics(results_dir, "02_ranking", priority.metrics(cfg, rank, fig4, fig5))
 
 # %% [markdown]
 # ## What this page found

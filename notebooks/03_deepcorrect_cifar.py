@@ -220,12 +220,7 @@ plots.validation_curves({kind: {n: records[kind][n] for n in names if n != "Base
 Markdown(cifar.describe_convergence({kind: {n: records[kind][n] for n in names} for kind in records}))
 
 # %% tags=["hide-cell"]
-metrics = {"profile": cfg.name, "tables": {k: t.drop(columns="# Params") for k, t in tables.items()},
-           "params": {k: t["# Params"].to_dict() for k, t in tables.items()},
-           "deepcorr_vs_finetune": versus.reset_index().to_dict(orient="records"),
-           "table6": table6[["p-value"]].to_dict(), "local_vs_global": lg,
-           "figure9": {k: f[["group", "filters", "Avg"]].to_dict(orient="records") for k, f in fig9.items()}}
-saved = pipe.save_metrics(results_dir, "03_deepcorrect_cifar", metrics)
+saved = pipe.save_metrics(results_dir, "03_deepcorrect_cifar", cifar.metrics(cfg, tables, versus, table6, lg, fig9))
 
 # %% [markdown]
 # ## Provenance

@@ -262,10 +262,7 @@ fig10 = imagenet.figure10(cfg, store, deepcorr5, data.test)
 plots.figure_2(fig10, "Figure 10 — t-SNE of Deepcorr-5 penultimate features (top: blur model, bottom: AWGN model)");
 
 # %%
-sep_base, sep_dc = effects.tsne_separation(base_emb), effects.tsne_separation(fig10)
-Markdown("Silhouette of the class clusters at level 6, baseline → Deepcorr-5: " + "; ".join(
-    f"{'blur' if k == 'blur' else 'AWGN'} {sep_base[f'{k}/6']:.2f} → {sep_dc[f'{k}/6']:.2f}" for k in ("blur", "awgn"))
-    + " (higher is tighter, better separated clusters; the paper shows Deepcorr-5's staying separate).")
+Markdown(imagenet.describe_figure10(base_emb, fig10))
 
 # %% [markdown]
 # ## Figure 11 — per-class accuracy difference, Deepcorr-5 − Finetune-8
@@ -295,13 +292,7 @@ fig12 = ["Finetune-8", "Deepcorr-5", "Deepcorr-5-lite", "Deepcorr-5-bottleneck",
 plots.validation_curves({kind: {n: records[kind][n] for n in fig12} for kind in records});
 
 # %% tags=["hide-cell"]
-metrics = {"profile": cfg.name, "tables": {k: t.drop(columns="# Params") for k, t in tables.items()},
-           "params": {k: t["# Params"].to_dict() for k, t in tables.items()},
-           "restoration": {k: r.drop(columns="s / image") for k, r in restoration.items()},
-           "restoration_seconds": {k: float(r["s / image"].iloc[-1]) for k, r in restoration.items()},
-           "local_vs_global": lg,
-           "figure11": {k: {c: d[c] for c in ("better", "worse", "equal")} for k, d in diffs.items()}}
-saved = pipe.save_metrics(results_dir, "04_imagenet_alexnet", metrics)
+saved = pipe.save_metrics(results_dir, "04_imagenet_alexnet", imagenet.metrics(cfg, tables, restoration, lg, diffs))
 
 # %% [markdown]
 # ## What this page found

@@ -77,11 +77,7 @@ extractors = {kind: {"Baseline": model, **{name: named.corrected_model(cfg, stor
                                                                       progress=False)[0]
                                            for name in TRANSFER_MODELS[1:]}} for kind in ("blur", "awgn")}
 target = load_transfer(cfg.transfer, cfg.data)
-t = cfg.transfer
-Markdown(f"Transfer set **{dataset}**: {len(target):,} images of {target.num_classes} classes at "
-         f"{cfg.data.describe_input()}; {t.splits} splits of {t.svm_train_per_class} training + {t.svm_val_per_class} "
-         f"validation images per class, the rest ({'at most ' + str(t.svm_test_per_class) if t.svm_test_per_class else 'all'} "
-         f"per class) for testing; {t.feature_layer} features; C from {list(t.svm_c)}; SVM solver {t.svm_solver}.")
+Markdown(generalization.describe_setup(cfg, dataset, target))
 
 # %% [markdown]
 # ## Tables 13–15 — linear SVMs on each network's features
@@ -126,9 +122,7 @@ generalization.paper_table(table, 15, reference).style.format("{:.4f}", na_rep="
 Markdown(generalization.describe_transfer(table, reference))
 
 # %% tags=["hide-cell"]
-metrics = {"profile": cfg.name, "dataset": dataset, "table": {f"{k}/{m}": row.to_dict() for (k, m), row in table.iterrows()},
-           "C": {f"{k}/{m}": r["C"] for k, per in results.items() for m, r in per.items()}}
-saved = pipe.save_metrics(results_dir, "05_transfer", metrics)
+saved = pipe.save_metrics(results_dir, "05_transfer", generalization.metrics(cfg, dataset, table, results))
 
 # %% [markdown]
 # ## Provenance

@@ -68,7 +68,8 @@ data = pipe.datasets(cfg)
 model, _ = pipe.baseline(cfg, store, data.train)
 rank = pipe.ranking(cfg, store, model, data, progress=False)
 names = gain.page_models(model)
-runs = {kind: gain.seeded_tables(cfg, store, model, data, rank, kind, names, range(seeds)) for kind in ("blur", "awgn")}
+runs = {kind: gain.seeded_tables(cfg, store, model, data, rank, kind, names, range(seeds))
+        for kind in ("blur", "awgn")}
 summaries = {kind: gain.summary(*run) for kind, run in runs.items()}
 tests = {kind: gain.contrasts(run[0]) for kind, run in runs.items()}
 Markdown(f"{pipe.describe_splits(data)} Every trained model is repeated over {seeds} training seeds on the same "
@@ -100,8 +101,8 @@ summaries["awgn"].style.format("{:.4f}").format("{:,}", subset=["# Params"]).for
 
 # %%
 for kind, t in tests.items():
-    display(t.style.format("{:.4f}", subset=["Avg A", "Avg B", "difference", "t"]).format("{:.3g}", subset=["p-value"])
-            .set_caption("Gaussian blur" if kind == "blur" else "AWGN"))
+    display(t.style.format("{:.4f}", subset=["Avg A", "Avg B", "difference", "t"])
+            .format("{:.3g}", subset=["p-value"]).set_caption("Gaussian blur" if kind == "blur" else "AWGN"))
 
 # %% [markdown]
 # ## What the measurement says
@@ -110,10 +111,7 @@ for kind, t in tests.items():
 Markdown(gain.verdict(summaries, tests))
 
 # %% tags=["hide-cell"]
-metrics = {"profile": cfg.name, "seeds": seeds, "summary": {k: s.drop(columns=["# Params"]) for k, s in summaries.items()},
-           "share_from_bn_statistics": {k: gain.share_from_statistics(s) for k, s in summaries.items()},
-           "contrasts": {k: t[["difference", "p-value"]] for k, t in tests.items()}}
-saved = pipe.save_metrics(results_dir, "06_what_the_gain_consists_of", metrics)
+saved = pipe.save_metrics(results_dir, "06_what_the_gain_consists_of", gain.metrics(cfg, seeds, summaries, tests))
 
 # %% [markdown]
 # ## Provenance

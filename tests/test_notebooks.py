@@ -156,3 +156,10 @@ def test_one_tiny_notebook_runs_in_the_fast_tier(tmp_path):
     assert not [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     tables = json.loads((tmp_path / "r" / "metrics" / "01_distortions_baselines.json").read_text())["tables"]
     assert set(tables) == {"blur", "awgn"} and tables["blur"]["Clean"] == tables["awgn"]["Clean"]
+
+
+def test_notebook_lines_fit_the_books_column():
+    """The book shows code cells at about 120 characters; longer lines scroll sideways."""
+    long = [f"{src.name}:{i}" for src in notebook_sources(REPO)
+            for i, line in enumerate(src.read_text().splitlines(), 1) if len(line) > 120]
+    assert not long, long

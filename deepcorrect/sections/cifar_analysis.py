@@ -341,3 +341,14 @@ def figure9(profile: Profile, store, model: nn.Module, data, rank, kinds: tuple[
     names = figure9_names(profile, first_layer_size(rank))
     return {kind: figure9_frame(evaluate_models(profile, store, model, data, rank, kind, names, progress=False)[0])
             for kind in kinds}
+
+
+def metrics(profile: Profile, tables: dict[str, pd.DataFrame], versus: pd.DataFrame, table6: pd.DataFrame, lg: dict,
+            fig9: dict[str, pd.DataFrame]) -> dict:
+    """The page's headline numbers as the JSON its metrics file holds (``pipeline.save_metrics``), for tests
+    and readers who compare runs."""
+    return {"profile": profile.name, "tables": {k: t.drop(columns="# Params") for k, t in tables.items()},
+            "params": {k: t["# Params"].to_dict() for k, t in tables.items()},
+            "deepcorr_vs_finetune": versus.reset_index().to_dict(orient="records"),
+            "table6": table6[["p-value"]].to_dict(), "local_vs_global": lg,
+            "figure9": {k: f[["group", "filters", "Avg"]].to_dict(orient="records") for k, f in fig9.items()}}

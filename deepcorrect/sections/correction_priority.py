@@ -157,3 +157,11 @@ def findings(fig4: pd.DataFrame, fig5: pd.DataFrame, rank, family: str) -> str:
                      + ("few filters matter most, the premise of correcting only the top-ranked ones."
                         if half / len(ordered) < 0.3 else "the priority is spread out, which weakens that premise."))
     return "\n".join(lines)
+
+
+def metrics(profile: Profile, rank, fig4: pd.DataFrame, fig5: pd.DataFrame) -> dict:
+    """The page's headline numbers as the JSON its metrics file holds (``pipeline.save_metrics``), for tests
+    and readers who compare runs."""
+    return {"profile": profile.name, "ranking_seconds": rank.seconds, "layers": rank.layers, "n_images": rank.n_images,
+            "figure4": fig4.to_dict(orient="records"), "figure5": fig5.to_dict(orient="records"),
+            "selection_counts": selection_counts(profile, rank).reset_index().to_dict(orient="records")}

@@ -164,3 +164,9 @@ def findings(measured: pd.DataFrame, tsne: dict, family: str) -> str:
                  + (f"they widen and merge under {' and '.join(merged)}, as in the paper." if merged else
                     "they do not clearly merge, unlike the paper's."))
     return "\n".join(lines)
+
+
+def metrics(profile: Profile, measured: pd.DataFrame, tsne: dict) -> dict:
+    """The page's headline numbers as the JSON its metrics file holds (``pipeline.save_metrics``), for tests
+    and readers who compare runs."""
+    return {"profile": profile.name, "tables": measured, "tsne_separation": tsne_separation(tsne)}

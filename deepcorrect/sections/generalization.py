@@ -134,3 +134,21 @@ def dataset_name(profile: Profile, given: str | None = None) -> str:
 def paper_reference(dataset: str) -> str:
     """The paper's dataset whose rows stand beside this one: itself where the paper has it, else Caltech-101."""
     return dataset if dataset.startswith(("Caltech", "SUN")) else "Caltech-101"
+
+
+def metrics(profile: Profile, dataset: str, table: pd.DataFrame, results: dict) -> dict:
+    """The page's headline numbers as the JSON its metrics file holds (``pipeline.save_metrics``), for tests
+    and readers who compare runs."""
+    return {"profile": profile.name, "dataset": dataset,
+            "table": {f"{k}/{m}": row.to_dict() for (k, m), row in table.iterrows()},
+            "C": {f"{k}/{m}": r["C"] for k, per in results.items() for m, r in per.items()}}
+
+
+def describe_setup(profile: Profile, dataset: str, target: TensorData) -> str:
+    """The transfer set and the SVM protocol in one sentence, for the page."""
+    t = profile.transfer
+    tested = f"at most {t.svm_test_per_class}" if t.svm_test_per_class else "all"
+    return (f"Transfer set **{dataset}**: {len(target):,} images of {target.num_classes} classes at "
+            f"{profile.data.describe_input()}; {t.splits} splits of {t.svm_train_per_class} training + "
+            f"{t.svm_val_per_class} validation images per class, the rest ({tested} per class) for testing; "
+            f"{t.feature_layer} features; C from {list(t.svm_c)}; SVM solver {t.svm_solver}.")

@@ -233,3 +233,28 @@ def figure10(profile: Profile, store: Store, models: dict[str, nn.Module], test:
         emb = tsne_embeddings(profile, store, model, test, kinds=(kind,))
         out.update(emb if not out else {k: v for k, v in emb.items() if k.startswith(f"{kind}/")})
     return out
+
+
+def metrics(profile: Profile, tables: dict[str, pd.DataFrame], restoration: dict[str, pd.DataFrame], lg: dict,
+            diffs: dict[str, dict]) -> dict:
+    """The page's headline numbers as the JSON its metrics file holds (``pipeline.save_metrics``), for tests
+    and readers who compare runs."""
+    return {"profile": profile.name, "tables": {k: t.drop(columns="# Params") for k, t in tables.items()},
+            "params": {k: t["# Params"].to_dict() for k, t in tables.items()},
+            "restoration": {k: r.drop(columns="s / image") for k, r in restoration.items()},
+            "restoration_seconds": {k: float(r["s / image"].iloc[-1]) for k, r in restoration.items()},
+            "local_vs_global": lg,
+            "figure11": {k: {c: d[c] for c in ("better", "worse", "equal")} for k, d in diffs.items()}}
+
+
+def describe_figure10(baseline: dict, deepcorr: dict) -> str:
+    """Figure 10 against Figure 2 in numbers: the silhouette of the class clusters at level 6 of each kind,
+    baseline → Deepcorr-5 (the paper shows Deepcorr-5's clusters staying separate)."""
+    from .distortion_effects import tsne_separation
+
+    before, after = tsne_separation(baseline), tsne_separation(deepcorr)
+    kinds = sorted({k.split("/")[0] for k in after}, key=("blur", "awgn").index)
+    return ("Silhouette of the class clusters at level 6, baseline → Deepcorr-5: "
+            + "; ".join(f"{'blur' if k == 'blur' else 'AWGN'} {before[f'{k}/{NUM_LEVELS}']:.2f} → "
+                        f"{after[f'{k}/{NUM_LEVELS}']:.2f}" for k in kinds)
+            + " (higher is tighter, better separated clusters; the paper shows Deepcorr-5's staying separate).")

@@ -126,3 +126,12 @@ def verdict(summaries: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame], 
             text.append("With fewer than three seeds the spreads above say little; run with more seeds.")
         parts.append(" ".join(text))
     return "\n\n".join(parts)
+
+
+def metrics(profile: Profile, seeds: int, summaries: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame]) -> dict:
+    """The page's headline numbers as the JSON its metrics file holds (``pipeline.save_metrics``), for tests
+    and readers who compare runs."""
+    return {"profile": profile.name, "seeds": seeds,
+            "summary": {k: s.drop(columns=["# Params"]) for k, s in summaries.items()},
+            "share_from_bn_statistics": {k: share_from_statistics(s) for k, s in summaries.items()},
+            "contrasts": {k: t[["difference", "p-value"]] for k, t in tests.items()}}
