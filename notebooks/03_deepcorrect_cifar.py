@@ -223,6 +223,12 @@ Markdown(cifar.describe_convergence({kind: {n: records[kind][n] for n in names} 
 saved = pipe.save_metrics(results_dir, "03_deepcorrect_cifar", cifar.metrics(cfg, tables, versus, table6, lg, fig9))
 
 # %% [markdown]
+# ## What this page found
+
+# %%
+Markdown(cifar.findings(versus, lg, table6))
+
+# %% [markdown]
 # ## Provenance
 #
 # Every cached artifact this page used: its key (kind/hash), the keys of the artifacts it was computed from,

@@ -118,6 +118,9 @@ generalization.paper_table(table, 14, reference).style.format("{:.4f}", na_rep="
 # %%
 generalization.paper_table(table, 15, reference).style.format("{:.4f}", na_rep="–")
 
+# %% [markdown]
+# ## What this page found
+
 # %%
 Markdown(generalization.describe_transfer(table, reference))
 
