@@ -14,11 +14,15 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .folders import _decode
+
+if TYPE_CHECKING:
+    from . import TensorData
 
 
 class _Files(Dataset):
@@ -106,7 +110,7 @@ class StreamedData:
         for batch in loader:
             yield batch.to(device, non_blocking=True)
 
-    def materialize(self) -> TensorData:  # noqa: F821 - resolved at call time
+    def materialize(self) -> TensorData:
         """The decoded images held in memory (for small splits: a validation or ranking set)."""
         from . import TensorData
 
