@@ -104,6 +104,29 @@ def start(device: torch.device) -> tuple[Stages, str, float, float]:
     return stages, name, peak, peak32
 
 
+def paper_tables(stages: Stages, label: str, evaluate, numbers: dict[str, str], measured_on: str, paper_table,
+                 paper_on: str) -> dict[str, dict]:
+    """Per kind, one timed stage that trains (or reads) and measures the models (``evaluate(kind)`` → (table,
+    records)), printed beside the paper's rows; returns the tables as dicts for the report."""
+    tables = {}
+    for kind, number in numbers.items():
+        (table, _), _ = stages.run(f"{label}, {kind}", lambda kind=kind: evaluate(kind))
+        tables[kind] = table.to_dict()
+        print(f"\n{number} ({kind}, {measured_on}, measured):")
+        print(table.round(4).to_string())
+        print(f"the paper ({paper_on}):")
+        print(paper_table(kind).reindex(table.index).dropna(how="all").round(4).to_string())
+    return tables
+
+
+def write_report(stages: Stages, path: Path, report: dict) -> None:
+    """Print the total wall time and write ``report`` with the stage times as JSON."""
+    total = sum(r["seconds"] for r in stages.rows)
+    print(f"\ntotal {total:.0f} s ({total / 60:.1f} min; target 10 min)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**report, "stages": stages.rows}, indent=2, default=str))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("archive", nargs="?", default="gpu-check/data/cifar10-jpg.tar.gz",
@@ -158,22 +181,11 @@ def main() -> int:
           f"({evaluations / max(rank.seconds, 1e-9):.0f}/s), {rank_tflops:.1f} TFLOP/s "
           f"({100 * rank_tflops / peak32:.0f} % of the float32 matmul rate; target 30 %)")
 
-    tables = {}
-    for kind in ("blur", "awgn"):
-        (table, _), _ = stages.run(f"Deepcorr-6c + Finetune-9, {kind}", lambda kind=kind: named_models.evaluate_models(
-            cfg, store, model, data, rank, kind, ["Baseline", "Finetune-9", "Deepcorr-6c"]))
-        tables[kind] = table
-        print(f"\nTable {3 if kind == 'blur' else 4} ({kind}, CIFAR-10 JPEG, measured):")
-        print(table.round(4).to_string())
-        print("the paper (CIFAR-100):")
-        print(correction_table(kind).reindex(table.index).dropna(how="all").round(4).to_string())
-    total = sum(r["seconds"] for r in stages.rows)
-    print(f"\ntotal {total:.0f} s ({total / 60:.1f} min; target 10 min)")
-    out = Path(args.results) / "gpu_check.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"device": name, "matmul_tflops": peak, "matmul_tflops_float32": peak32,
-                               "stages": stages.rows,
-                               "tables": {k: t.to_dict() for k, t in tables.items()}}, indent=2, default=str))
+    tables = paper_tables(stages, "Deepcorr-6c + Finetune-9", lambda kind: named_models.evaluate_models(
+        cfg, store, model, data, rank, kind, ["Baseline", "Finetune-9", "Deepcorr-6c"]),
+        {"blur": "Table 3", "awgn": "Table 4"}, "CIFAR-10 JPEG", correction_table, "CIFAR-100")
+    write_report(stages, Path(args.results) / "gpu_check.json",
+                 {"device": name, "matmul_tflops": peak, "matmul_tflops_float32": peak32, "tables": tables})
     return 0
 
 

@@ -24,12 +24,11 @@ Outputs stay in gpu-check/ (ignored by git).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import torch
-from gpu_check import device_and_archive, start  # bench/ is on sys.path when a benchmark runs as a script
+from gpu_check import device_and_archive, paper_tables, start, write_report  # bench/ is on sys.path when a benchmark runs as a script
 
 
 def main() -> int:
@@ -84,22 +83,12 @@ def main() -> int:
     print(f"ranking: {filters * len(rank.kinds) * len(rank.levels)} filter-evaluations on {rank.n_images} images "
           f"in {rank.seconds:.1f} s")
 
-    tables = {}
-    for kind in ("blur", "awgn"):
-        (table, _), _ = stages.run(f"Finetune-8 + Deepcorr-5, {kind}", lambda kind=kind: named_models.evaluate_models(
-            cfg, store, model, data, rank, kind, ["Baseline", "Finetune-8", "Deepcorr-5"]))
-        tables[kind] = table
-        print(f"\nTable {7 if kind == 'blur' else 8} ({kind}, Imagenette val, measured):")
-        print(table.round(4).to_string())
-        print("the paper (ILSVRC2012 val, 1000 classes):")
-        print(alexnet_table(kind).reindex(table.index).dropna(how="all").round(4).to_string())
-    total = sum(r["seconds"] for r in stages.rows)
-    print(f"\ntotal {total:.0f} s ({total / 60:.1f} min; target 10 min)")
-    out = Path(args.results) / "gpu_check_imagenet.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"device": name, "matmul_tflops": peak, "matmul_tflops_float32": peak32,
-                               "stream": args.stream, "stages": stages.rows, "baseline_history": history,
-                               "tables": {k: t.to_dict() for k, t in tables.items()}}, indent=2, default=str))
+    tables = paper_tables(stages, "Finetune-8 + Deepcorr-5", lambda kind: named_models.evaluate_models(
+        cfg, store, model, data, rank, kind, ["Baseline", "Finetune-8", "Deepcorr-5"]),
+        {"blur": "Table 7", "awgn": "Table 8"}, "Imagenette val", alexnet_table, "ILSVRC2012 val, 1000 classes")
+    write_report(stages, Path(args.results) / "gpu_check_imagenet.json",
+                 {"device": name, "matmul_tflops": peak, "matmul_tflops_float32": peak32, "stream": args.stream,
+                  "baseline_history": history, "tables": tables})
     return 0
 
 

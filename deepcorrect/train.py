@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,8 +52,7 @@ def augment(images: torch.Tensor, generator: torch.Generator, pad: int, flip: bo
     """Random ``size``×``size`` crops (0 = the images' size) of the batch zero-padded by ``pad``, and
     horizontal flips, for a whole float batch on its device."""
     n, _, h0, w0 = images.shape
-    h = w = size or None
-    h, w = h or h0, w or w0
+    h, w = (size, size) if size else (h0, w0)
     dev = images.device
     if pad or (h, w) != (h0, w0):
         padded = nn.functional.pad(images, (pad, pad, pad, pad)) if pad else images
@@ -107,12 +106,11 @@ class Step:
     group: dd.Group | None
 
 
-def train_one_epoch(step: Step, batches: tuple, g: torch.Generator, advanced: Callable[[int], object]
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One epoch of SGD steps over ``batches`` = (uint8 image batches, all labels, their index batches), as
-    torchvision's references split ``train_one_epoch`` out of ``main``. Returns this rank's summed loss and
-    correct count as device tensors: nothing here waits for the device."""
-    images, labels, index = batches
+def train_one_epoch(step: Step, images: Iterable[torch.Tensor], labels: torch.Tensor, index: Sequence[torch.Tensor],
+                    g: torch.Generator, advanced: Callable[[int], object]) -> tuple[torch.Tensor, torch.Tensor]:
+    """One epoch of SGD steps over the uint8 ``images`` batches (those of the ``index`` batches; ``labels``: all
+    of the split's), as torchvision's references split ``train_one_epoch`` out of ``main``. Returns this rank's
+    summed loss and correct count as device tensors: nothing here waits for the device."""
     cfg, group = step.cfg, step.group
     world = dd.world_size(group)
     params = [p for p in step.model.parameters() if p.requires_grad]
@@ -203,8 +201,8 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
             timer = DeviceTimer(device).start()
             with tqdm(total=len(data), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="img", unit_scale=True,
                       disable=None if progress else True, leave=False) as bar:
-                total_loss, correct = train_one_epoch(
-                    step, (source.batches(batches, device), labels, batches), g, bar.update)
+                total_loss, correct = train_one_epoch(step, source.batches(batches, device), labels, batches, g,
+                                                      bar.update)
             seconds = timer.seconds()
             seen = sum(idx.numel() for idx in batches)
             total_loss, correct = dd.all_sum(total_loss, group), dd.all_sum(correct, group)

@@ -12,16 +12,14 @@ from .embedded import CLASSES as EMBEDDED_CLASSES
 from .embedded import make_embedded
 from .folders import (list_class_files, load_class_folders, load_folder_split, resolve_class_folders, resolve_tree,
                       split_folder)
+from .split import Split, centre_crop, per_class_index
 from .streaming import StreamedData, default_workers
 
 
 @dataclass(frozen=True)
-class TensorData:
-    """Images as uint8 (N, 3, H, W) and int64 labels; small enough to live on the device whole.
-
-    ``crop`` > 0: the network sees the centre ``crop``×``crop`` of each image (a random one in training),
-    taken *after* the distortion, as the release does for ImageNet (256×256 → distort → 227): the blur's zero
-    border then falls outside what the network sees. 0: the images are seen whole."""
+class TensorData(Split):
+    """Images as uint8 (N, 3, H, W) and int64 labels; small enough to live on the device whole. ``crop``: what
+    the network sees of each image after its distortion (:class:`~deepcorrect.data.split.Split`)."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -37,10 +35,6 @@ class TensorData:
             raise ValueError(f"crop must be 0 (none) or at most the image size {tuple(self.images.shape[2:])}, "
                              f"got {self.crop}")
 
-    def view(self, batch: torch.Tensor) -> torch.Tensor:
-        """What the network sees of a (distorted) batch of these images: its centre crop, or the batch itself."""
-        return centre_crop(batch, self.crop) if self.crop else batch
-
     @property
     def input_size(self) -> int:
         """The side of the network's input."""
@@ -48,20 +42,12 @@ class TensorData:
 
     def batches(self, index_batches: Iterable[torch.Tensor], device: torch.device | str) -> Iterator[torch.Tensor]:
         """uint8 images of each index batch on ``device`` (the interface :class:`StreamedData` shares): data
-        already there (``to(device)`` once) is indexed in place, with no copy from the host."""
-        images = self.images.to(device)
+        already there (``to(device)`` once) is indexed in place; data elsewhere is copied batch by batch."""
         for idx in index_batches:
-            yield images[idx.to(images.device)]
+            yield self.images[idx.to(self.images.device)].to(device, non_blocking=True)
 
     def materialize(self) -> TensorData:
         return self
-
-    def __len__(self) -> int:
-        return self.labels.numel()
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
 
     def to(self, device: torch.device | str) -> TensorData:
         return TensorData(self.images.to(device), self.labels.to(device), self.classes, self.crop)
@@ -69,34 +55,6 @@ class TensorData:
     def subset(self, index: torch.Tensor) -> TensorData:
         index = index.to(self.labels.device)
         return TensorData(self.images[index], self.labels[index], self.classes, self.crop)
-
-    def per_class(self, k: int, seed: int) -> TensorData:
-        """k images of every class, chosen with a seeded permutation (deterministic tie-free order)."""
-        return self.subset(per_class_index(self.labels, k, seed))
-
-
-def centre_crop(batch: torch.Tensor, size: int) -> torch.Tensor:
-    """The centre ``size``×``size`` of every image of a (N, C, H, W) batch (a view, no copy)."""
-    h, w = batch.shape[-2:]
-    top, left = (h - size) // 2, (w - size) // 2
-    return batch[..., top:top + size, left:left + size]
-
-
-def per_class_index(labels: torch.Tensor, k: int, seed: int, at_most: bool = False) -> torch.Tensor:
-    """Indices of the first k images of each class in a seeded random order, sorted; a class with fewer is an
-    error, or with ``at_most`` kept whole."""
-    if k < 1:
-        raise ValueError(f"need at least one image per class, got {k}")
-    g = torch.Generator().manual_seed(seed)
-    labels = labels.cpu()
-    order = torch.randperm(labels.numel(), generator=g)
-    picked = []
-    for c in torch.unique(labels).tolist():
-        members = order[labels[order] == c]
-        if members.numel() < k and not at_most:
-            raise ValueError(f"class {c} has only {members.numel()} images, fewer than the {k} requested")
-        picked.append(members[:k])
-    return torch.cat(picked).sort().values
 
 
 def cap_per_class(data, k: int, seed: int):

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .folders import _decode
+from .split import Split
 
 if TYPE_CHECKING:
     from . import TensorData
@@ -48,7 +49,7 @@ def default_workers() -> int:
 
 
 @dataclass(frozen=True)
-class StreamedData:
+class StreamedData(Split):
     """A split of an ImageFolder tree read from disk batch by batch (see the module docstring)."""
 
     files: tuple[str, ...]
@@ -66,31 +67,14 @@ class StreamedData:
         if self.crop < 0 or self.crop > self.size:
             raise ValueError(f"crop must be 0 (none) or at most the image size {self.size}, got {self.crop}")
 
-    def __len__(self) -> int:
-        return len(self.files)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
     @property
     def input_size(self) -> int:
         return self.crop or self.size
-
-    def view(self, batch: torch.Tensor) -> torch.Tensor:
-        from . import centre_crop
-
-        return centre_crop(batch, self.crop) if self.crop else batch
 
     def subset(self, index: torch.Tensor) -> StreamedData:
         index = index.cpu()
         return StreamedData(tuple(self.files[i] for i in index.tolist()), self.labels[index], self.classes,
                             self.size, self.resize, self.stretch, self.crop, self.workers)
-
-    def per_class(self, k: int, seed: int) -> StreamedData:
-        from . import per_class_index
-
-        return self.subset(per_class_index(self.labels, k, seed))
 
     def to(self, device: torch.device | str) -> StreamedData:
         """Streamed data stays on disk; batches go to the device as they are read."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
 from torch import nn
@@ -35,17 +36,8 @@ LAYERS = {"conv1": ("conv_1",), "conv2": ("conv_2_1", "conv_2_2"), "conv3": ("co
           "fc6": ("dense_1",), "fc7": ("dense_2",), "fc8": ("dense_3",)}
 
 
-def _h5py():
-    try:
-        import h5py
-    except ImportError:  # pragma: no cover - h5py is a dependency; this names it for a hand-made environment
-        raise ImportError("reading the release's .h5 weights needs h5py: pip install h5py") from None
-    return h5py
-
-
 def release_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """The torch state dict (``conv1.weight`` … ``fc8.bias``) held by a release-layout ``.h5`` file."""
-    h5py = _h5py()
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist; pass the release's alexnet_weights.h5")
@@ -95,7 +87,6 @@ def load_release_weights(model: nn.Module, path: str | Path) -> nn.Module:
 def save_release_weights(model: nn.Module, path: str | Path) -> Path:
     """Write a :class:`CaffeAlexNet` in the release's layout (the inverse of :func:`release_state_dict`): to
     hand a model trained here to the release's Keras code, and to build test files of known content."""
-    h5py = _h5py()
     state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     path = Path(path)
     with h5py.File(path, "w") as f:
