@@ -24,6 +24,7 @@ from .config import PROFILES, Profile, alexnet_profile, is_override_key, resolve
 from .contents import map_markdown
 from .runtime import keep_freed_memory
 from .files import atomic_write
+from .fingerprint import package_fingerprint
 from .store import code_fingerprint
 
 
@@ -183,7 +184,7 @@ def build_book(repo: Path, strict: bool = False) -> Path:
 def _stamp(src: Path, params: dict[str, Any]) -> str:
     digest = hashlib.sha256(src.read_bytes())
     digest.update(repr(sorted(params.items())).encode())
-    digest.update(code_fingerprint().encode())
+    digest.update(package_fingerprint().encode())
     return digest.hexdigest()[:20]
 
 

@@ -14,7 +14,6 @@ a computation in progress, so a killed run resumes where it stopped; it is delet
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -32,6 +31,7 @@ from . import __version__
 from . import distributed as dd
 from .checksums import sha256_file
 from .files import atomic_write
+from .fingerprint import core_fingerprint, function_fingerprint
 
 
 #: Name of the training checkpoint a computation keeps in its artifact folder until its payload is saved.
@@ -97,15 +97,10 @@ def key_of(obj: Any) -> Any:
     return "content:" + digest.hexdigest()[:16]
 
 
-@functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """SHA-256 of the package's source: part of every artifact's key, so results of older code are never
-    reused (the library's code is what turns a config into a result)."""
-    digest = hashlib.sha256()
-    package = Path(__file__).resolve().parent
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+    """The fingerprint of the library code that computes (:func:`fingerprint.core_fingerprint`): part of every
+    artifact's key, so results of older code are never reused; prose, plots and docstrings are not in it."""
+    return core_fingerprint()
 
 
 class Store:
@@ -125,14 +120,18 @@ class Store:
         #: every artifact this store handed out: kind, key, input keys, whether computed now, seconds
         self.ledger: list[dict] = []
 
-    def key(self, kind: str, config: Any, inputs: dict[str, Any] | None = None) -> str:
-        """The artifact's key: its kind, its own settings, the code and its inputs' keys (``inputs`` holds the
-        objects or their keys)."""
+    def key(self, kind: str, config: Any, inputs: dict[str, Any] | None = None,
+            compute: Callable | None = None) -> str:
+        """The artifact's key: its kind, its own settings, the code (the core's and, for a computation handed
+        in from the reproduction layer, ``compute``'s own) and its inputs' keys (``inputs`` holds the objects
+        or their keys)."""
         inputs = {name: key_of(value) for name, value in (inputs or {}).items()}
-        return f"{kind}/{config_hash(kind, config, self.code, inputs)}"
+        code = self.code + (f"+{function_fingerprint(compute)}" if compute and function_fingerprint(compute) else "")
+        return f"{kind}/{config_hash(kind, config, code, inputs)}"
 
-    def folder(self, kind: str, config: Any, inputs: dict[str, Any] | None = None) -> Path:
-        return self.root / self.key(kind, config, inputs)
+    def folder(self, kind: str, config: Any, inputs: dict[str, Any] | None = None,
+               compute: Callable | None = None) -> Path:
+        return self.root / self.key(kind, config, inputs, compute)
 
     def _stale(self, folder: Path) -> bool:
         """With ``fresh``: made before this run (or unfinished), so to be recomputed."""
@@ -154,13 +153,13 @@ class Store:
         """:meth:`get` and the artifact's key, to :func:`stamp` on what is built from the payload (its
         inputs are keyed once: a content hash is not computed twice)."""
         inputs = {name: key_of(value) for name, value in (inputs or {}).items()}
-        key = self.key(kind, config, inputs)
+        key = self.key(kind, config, inputs, compute)
         folder = self.root / key
         cached = None
         if dd.is_main(self.group):
             if self._stale(folder):
                 shutil.rmtree(folder)
-            cached = self.load(kind, config, inputs)
+            cached = self.load(kind, config, inputs, compute)
             if cached is None:
                 folder.mkdir(parents=True, exist_ok=True)
         cached = dd.broadcast(cached, self.group)
@@ -195,9 +194,10 @@ class Store:
                 "this run": "computed" if entry["computed"] else "from the store"})
         return rows
 
-    def load(self, kind: str, config: Any, inputs: dict[str, Any] | None = None) -> Any | None:
+    def load(self, kind: str, config: Any, inputs: dict[str, Any] | None = None,
+             compute: Callable | None = None) -> Any | None:
         """The payload if present and intact; ``None`` (with a warning saying why) if missing or damaged."""
-        folder = self.folder(kind, config, inputs)
+        folder = self.folder(kind, config, inputs, compute)
         meta_path, payload_path = folder / "meta.json", folder / "payload.pt"
         if not meta_path.is_file() or not payload_path.is_file():
             return None
