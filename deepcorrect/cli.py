@@ -27,6 +27,7 @@ EPILOG = """examples:
   deepcorrect correct --model BN-adapt TENT Deepcorr-6-release-adapt   # page 06's baselines and the release
   deepcorrect finetune --k 9 --kind awgn            # fine-tune the first 9 conv layers, print its row of Table 4
   deepcorrect profiles                              # the named profiles and their settings
+  deepcorrect record --profile resnet20-cifar10 --only 01 02   # record pages as an edition the book shows
 
 several processes (GPUs, or CPU processes with gloo): torchrun starts one per device and DDP trains them on
 slices of the same global batch; ranking splits every layer's filters among them. Rank 0 writes and prints:
@@ -92,6 +93,22 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--jobs", type=int, default=1, metavar="N",
                       help="run the independent notebook chains (01-03, 04-05) in N processes (default 1)")
     book.set_defaults(func=_cmd_book)
+
+    rec = sub.add_parser("record", help="run pages of a profile and record their numbers as an edition",
+                         description="Run the chosen pages of a profile as scripts (no Jupyter needed) and write "
+                                     "their metrics and provenance to editions/NAME.json, which the book shows.")
+    _common(rec)
+    rec.add_argument("--only", nargs="+", metavar="NN", help="pages to record (default: all), e.g. 01 02 03 06")
+    rec.add_argument("--name", help="edition name (default: the profile's)")
+    rec.add_argument("--editions", default="editions", help="folder of the edition files (default: editions)")
+    rec.set_defaults(func=_cmd_record)
+
+    chk = sub.add_parser("check-editions", help="recompute a cheap slice of every recorded edition and compare",
+                         description="For each edition whose data and weights are present, recompute a cheap "
+                                     "deterministic slice (the baseline's Tables 1-2, the first layer's ranking) "
+                                     "and fail when it no longer equals the record.")
+    chk.add_argument("--editions", default="editions", help="folder of the edition files (default: editions)")
+    chk.set_defaults(func=_cmd_check_editions)
 
     base = sub.add_parser("baseline", help="train (or load) the baseline and print Tables 1-2",
                           description="Train the profile's baseline on clean images (cached, resumable) and "
@@ -177,6 +194,33 @@ def _cmd_book(args: argparse.Namespace) -> int:
         html = build_book(repo, strict=args.strict)
         print(f"the book is at {html / 'index.html'}")
     return 0
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    from .book import parse_value
+    from .editions.record import record_edition
+    from .store import check_writable
+
+    if args.profile not in PROFILES:
+        raise ValueError(f"unknown profile {args.profile!r}; valid profiles: {', '.join(PROFILES)}")
+    params = {k: parse_value(v) for k, v in parse_assignments(args.param).items()}
+    if args.fresh:
+        params["fresh"] = True
+    check_writable(args.results, "results folder")
+    check_writable(args.editions, "editions folder")
+    path = record_edition(Path.cwd(), args.profile, params, only=args.only, out_dir=Path(args.editions),
+                          name=args.name, results_dir=args.results)
+    print(f"the edition is at {path}")
+    return 0
+
+
+def _cmd_check_editions(args: argparse.Namespace) -> int:
+    from .editions.check import check_editions
+
+    problems = check_editions(Path(args.editions))
+    for problem in problems:
+        print(f"stale: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:

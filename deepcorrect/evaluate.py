@@ -113,14 +113,38 @@ def accuracy_table(model: nn.Module, data: TensorData, family: str, kinds: Seque
                    clip: bool = False, bf16: bool = False) -> pd.DataFrame:
     """One row per distortion kind: Clean, Level 1–6 and Avg (the mean of those 7 values, as in the paper).
     ``bf16``: autocast on CUDA (faster; the numbers then differ slightly from float32 runs)."""
-    clean = accuracy(model, data, kinds[0], 0, family, device=device, batch_size=batch_size, seed=seed, bf16=bf16)
-    rows = {}
-    for kind in kinds:
-        rows[kind] = [clean] + [accuracy(model, data, kind, lv, family, device=device, batch_size=batch_size,
-                                         seed=seed, clip=clip, bf16=bf16) for lv in range(1, NUM_LEVELS + 1)]
+    return hit_table(model, data, family, kinds, device=device, batch_size=batch_size, seed=seed, clip=clip,
+                     bf16=bf16)[0]
+
+
+def hit_table(model: nn.Module, data: TensorData, family: str, kinds: Sequence[str] = KINDS, *,
+              device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0, clip: bool = False,
+              bf16: bool = False) -> tuple[pd.DataFrame, dict[str, torch.Tensor]]:
+    """:func:`accuracy_table` and, per kind, which images were classified right in each column ((7, N) bool on
+    the CPU, in :data:`COLUMNS` order): the paired predictions that McNemar's test compares between two models
+    measured on the same images."""
+    clean = correct_mask(model, data, kinds[0], 0, family, device=device, batch_size=batch_size, seed=seed, bf16=bf16)
+    hits = {kind: torch.stack([clean] + [correct_mask(model, data, kind, lv, family, device=device,
+                                                      batch_size=batch_size, seed=seed, clip=clip, bf16=bf16)
+                                         for lv in range(1, NUM_LEVELS + 1)]).cpu() for kind in kinds}
+    rows = {kind: (h.sum(1).double() / max(len(data), 1)).tolist() for kind, h in hits.items()}
     table = pd.DataFrame.from_dict(rows, orient="index", columns=COLUMNS)
     table["Avg"] = table[COLUMNS].mean(axis=1)
-    return table
+    return table, hits
+
+
+@torch.inference_mode()
+def correct_mask(model: nn.Module, data: TensorData, kind: str, level: int, family: str, *,
+                 device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0, clip: bool = False,
+                 bf16: bool = False) -> torch.Tensor:
+    """Whether ``model`` classifies each image of ``data`` right at one level: (N,) bool on ``device``."""
+    model.eval().to(device)
+    out = [torch.zeros(0, dtype=torch.bool, device=device)]
+    for x, y in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
+                                  clip=clip):
+        with _autocast(device, bf16):
+            out.append(model(x).argmax(1) == y)
+    return torch.cat(out)
 
 
 @torch.inference_mode()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 #: Modules and packages (relative to the package, without ``.py``) that render results and never make them.
 REPRODUCTION = ("sections", "plots", "diagrams", "contents", "book", "book_check", "cli", "__main__", "paper",
-                "editions", "tables")
+                "editions", "tables", "claims")
 
 PACKAGE = Path(__file__).resolve().parent
 

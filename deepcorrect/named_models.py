@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -28,7 +27,7 @@ from .correction import (DEFAULT_WIDTH, check_frozen, deepcorrect_model, finetun
                          frozen_state, regulariser, set_training_mode, weight_layers)
 from .data import TensorData, cap_per_class
 from .distortions import half_distorted
-from .evaluate import accuracy_table, half_distorted_accuracy
+from .evaluate import hit_table, half_distorted_accuracy
 from .files import atomic_write
 from .models import build_model, count_params, get_conv
 from .pipeline import artifact_key, evaluation_key, paper_betas
@@ -352,14 +351,14 @@ def evaluate_models(profile: Profile, store: Store, base: nn.Module, data, rank,
             if tent:
                 return {"row": tent_table(base, test, kind, profile.data.family, seed=ev.seed, clip=ev.clip,
                                           device=device).loc[kind].to_dict()}
-            table = accuracy_table(model, test, profile.data.family, (kind,), device=device,
-                                   batch_size=ev.batch_size, seed=ev.seed, clip=ev.clip, bf16=ev.bf16)
-            return {"row": table.loc[kind].to_dict()}
+            table, hits = hit_table(model, test, profile.data.family, (kind,), device=device,
+                                    batch_size=ev.batch_size, seed=ev.seed, clip=ev.clip, bf16=ev.bf16)
+            return {"row": table.loc[kind].to_dict(), "hits": hits[kind]}
 
         key = {**evaluation_key(profile), "kind": kind, **({"tent": [TENT_LR, TENT_BATCH]} if tent else {})}
-        row = store.get("corrected_eval", key, compute, {"model": base if tent else model, "test": test})["row"]
-        rows[name] = {**row, "# Params": record["params"]}
-        records[name] = record
+        result = store.get("corrected_eval", key, compute, {"model": base if tent else model, "test": test})
+        rows[name] = {**result["row"], "# Params": record["params"]}
+        records[name] = {**record, **({"hits": result["hits"]} if "hits" in result else {})}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "Method"
     table["# Params"] = table["# Params"].astype(int)
@@ -367,25 +366,21 @@ def evaluate_models(profile: Profile, store: Store, base: nn.Module, data, rank,
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Figure 9 and Table 6
-
-
-def paired_ttest(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """(t, p) of ``scipy.stats.ttest_rel(a, b)``; identical samples (every difference 0, where scipy gives
-    NaN) count as no evidence of a difference: t = 0, p = 1."""
-    from scipy.stats import ttest_rel
-
-    if np.array_equal(a, b):
-        return 0.0, 1.0
-    test = ttest_rel(a, b)
-    return float(test.statistic), float(test.pvalue)
-
-
-# ----------------------------------------------------------------------------------------------------------
 # Exact parameter and MAC counts (Tables 3, 4, 7 and 10)
 
 
-def describe_training(profile: Profile, data) -> str:
+def training_budget(profile: Profile, data) -> dict[str, int]:
+    """What every trained model of a table got: its training and test images, epochs, batch size and SGD
+    steps (an epoch is one pass per ``passes``, or ``correct_steps_per_epoch`` full batches)."""
     train, _, test = subsets(profile, data)
-    return (f"Finetune and Deepcorr models train on {len(train):,} of those training images and are measured on "
-            f"{len(test):,} test images (baseline included).")
+    c = profile.correct
+    per_epoch = c.correct_steps_per_epoch or -(-len(train) // c.correct_batch_size) * c.passes
+    return {"train images": len(train), "test images": len(test), "epochs": c.correct_epochs,
+            "batch size": c.correct_batch_size, "steps": c.correct_epochs * per_epoch}
+
+
+def describe_training(profile: Profile, data) -> str:
+    b = training_budget(profile, data)
+    return (f"Finetune and Deepcorr models train on {b['train images']:,} of those training images for "
+            f"{b['epochs']} epochs of batch {b['batch size']} — {b['steps']:,} SGD steps each — and are measured "
+            f"on {b['test images']:,} test images (baseline included).")

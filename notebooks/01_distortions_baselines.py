@@ -122,7 +122,7 @@ plots.figure_2(tsne);
 Markdown(effects.describe_tsne(tsne))
 
 # %% tags=["hide-cell"]
-saved = pipe.save_metrics(results_dir, "01_distortions_baselines", effects.metrics(cfg, measured, tsne))
+saved = pipe.save_metrics(results_dir, "01_distortions_baselines", effects.metrics(cfg, measured, tsne, len(test)))
 
 # %% [markdown]
 # ## What this page found

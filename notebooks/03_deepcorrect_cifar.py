@@ -155,14 +155,18 @@ Markdown(cifar.describe_claims(main))
 # %% [markdown]
 # ### Deepcorr-k against Finetune-k, with statistics
 #
-# At equal k: the gain in Avg, a paired t-test over the clean column and the six levels, and what the gain
-# costs in trainable parameters and training time (the sum of the epochs' wall times on this machine).
+# At equal k: the gain in Avg; the exact sign test over test images of the two models' paired predictions
+# (`images … ahead`: images one model gets right in more of the seven columns than the other; `p (images)`),
+# the test for two single trained models on the same images; beside it the paper's own test, a paired t-test
+# over the seven columns of one run (`t`, `p-value`), whose "samples" are levels, not replicates; and what the
+# gain costs in trainable parameters and training time (the sum of the epochs' wall times on this machine).
 
 # %%
 versus = cifar.deepcorr_vs_finetune(main, records)
-formats = {"Deepcorr Avg": "{:.4f}", "Finetune Avg": "{:.4f}", "gain": "{:+.4f}", "relative gain": "{:+.1%}",
-           "paper relative gain": "{:+.1%}", "t": "{:.2f}", "p-value": "{:.3g}",
-           "params Deepcorr / Finetune": "{:.2f}", "train time Deepcorr / Finetune": "{:.2f}"}
+formats = {"Deepcorr Avg": "{:.4f}", "Finetune Avg": "{:.4f}", "Baseline Avg": "{:.4f}", "gain": "{:+.4f}",
+           "relative gain": "{:+.1%}", "paper relative gain": "{:+.1%}", "p (images)": "{:.3g}", "se (images)": "{:.4f}",
+           "t": "{:.2f}",
+           "p-value": "{:.3g}", "params Deepcorr / Finetune": "{:.2f}", "train time Deepcorr / Finetune": "{:.2f}"}
 versus.style.format(formats)
 
 # %%
@@ -220,7 +224,9 @@ plots.validation_curves({kind: {n: records[kind][n] for n in names if n != "Base
 Markdown(cifar.describe_convergence({kind: {n: records[kind][n] for n in names} for kind in records}))
 
 # %% tags=["hide-cell"]
-saved = pipe.save_metrics(results_dir, "03_deepcorrect_cifar", cifar.metrics(cfg, tables, versus, table6, lg, fig9))
+paired = cifar.paired_comparisons(tables, records, named.full_finetune_name(model))
+saved = pipe.save_metrics(results_dir, "03_deepcorrect_cifar", cifar.metrics(
+    cfg, tables, versus, table6, lg, fig9, paired, named.training_budget(cfg, data)))
 
 # %% [markdown]
 # ## What this page found

@@ -96,8 +96,8 @@ summaries["awgn"].style.format("{:.4f}").format("{:,}", subset=["# Params"]).for
 # %% [markdown]
 # ## The contrasts that matter, with paired tests
 #
-# Each test pairs the two models' top-1 on the same distorted test images (clean and six levels) trained with
-# the same seed: `pairs` = seeds × 7.
+# Each test pairs the two models' Avg (clean and six levels, on the same distorted test images) trained with
+# the same seed, over the training seeds: the seeds are the replicates of a method.
 
 # %%
 for kind, t in tests.items():
@@ -111,7 +111,7 @@ for kind, t in tests.items():
 Markdown(gain.verdict(summaries, tests))
 
 # %% tags=["hide-cell"]
-saved = pipe.save_metrics(results_dir, "06_what_the_gain_consists_of", gain.metrics(cfg, seeds, summaries, tests))
+saved = pipe.save_metrics(results_dir, "06_what_the_gain_consists_of", gain.metrics(cfg, seeds, summaries, tests, runs))
 
 # %% [markdown]
 # ## Provenance

@@ -14,10 +14,11 @@ from ..config import Profile
 from ..correction import corrected_layers, deepcorrect_model, finetune_model, unit_macs
 from ..evaluate import COLUMNS
 from ..models import AllConvBN, build_model, count_params
-from ..named_models import (PAPER_FULL_FINETUNE, TABLE_3_MODELS, full_finetune_name, paired_ttest, parse_model,
+from ..named_models import (PAPER_FULL_FINETUNE, TABLE_3_MODELS, full_finetune_name, parse_model,
                             unit_width)
 from ..paper import TABLE_5, TABLE_6, TABLE_10, TABLE_10_FILTERS, alexnet_table, correction_table
 from ..ranking import n_selected
+from ..statistics import Paired, mcnemar, paired_ttest, sign_test_counts
 
 
 def table3_models(net: nn.Module) -> tuple[str, ...]:
@@ -47,8 +48,10 @@ def compare_table(measured: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 def deepcorr_vs_finetune(tables: dict[str, pd.DataFrame], records: dict[str, dict[str, dict]],
                          ks=(1, 3, 6)) -> pd.DataFrame:
-    """Deepcorr-k against Finetune-k at equal k, per kind: Avg of each, the gain, a paired t-test over the
-    clean column and the six levels, and what the gain costs in trainable parameters and training time."""
+    """Deepcorr-k against Finetune-k at equal k, per kind: Avg of each and of the untouched baseline, the
+    gain, the exact sign test over test images of their paired predictions (:func:`statistics.sign_test_counts`;
+    the test for two single models), the paper's paired t-test over the seven columns beside it, and what the
+    gain costs in trainable parameters and training time."""
     rows = []
     for kind, t in tables.items():
         for k in ks:
@@ -57,16 +60,62 @@ def deepcorr_vs_finetune(tables: dict[str, pd.DataFrame], records: dict[str, dic
                 continue
             a, b = t.loc[dc, COLUMNS].to_numpy(float), t.loc[ft, COLUMNS].to_numpy(float)
             stat, p = paired_ttest(a, b)
+            images = _images_test(records[kind], dc, ft)
             seconds = {n: sum(h.get("seconds", 0.0) for h in records[kind][n]["history"]) for n in (dc, ft)}
             paper = correction_table(kind)["Avg"]
             rows.append({"kind": kind, "k": k, "Deepcorr Avg": float(t.loc[dc, "Avg"]),
                          "Finetune Avg": float(t.loc[ft, "Avg"]),
+                         "Baseline Avg": float(t.loc["Baseline", "Avg"]) if "Baseline" in t.index else np.nan,
                          "gain": float(t.loc[dc, "Avg"] - t.loc[ft, "Avg"]),
                          "relative gain": float(t.loc[dc, "Avg"] / t.loc[ft, "Avg"] - 1),
-                         "paper relative gain": float(paper[dc] / paper[ft] - 1), "t": stat, "p-value": p,
+                         "paper relative gain": float(paper[dc] / paper[ft] - 1),
+                         "images Deepcorr ahead": images.first_only, "images Finetune ahead": images.second_only,
+                         "p (images)": images.p, "se (images)": images.se, "t": stat, "p-value": p,
                          "params Deepcorr / Finetune": t.loc[dc, "# Params"] / t.loc[ft, "# Params"],
                          "train time Deepcorr / Finetune": seconds[dc] / max(seconds[ft], 1e-9)})
     return pd.DataFrame(rows).set_index(["kind", "k"])
+
+
+def _images_test(records: dict[str, dict], first: str, second: str) -> Paired:
+    """The sign test over test images of two models' paired predictions; p = NaN without them."""
+    hits = [records.get(n, {}).get("hits") for n in (first, second)]
+    if any(h is None for h in hits):
+        return Paired(0, 0, float("nan"))
+    return sign_test_counts(*hits)
+
+
+#: The single-model comparisons of the page beyond Deepcorr-k vs Finetune-k: (first, second, what).
+PAIRS = (("Deepcorr-6c", "full fine-tune", "Deepcorr-6c against the full fine-tune (Tables 3–4)"),
+         ("Finetune-1", "full fine-tune", "fine-tuning one layer against all of them (§5.1.1)"),
+         ("Finetune-3", "full fine-tune", "fine-tuning three layers against all of them (§5.1.1)"),
+         ("Finetune-6", "full fine-tune", "fine-tuning six layers against all of them (§5.1.1)"),
+         ("Deepcorr-6c-global", "Deepcorr-6c", "global against local ranking (Table 5)"))
+
+
+def paired_comparisons(tables: dict[str, pd.DataFrame], records: dict[str, dict[str, dict]],
+                       full: str) -> pd.DataFrame:
+    """:data:`PAIRS` and every trained model against the untouched baseline, per kind: the Avg of both, the
+    difference, the sign test over images (Avg) and McNemar's exact test on the clean column (is clean accuracy
+    kept?). ``full`` names the full fine-tune on this network."""
+    rows = []
+    for kind, t in tables.items():
+        pairs = [(f"Deepcorr-{k}", f"Finetune-{k}", "Deepcorr-k against Finetune-k (§5.1.2)") for k in (1, 3, 6)]
+        pairs += [(a.replace("full fine-tune", full), b.replace("full fine-tune", full), what) for a, b, what in PAIRS]
+        pairs += [(n, "Baseline", "against the untouched baseline") for n in t.index if n != "Baseline"]
+        for first, second, what in pairs:
+            if first not in t.index or second not in t.index:
+                continue
+            hits = [records[kind].get(n, {}).get("hits") for n in (first, second)]
+            clean = mcnemar(hits[0][0], hits[1][0]) if all(h is not None for h in hits) else Paired(0, 0, np.nan)
+            avg = _images_test(records[kind], first, second)
+            rows.append({"kind": kind, "first": first, "second": second, "what": what,
+                         "first Avg": float(t.loc[first, "Avg"]), "second Avg": float(t.loc[second, "Avg"]),
+                         "difference": float(t.loc[first, "Avg"] - t.loc[second, "Avg"]),
+                         "images first ahead": avg.first_only, "images second ahead": avg.second_only,
+                         "p (images)": avg.p, "se (images)": avg.se,
+                         "clean difference": float(t.loc[first, "Clean"] - t.loc[second, "Clean"]),
+                         "p (clean, McNemar)": clean.p})
+    return pd.DataFrame(rows)
 
 
 def unsettled(records: dict[str, dict[str, dict]], tolerance: float = 0.01) -> dict[str, float]:
@@ -347,14 +396,16 @@ def figure9(profile: Profile, store, model: nn.Module, data, rank, kinds: tuple[
 
 
 def metrics(profile: Profile, tables: dict[str, pd.DataFrame], versus: pd.DataFrame, table6: pd.DataFrame, lg: dict,
-            fig9: dict[str, pd.DataFrame]) -> dict:
+            fig9: dict[str, pd.DataFrame], paired: pd.DataFrame | None = None, training: dict | None = None) -> dict:
     """The page's headline numbers as the JSON its metrics file holds (``pipeline.save_metrics``), for tests
     and readers who compare runs."""
     return {"profile": profile.name, "tables": {k: t.drop(columns="# Params") for k, t in tables.items()},
             "params": {k: t["# Params"].to_dict() for k, t in tables.items()},
             "deepcorr_vs_finetune": versus.reset_index().to_dict(orient="records"),
             "table6": table6[["p-value"]].to_dict(), "local_vs_global": lg,
-            "figure9": {k: f[["group", "filters", "Avg"]].to_dict(orient="records") for k, f in fig9.items()}}
+            "figure9": {k: f[["group", "filters", "Avg"]].to_dict(orient="records") for k, f in fig9.items()},
+            "table6_rows": table6.reset_index().to_dict(orient="records"),
+            "paired": [] if paired is None else paired.to_dict(orient="records"), "training": training or {}}
 
 
 def findings(versus: pd.DataFrame, lg: dict, table6: pd.DataFrame, alpha: float = 0.05) -> str:

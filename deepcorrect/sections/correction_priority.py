@@ -162,6 +162,9 @@ def findings(fig4: pd.DataFrame, fig5: pd.DataFrame, rank, family: str) -> str:
 def metrics(profile: Profile, rank, fig4: pd.DataFrame, fig5: pd.DataFrame) -> dict:
     """The page's headline numbers as the JSON its metrics file holds (``pipeline.save_metrics``), for tests
     and readers who compare runs."""
+    frame = rank.to_frame()
+    first = frame[frame.layer == rank.layers[0]]
     return {"profile": profile.name, "ranking_seconds": rank.seconds, "layers": rank.layers, "n_images": rank.n_images,
+            "first_layer_tau": {kind: t.sort_values("filter")["tau_mean"].tolist() for kind, t in first.groupby("kind")},
             "figure4": fig4.to_dict(orient="records"), "figure5": fig5.to_dict(orient="records"),
             "selection_counts": selection_counts(profile, rank).reset_index().to_dict(orient="records")}

@@ -166,7 +166,8 @@ def findings(measured: pd.DataFrame, tsne: dict, family: str) -> str:
     return "\n".join(lines)
 
 
-def metrics(profile: Profile, measured: pd.DataFrame, tsne: dict) -> dict:
-    """The page's headline numbers as the JSON its metrics file holds (``pipeline.save_metrics``), for tests
-    and readers who compare runs."""
-    return {"profile": profile.name, "tables": measured, "tsne_separation": tsne_separation(tsne)}
+def metrics(profile: Profile, measured: pd.DataFrame, tsne: dict, n_test: int) -> dict:
+    """The page's headline numbers as the JSON its metrics file holds (``pipeline.save_metrics``), for tests,
+    readers who compare runs and the recorded editions (``n_test``: the images each accuracy rests on)."""
+    return {"profile": profile.name, "tables": measured, "tsne_separation": tsne_separation(tsne),
+            "n_test": n_test}

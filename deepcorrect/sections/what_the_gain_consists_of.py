@@ -16,7 +16,8 @@ from torch import nn
 
 from ..config import Profile
 from ..evaluate import COLUMNS
-from ..named_models import evaluate_models, full_finetune_name, paired_ttest
+from ..named_models import evaluate_models, full_finetune_name
+from ..statistics import paired_ttest
 from ..store import Store
 
 #: (model A, model B, what their difference measures): the contrasts the page tests.
@@ -65,21 +66,26 @@ def summary(tables: dict[int, pd.DataFrame], records: dict[int, dict]) -> pd.Dat
     return out
 
 
+def avg_by_seed(tables: dict[int, pd.DataFrame]) -> dict[str, list[float]]:
+    """Each model's Avg per training seed (NaN where its training diverged in that seed)."""
+    names = dict.fromkeys(n for t in tables.values() for n in t.index)
+    return {n: [float(t.loc[n, "Avg"]) if n in t.index else float("nan") for t in tables.values()] for n in names}
+
+
 def contrasts(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
     """For each of :data:`CONTRASTS` present: the mean Avg of both models, the difference, and a paired t-test
-    over every (seed, column) pair — the same distorted test images, the same training seed."""
+    over the training seeds (the replicates of a method; same test images and seed for both models)."""
     rows = []
     for a, b, what in CONTRASTS:
         both = [t for t in tables.values() if a in t.index and b in t.index]  # seeds where neither diverged
         if not both:
             continue
-        x = np.concatenate([t.loc[a, COLUMNS].to_numpy(float) for t in both])
-        y = np.concatenate([t.loc[b, COLUMNS].to_numpy(float) for t in both])
+        x = np.array([t.loc[a, "Avg"] for t in both], float)
+        y = np.array([t.loc[b, "Avg"] for t in both], float)
         stat, p = paired_ttest(x, y)
-        rows.append({"contrast": f"{a} − {b}", "what it measures": what,
-                     "Avg A": float(np.mean([t.loc[a, "Avg"] for t in both])),
-                     "Avg B": float(np.mean([t.loc[b, "Avg"] for t in both])),
-                     "difference": float(np.mean(x - y)), "t": stat, "p-value": p, "pairs": len(x)})
+        rows.append({"contrast": f"{a} − {b}", "what it measures": what, "Avg A": float(x.mean()),
+                     "Avg B": float(y.mean()), "difference": float(np.mean(x - y)), "t": stat, "p-value": p,
+                     "seeds": len(x)})
     return pd.DataFrame(rows).set_index("contrast")
 
 
@@ -115,7 +121,7 @@ def verdict(summaries: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame], 
                 outcome = f"significant (p = {row['p-value']:.2g}): {row['difference']:+.3f} in favour of " \
                           f"{contrast.split(' − ')[0 if row['difference'] > 0 else 1]}"
             else:
-                outcome = f"not significant with {row['pairs']} pairs (p = {row['p-value']:.2g}, " \
+                outcome = f"not significant over {row['seeds']} seeds (p = {row['p-value']:.2g}, " \
                           f"{row['difference']:+.3f})"
             what = row["what it measures"]
             text.append(f"{what[:1].upper()}{what[1:]}: {outcome}.")
@@ -128,10 +134,12 @@ def verdict(summaries: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame], 
     return "\n\n".join(parts)
 
 
-def metrics(profile: Profile, seeds: int, summaries: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame]) -> dict:
+def metrics(profile: Profile, seeds: int, summaries: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame],
+            runs: dict[str, tuple[dict[int, pd.DataFrame], dict]]) -> dict:
     """The page's headline numbers as the JSON its metrics file holds (``pipeline.save_metrics``), for tests
     and readers who compare runs."""
     return {"profile": profile.name, "seeds": seeds,
             "summary": {k: s.drop(columns=["# Params"]) for k, s in summaries.items()},
             "share_from_bn_statistics": {k: share_from_statistics(s) for k, s in summaries.items()},
-            "contrasts": {k: t[["difference", "p-value"]] for k, t in tests.items()}}
+            "contrasts": {k: t[["difference", "p-value"]] for k, t in tests.items()},
+            "avg_by_seed": {k: avg_by_seed(run[0]) for k, run in runs.items()}}

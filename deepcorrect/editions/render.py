@@ -1,0 +1,181 @@
+"""What the book shows of the recorded editions: the front page's scoreboard of the paper's claims and each
+page's "At scale" section, whose tables and figures are drawn by the same functions as the live page's."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import claims as claims_module
+from .. import plots
+from ..fingerprint import core_fingerprint
+from ..paper import correction_table
+from .record import load_edition
+
+VERDICT_MARK = {"holds": "✅ holds", "fails": "❌ fails", "undecided": "◻️ undecided",
+                "code path only": "code path only", "not measured": "not measured"}
+
+
+def load_editions(folder: str | Path = "editions") -> dict[str, dict]:
+    """Every edition file of ``folder`` by name, sorted; none when the folder is absent."""
+    folder = Path(folder)
+    return {p.stem: load_edition(p) for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+
+
+def edition_metrics(edition: dict) -> dict[str, dict]:
+    """Page id → the metrics that page recorded."""
+    return {page: record["metrics"] for page, record in edition["pages"].items()}
+
+
+def describe_edition(name: str, edition: dict, pages: list[str] | None = None) -> str:
+    """One paragraph: which network and data, the budget, when, at which commit and code, on what machine, at
+    what cost, and whether the computing code changed since."""
+    records = [edition["pages"][p] for p in (pages or edition["pages"]) if p in edition["pages"]]
+    if not records:
+        return ""
+    made = records[0]["provenance"]
+    s = made["settings"]
+    codes = sorted({r["provenance"]["code"] for r in records})
+    now = core_fingerprint()
+    changed = ("the computing code is unchanged since" if codes == [now] else
+               f"the computing code has changed since (now `{now}`): the edition check recomputes a slice of it "
+               "and fails when its numbers move")
+    seconds = sum(r["seconds"] for r in records)
+    commit = made["commit"][:10] or "unknown"
+    return (f"**Edition `{name}`** — network `{s['model']['arch']}` (width {s['model']['width']:g}"
+            f"{', published weights ' + str(made['weights'])[:19] + '…' if made.get('weights') else ''}), data "
+            f"`{s['data']['source']}` ({str(made['data'])[:23]}…); recorded {made['date']} at commit `{commit}`"
+            f"{' with uncommitted changes' if made.get('uncommitted changes') else ''}, code `{', '.join(codes)}`, "
+            f"on {made['machine']}, in {seconds / 60:.0f} min for these pages; {changed}.")
+
+
+def scoreboard(editions: dict[str, dict]) -> pd.DataFrame:
+    """One row per claim, kind and edition: the paper's number, the measured one, the verdict and its test."""
+    rows = []
+    for claim in claims_module.CLAIMS:
+        for name, edition in editions.items():
+            metrics = edition_metrics(edition)
+            for v in claims_module.decide(claim, metrics):
+                rows.append({"#": claim.number, "claim": claim.text, "where": claim.where, "edition": name,
+                             "kind": v.kind, "paper": v.paper, "measured": v.measured,
+                             "verdict": VERDICT_MARK.get(v.verdict, v.verdict), "decided by": v.test})
+        if not editions:
+            rows.append({"#": claim.number, "claim": claim.text, "where": claim.where, "edition": "—", "kind": "—",
+                         "paper": "—", "measured": "—", "verdict": "not measured", "decided by": "no edition"})
+    return pd.DataFrame(rows)
+
+
+def scoreboard_markdown(editions: dict[str, dict]) -> str:
+    """The front page's scoreboard: a sentence per edition, then the table (claim text once per claim)."""
+    board = scoreboard(editions)
+    counts = board["verdict"].value_counts()
+    lines = [describe_edition(name, e) for name, e in editions.items()]
+    lines.append(" · ".join(f"{n} {v}" for v, n in counts.items()) + f" — {len(board)} rows over "
+                 f"{board['#'].nunique()} claims.")
+    shown = board.copy()
+    repeat = shown["#"].eq(shown["#"].shift())
+    shown.loc[repeat, ["claim", "where"]] = ""
+    shown["#"] = shown["#"].where(~repeat, "")
+    header = "| " + " | ".join(shown.columns) + " |\n|" + "---|" * len(shown.columns)
+    body = "\n".join("| " + " | ".join(str(v).replace("|", "/") for v in row) + " |"
+                     for row in shown.itertuples(index=False))
+    return "\n\n".join(lines) + "\n\n" + header + "\n" + body + "\n"
+
+
+# -- the pages' "At scale" sections -------------------------------------------------------------------------
+
+def _frame(rows: dict) -> pd.DataFrame:
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _baselines(metrics: dict, family: str) -> list[Any]:
+    from ..sections.distortion_effects import compare_with_paper
+
+    measured = _frame(metrics["tables"])
+    t1, t2 = (compare_with_paper(measured, kind, family) for kind in ("blur", "awgn"))
+    return [t1.style.format("{:.4f}").set_caption("Table 1 — Gaussian blur"),
+            t2.style.format("{:.4f}").set_caption("Table 2 — AWGN"),
+            plots.accuracy_curves(measured, {"blur": t1.iloc[1], "awgn": t2.iloc[1]})]
+
+
+def _ranking(metrics: dict, family: str) -> list[Any]:
+    fig4, fig5 = pd.DataFrame(metrics["figure4"]), pd.DataFrame(metrics["figure5"])
+    counts = pd.DataFrame(metrics["selection_counts"]).set_index(["ranking", "kind", "source"])
+    return [plots.ideal_curves(fig4, "Figure 4 — ideal correction of the top β₁ filters of the first layer"),
+            plots.ideal_curves(fig5, "Figure 5 — ideal correction of the filters of a single layer"),
+            counts.style.format("{:.0f}").set_caption("Tables 5 and 9 — filters corrected per layer")]
+
+
+def _cifar(metrics: dict, family: str) -> list[Any]:
+    from ..sections.cifar_analysis import compare_table, paper_row_names
+
+    out: list[Any] = []
+    main = {}
+    for kind, rows in metrics["tables"].items():
+        t = _frame(rows)
+        t["# Params"] = pd.Series(metrics["params"][kind])
+        main[kind] = t
+        out.append(compare_table(t, kind).style.format("{:.4f}", na_rep="–").format(
+            "{:,.0f}", subset=["measured # Params", "paper # Params"]).set_caption(
+            f"Table {3 if kind == 'blur' else 4} — {'Gaussian blur' if kind == 'blur' else 'AWGN'}, Avg and parameters"))
+    as_measured = {paper: name for name, paper in paper_row_names(next(iter(main.values())).index).items()}
+    out.insert(0, plots.correction_tables(main, {k: correction_table(k).rename(index=as_measured) for k in main}))
+    versus = pd.DataFrame(metrics["deepcorr_vs_finetune"]).set_index(["kind", "k"])
+    keep = [c for c in ("Deepcorr Avg", "Finetune Avg", "Baseline Avg", "gain", "p (images)", "p-value")
+            if c in versus]
+    out.append(versus[keep].style.format("{:.4g}").set_caption("Deepcorr-k vs Finetune-k"))
+    return out
+
+
+def _gain(metrics: dict, family: str) -> list[Any]:
+    summaries = {}
+    for kind, rows in metrics["summary"].items():
+        s = _frame(rows)
+        s.attrs["seeds"] = metrics.get("seeds", 1)
+        summaries[kind] = s
+    return [plots.gain_bars(summaries)] + [
+        s[["Clean", "Avg", "± Avg (std over seeds)"]].style.format("{:.4f}").set_caption(
+            f"{'Gaussian blur' if kind == 'blur' else 'AWGN'} — mean over {s.attrs['seeds']} seeds")
+        for kind, s in summaries.items()]
+
+
+#: Page id → what its "At scale" section draws from an edition's metrics of that page.
+PAGE_PARTS: dict[str, Callable[[dict, str], list[Any]]] = {
+    "distortions_baselines": _baselines, "ranking": _ranking, "deepcorrect_cifar": _cifar,
+    "what_the_gain_consists_of": _gain}
+
+
+def verdict_table(page: str, metrics: dict[str, dict]) -> pd.DataFrame:
+    """The claims ``page`` decides, on ``metrics`` (page id → metrics), as a table."""
+    rows = [{"#": c.number, "claim": c.text, "kind": v.kind, "paper": v.paper, "measured": v.measured,
+             "verdict": VERDICT_MARK.get(v.verdict, v.verdict), "decided by": v.test}
+            for c, v in claims_module.page_verdicts(page, metrics)]
+    return pd.DataFrame(rows)
+
+
+def at_scale(page: str, folder: str | Path = "editions") -> list[Any]:
+    """The page's section of every edition that recorded it: a paragraph of provenance, the verdicts, then
+    its tables and figures; a sentence when no edition has the page."""
+    from IPython.display import Markdown
+
+    out: list[Any] = []
+    for name, edition in load_editions(folder).items():
+        if page not in edition["pages"]:
+            continue
+        family = edition["pages"][page]["provenance"]["settings"]["data"]["family"]
+        out.append(Markdown(f"### {name}\n\n" + describe_edition(name, edition, [page])))
+        verdicts = verdict_table(page, edition_metrics(edition))
+        if len(verdicts):
+            out.append(verdicts.style.hide(axis="index").set_caption(f"The claims on {name}"))
+        out += PAGE_PARTS.get(page, lambda m, f: [])(edition["pages"][page]["metrics"], family)
+    return out or [Markdown("No recorded edition has this page yet: `deepcorrect record --profile … --only …` "
+                            "makes one.")]
+
+
+def live_verdicts(page: str, metrics_file: str | Path) -> pd.DataFrame:
+    """The verdicts of the live run's page, from the metrics file it just saved."""
+    return verdict_table(page, {page: json.loads(Path(metrics_file).read_text())})
