@@ -45,4 +45,4 @@ bench: $(STAMP)
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf _build book/*.ipynb book/_profile.md book/_map.md check-book
+	rm -rf _build book/*.ipynb book/_profile.md book/_map.md book/_scoreboard.md check-book

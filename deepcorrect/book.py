@@ -22,6 +22,7 @@ from typing import Any
 
 from .config import PROFILES, Profile, alexnet_profile, is_override_key, resolve
 from .contents import map_markdown
+from .editions.render import load_editions, scoreboard_markdown
 from .runtime import keep_freed_memory
 from .files import atomic_write
 from .fingerprint import package_fingerprint
@@ -100,6 +101,7 @@ def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, out_dir: 
     split = check_parameters(sources, {"profile": profile, **params})
     _write_profile_page(out_dir / "_profile.md", cfg, overrides)
     _write_if_changed(out_dir / "_map.md", map_markdown(links=True))
+    _write_if_changed(out_dir / "_scoreboard.md", scoreboard_markdown(load_editions(repo / "editions")))
     chains: list[list[tuple]] = [[] for _ in CHAINS]
     for src in sources:
         out = out_dir / f"{src.stem}.ipynb"

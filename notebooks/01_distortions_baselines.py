@@ -27,6 +27,7 @@
 from IPython.display import Markdown, display
 
 from deepcorrect import pipeline as pipe, plots
+from deepcorrect.editions import render as editions
 from deepcorrect.config import resolve
 from deepcorrect.sections import distortion_effects as effects
 from deepcorrect.store import Store
@@ -128,7 +129,18 @@ saved = pipe.save_metrics(results_dir, "01_distortions_baselines", effects.metri
 # ## What this page found
 
 # %%
-Markdown(effects.findings(measured, tsne, cfg.data.family))
+Markdown(editions.findings("distortions_baselines", saved, effects.findings(measured, tsne, cfg.data.family)))
+
+# %% [markdown]
+# ## At scale — the recorded editions
+#
+# This page's tables and figures as recorded by `deepcorrect record` on profiles worth reading — a
+# well-trained network on real photographs — drawn by the same functions as above, each with the claims it
+# decides. Each edition says which commit, code, data and machine made it.
+
+# %% tags=["remove-input"]
+for part in editions.at_scale("distortions_baselines"):
+    display(part)
 
 # %% [markdown]
 # ## Provenance

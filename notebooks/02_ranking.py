@@ -28,9 +28,10 @@
 # most susceptible ones), the spread of τ per layer, and the "# corrected per layer" rows of **Tables 5 and 9**.
 
 # %% tags=["hide-cell"]
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
-from deepcorrect import pipeline as pipe, plots
+from deepcorrect import claims, pipeline as pipe, plots
+from deepcorrect.editions import render as editions
 from deepcorrect.config import resolve
 from deepcorrect.sections import correction_priority as priority
 from deepcorrect.store import Store
@@ -103,7 +104,7 @@ plots.ideal_curves(fig4, "Figure 4 — ideal correction of the top β₁ filters
 fig4.set_index(["kind", "selection"]).style.format("{:.3f}")
 
 # %%
-Markdown(priority.describe_first_layer(fig4, cfg.data.family))
+Markdown(claims.guard(cfg.name, priority.describe_first_layer(fig4, cfg.data.family)))
 
 # %% [markdown]
 # ## Figure 5 — correcting β = 50 % of one layer at a time
@@ -117,7 +118,7 @@ fig5 = priority.ideal_correction(cfg, store, model, data, rank, "figure5",
 plots.ideal_curves(fig5, "Figure 5 — ideal correction of 50 % of the filters of a single layer");
 
 # %%
-Markdown(priority.describe_layers(fig5, rank, cfg.data.family))
+Markdown(claims.guard(cfg.name, priority.describe_layers(fig5, rank, cfg.data.family)))
 
 # %% [markdown]
 # ## Figure 6 — which first-layer filters are most susceptible
@@ -146,7 +147,18 @@ saved = pipe.save_metrics(results_dir, "02_ranking", priority.metrics(cfg, rank,
 # ## What this page found
 
 # %%
-Markdown(priority.findings(fig4, fig5, rank, cfg.data.family))
+Markdown(editions.findings("ranking", saved, priority.findings(fig4, fig5, rank, cfg.data.family)))
+
+# %% [markdown]
+# ## At scale — the recorded editions
+#
+# This page's tables and figures as recorded by `deepcorrect record` on profiles worth reading — a
+# well-trained network on real photographs — drawn by the same functions as above, each with the claims it
+# decides. Each edition says which commit, code, data and machine made it.
+
+# %% tags=["remove-input"]
+for part in editions.at_scale("ranking"):
+    display(part)
 
 # %% [markdown]
 # ## Provenance

@@ -25,9 +25,10 @@
 # with paired t-tests), and the training curves of every model.
 
 # %% tags=["hide-cell"]
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
-from deepcorrect import diagrams, named_models as named, pipeline as pipe, plots
+from deepcorrect import claims, diagrams, named_models as named, pipeline as pipe, plots
+from deepcorrect.editions import render as editions
 from deepcorrect.config import resolve
 from deepcorrect.correction import corrected_layers
 from deepcorrect.paper import TABLE_5_P, correction_table
@@ -149,9 +150,6 @@ main["awgn"].style.format("{:.4f}", subset=main["awgn"].columns[:-1]).format("{:
 cifar.compare_table(main["awgn"], "awgn").style.format("{:.4f}", na_rep="–").format(
     "{:,.0f}", subset=["measured # Params", "paper # Params"])
 
-# %%
-Markdown(cifar.describe_claims(main))
-
 # %% [markdown]
 # ### Deepcorr-k against Finetune-k, with statistics
 #
@@ -170,7 +168,7 @@ formats = {"Deepcorr Avg": "{:.4f}", "Finetune Avg": "{:.4f}", "Baseline Avg": "
 versus.style.format(formats)
 
 # %%
-Markdown(cifar.describe_deepcorr_vs_finetune(versus))
+Markdown(claims.guard(cfg.name, cifar.describe_deepcorr_vs_finetune(versus)))
 
 # %% [markdown]
 # ## Table 5 — local vs global ranking for Deepcorr-6c
@@ -184,9 +182,9 @@ table5
 
 # %%
 lg = cifar.ttest_local_vs_global(tables)
-Markdown(f"Paired t-test, global vs local, over the clean column and six levels of both kinds "
+Markdown(claims.guard(cfg.name, f"Paired t-test, global vs local, over the clean column and six levels of both kinds "
          f"({lg['pairs']} pairs): mean difference {lg['global − local (mean)']:+.4f}, p = {lg['p-value']:.4f} "
-         f"(the paper: p = {TABLE_5_P}). " + cifar.describe_local_global(lg))
+         f"(the paper: p = {TABLE_5_P}). " + cifar.describe_local_global(lg)))
 
 # %% [markdown]
 # ## Figure 9 and Table 6 — ranked vs random vs least-susceptible filters
@@ -209,7 +207,7 @@ table6 = cifar.table_6(cfg, fig9, first)
 table6.style.format({"ranked − random (mean)": "{:+.4f}", "t": "{:.2f}", "p-value": "{:.4g}"})
 
 # %%
-Markdown(cifar.describe_ranked_random(fig9, table6))
+Markdown(claims.guard(cfg.name, cifar.describe_ranked_random(fig9, table6)))
 
 # %% [markdown]
 # ## Training curves
@@ -232,7 +230,18 @@ saved = pipe.save_metrics(results_dir, "03_deepcorrect_cifar", cifar.metrics(
 # ## What this page found
 
 # %%
-Markdown(cifar.findings(versus, lg, table6))
+Markdown(editions.findings("deepcorrect_cifar", saved))
+
+# %% [markdown]
+# ## At scale — the recorded editions
+#
+# This page's tables and figures as recorded by `deepcorrect record` on profiles worth reading — a
+# well-trained network on real photographs — drawn by the same functions as above, each with the claims it
+# decides. Each edition says which commit, code, data and machine made it.
+
+# %% tags=["remove-input"]
+for part in editions.at_scale("deepcorrect_cifar"):
+    display(part)
 
 # %% [markdown]
 # ## Provenance

@@ -36,7 +36,7 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown
 
-from deepcorrect import diagrams, named_models as named, pipeline as pipe, plots
+from deepcorrect import claims, diagrams, named_models as named, pipeline as pipe, plots
 from deepcorrect.config import alexnet_profile, resolve
 from deepcorrect.paper import TABLE_9, TABLE_9_P, alexnet_averages
 from deepcorrect.sections import (cifar_analysis as cifar, correction_priority as priority,
@@ -136,8 +136,8 @@ fig5 = priority.ideal_correction(cfg, store, model, data, rank, "figure5",
 plots.ideal_curves(fig5, "Figure 5 (AlexNet) — ideal correction of 75 % of the filters of a single layer");
 
 # %%
-Markdown(priority.describe_first_layer(fig4, cfg.data.family) + " "
-         + priority.describe_layers(fig5, rank, cfg.data.family))
+Markdown(claims.guard(cfg.name, priority.describe_first_layer(fig4, cfg.data.family) + " "
+                     + priority.describe_layers(fig5, rank, cfg.data.family)))
 
 # %% [markdown]
 # ## Figures 3b and 8b — AlexNet and Deepcorr-5, drawn from the built modules
@@ -204,7 +204,7 @@ imagenet.compare_alexnet(main["awgn"], "awgn", restoration["awgn"]).style.format
 alexnet_averages()
 
 # %%
-Markdown(imagenet.describe_alexnet_claims(main, restoration))
+Markdown(claims.guard(cfg.name, imagenet.describe_alexnet_claims(main, restoration)))
 
 # %% [markdown]
 # ## Table 9 — local vs global ranking for Deepcorr-5
@@ -216,9 +216,9 @@ cifar.local_vs_global(tables, records, "Deepcorr-5", "Deepcorr-5-global", paper=
 
 # %%
 lg = cifar.ttest_local_vs_global(tables, "Deepcorr-5", "Deepcorr-5-global")
-Markdown(f"Paired t-test, global vs local, over the clean column and six levels of both kinds "
+Markdown(claims.guard(cfg.name, f"Paired t-test, global vs local, over the clean column and six levels of both kinds "
          f"({lg['pairs']} pairs): mean difference {lg['global − local (mean)']:+.4f}, p = {lg['p-value']:.4f} "
-         f"(the paper: p = {TABLE_9_P}). " + cifar.describe_local_global(lg))
+         f"(the paper: p = {TABLE_9_P}). " + cifar.describe_local_global(lg)))
 
 # %% [markdown]
 # ## Tables 10–12 — correction-unit variants
@@ -299,7 +299,7 @@ saved = pipe.save_metrics(results_dir, "04_imagenet_alexnet", imagenet.metrics(c
 
 # %%
 tables_test = named.subsets(cfg, data)[2]  # the test images of Tables 7–8
-Markdown(imagenet.findings(main, diffs, records, len(tables_test)))
+Markdown(claims.guard(cfg.name, imagenet.findings(main, diffs, records, len(tables_test))))
 
 # %% [markdown]
 # ## Provenance

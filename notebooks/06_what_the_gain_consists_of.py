@@ -34,6 +34,7 @@
 from IPython.display import Markdown, display
 
 from deepcorrect import pipeline as pipe, plots
+from deepcorrect.editions import render as editions
 from deepcorrect.config import resolve
 from deepcorrect.sections import what_the_gain_consists_of as gain
 from deepcorrect.store import Store
@@ -107,11 +108,22 @@ for kind, t in tests.items():
 # %% [markdown]
 # ## What the measurement says
 
-# %%
-Markdown(gain.verdict(summaries, tests))
-
 # %% tags=["hide-cell"]
 saved = pipe.save_metrics(results_dir, "06_what_the_gain_consists_of", gain.metrics(cfg, seeds, summaries, tests, runs))
+
+# %%
+Markdown(editions.findings("what_the_gain_consists_of", saved, gain.verdict(summaries, tests)))
+
+# %% [markdown]
+# ## At scale — the recorded editions
+#
+# This page's tables and figures as recorded by `deepcorrect record` on profiles worth reading — a
+# well-trained network on real photographs — drawn by the same functions as above, each with the claims it
+# decides. Each edition says which commit, code, data and machine made it.
+
+# %% tags=["remove-input"]
+for part in editions.at_scale("what_the_gain_consists_of"):
+    display(part)
 
 # %% [markdown]
 # ## Provenance

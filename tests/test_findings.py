@@ -42,13 +42,10 @@ def test_page_04_calls_deepcorr_vs_finetune_only_beyond_two_standard_errors(gap,
     assert verdict in text and "standard error ≈ 0.008" in text
 
 
-def test_page_03_counts_only_significant_wins_and_losses():
+@pytest.mark.parametrize("diff,p,says", [(0.002, 0.6, "similar, as the paper finds"),
+                                         (0.083, 0.2, "cannot tell the two apart, which is not the same as similar"),
+                                         (0.03, 0.01, "significant (p < 0.05), unlike the paper's")])
+def test_page_03_calls_global_and_local_similar_only_when_the_difference_is_small(diff, p, says):
     from deepcorrect.sections import cifar_analysis
-    versus = pd.DataFrame([{"kind": "blur", "k": 1, "gain": 0.05, "p-value": 0.01},
-                           {"kind": "blur", "k": 3, "gain": 0.01, "p-value": 0.40},
-                           {"kind": "blur", "k": 6, "gain": -0.03, "p-value": 0.02}]).set_index(["kind", "k"])
-    table6 = pd.DataFrame({"ranked − random (mean)": [0.02, -0.01], "p-value": [0.01, 0.01]})
-    text = cifar_analysis.findings(versus, {"global − local (mean)": 0.001, "p-value": 0.5, "pairs": 14}, table6)
-    assert "ahead for k = [1], behind for k = [6], not separable for k = [3]" in text
-    assert "no significant difference, as in the paper" in text
-    assert "ranked ahead at 1 of 2 sizes, significantly at 1" in text
+    text = cifar_analysis.describe_local_global({"global − local (mean)": diff, "p-value": p, "pairs": 14})
+    assert says in text and ("as in the paper" not in text)

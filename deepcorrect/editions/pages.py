@@ -95,5 +95,4 @@ def _headless() -> None:
         display.display = _quiet  # type: ignore[attr-defined]
         package = types.ModuleType("IPython")
         package.display = display  # type: ignore[attr-defined]
-        sys.modules.setdefault("IPython", package)
-        sys.modules.setdefault("IPython.display", display)
+        sys.modules["IPython"], sys.modules["IPython.display"] = package, display

@@ -57,29 +57,29 @@ def scoreboard(editions: dict[str, dict]) -> pd.DataFrame:
     """One row per claim, kind and edition: the paper's number, the measured one, the verdict and its test."""
     rows = []
     for claim in claims_module.CLAIMS:
-        for name, edition in editions.items():
-            metrics = edition_metrics(edition)
-            for v in claims_module.decide(claim, metrics):
-                rows.append({"#": claim.number, "claim": claim.text, "where": claim.where, "edition": name,
-                             "kind": v.kind, "paper": v.paper, "measured": v.measured,
-                             "verdict": VERDICT_MARK.get(v.verdict, v.verdict), "decided by": v.test})
+        verdicts = [(name, v) for name, e in editions.items() for v in claims_module.decide(claim, edition_metrics(e))]
         if not editions:
-            rows.append({"#": claim.number, "claim": claim.text, "where": claim.where, "edition": "—", "kind": "—",
-                         "paper": "—", "measured": "—", "verdict": "not measured", "decided by": "no edition"})
+            verdicts = [("—", claims_module.decide(claim, {})[0])]
+        for name, v in verdicts:
+            rows.append({"#": claim.number, "claim": f"{claim.text} ({claim.where})",
+                         "edition": name if v.kind == "—" else f"{name} · {v.kind}", "paper": v.paper,
+                         "measured": v.measured, "verdict": VERDICT_MARK.get(v.verdict, v.verdict),
+                         "decided by": v.test})
     return pd.DataFrame(rows)
 
 
 def scoreboard_markdown(editions: dict[str, dict]) -> str:
-    """The front page's scoreboard: a sentence per edition, then the table (claim text once per claim)."""
+    """The front page's scoreboard: a sentence per edition, the count of verdicts, then the table (each claim's
+    text once, on its first row)."""
     board = scoreboard(editions)
     counts = board["verdict"].value_counts()
     lines = [describe_edition(name, e) for name, e in editions.items()]
-    lines.append(" · ".join(f"{n} {v}" for v, n in counts.items()) + f" — {len(board)} rows over "
-                 f"{board['#'].nunique()} claims.")
+    lines.append("Verdicts: " + ", ".join(f"{v} {n}" for v, n in counts.items()) + f" ({len(board)} rows, "
+                 f"{board['#'].nunique()} claims).")
     shown = board.copy()
-    repeat = shown["#"].eq(shown["#"].shift())
-    shown.loc[repeat, ["claim", "where"]] = ""
-    shown["#"] = shown["#"].where(~repeat, "")
+    first = ~shown["#"].eq(shown["#"].shift())
+    shown["claim"] = [f"**{n}** {c}" if f else "" for n, c, f in zip(shown["#"], shown["claim"], first)]
+    shown = shown.drop(columns="#")
     header = "| " + " | ".join(shown.columns) + " |\n|" + "---|" * len(shown.columns)
     body = "\n".join("| " + " | ".join(str(v).replace("|", "/") for v in row) + " |"
                      for row in shown.itertuples(index=False))
@@ -179,3 +179,19 @@ def at_scale(page: str, folder: str | Path = "editions") -> list[Any]:
 def live_verdicts(page: str, metrics_file: str | Path) -> pd.DataFrame:
     """The verdicts of the live run's page, from the metrics file it just saved."""
     return verdict_table(page, {page: json.loads(Path(metrics_file).read_text())})
+
+
+def findings(page: str, metrics_file: str | Path, described: str = "") -> str:
+    """A page's closing "What this page found": the claims it decides, as bullets computed from the metrics
+    file it saved (the same computation as the scoreboard's), then ``described`` — the page's own reading of
+    its numbers — where the run can decide; on a smoke budget, the code-path-only sentence instead."""
+    metrics = {page: json.loads(Path(metrics_file).read_text())}
+    profile = metrics[page].get("profile", "")
+    bullets = [f"- **Claim {c.number}** ({c.where}{'' if v.kind == '—' else ', ' + v.kind}) — {c.text}: "
+               f"**{v.verdict}**. Measured: {v.measured}; the paper: {v.paper}. Decided by: {v.test}."
+               for c, v in claims_module.page_verdicts(page, metrics)]
+    smoke = profile in claims_module.SMOKE_PROFILES
+    parts = [claims_module.guard(profile, "")] if smoke else []
+    parts += ["\n".join(bullets)] if bullets else []
+    parts += [described] if described and not smoke else []
+    return "\n\n".join(p for p in parts if p)

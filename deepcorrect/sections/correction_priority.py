@@ -106,8 +106,11 @@ def describe_first_layer(fig4: pd.DataFrame, family: str = "cifar") -> str:
 
 
 def describe_layers(per_layer: pd.DataFrame, rank, family: str = "cifar") -> str:
-    """Which single layer's ideal correction recovers most (the paper: the first for CIFAR, conv-2 for
-    AlexNet)."""
+    """Which single layer's ideal correction recovers most and whether the gain falls with depth (the paper:
+    the first best for CIFAR, conv-2 for AlexNet, "as we go deeper … accuracy diminishes"), by the rank
+    correlation of the gain with depth; with how many images the ranking rests on."""
+    from scipy.stats import spearmanr
+
     paper_best = rank.layers[FIGURE_5_BEST[family]]
     parts = []
     for kind in rank.kinds:
@@ -115,11 +118,18 @@ def describe_layers(per_layer: pd.DataFrame, rank, family: str = "cifar") -> str
         avg = rows[COLUMNS].mean(axis=1)
         best = avg.idxmax()
         order = " > ".join(avg.sort_values(ascending=False).index)
-        verdict = (f"agrees with the paper ({paper_best} is best)" if best == paper_best
-                   else f"differs from the paper, which finds {paper_best} best")
+        rho, p = spearmanr(range(len(avg)), avg.to_numpy()) if len(avg) > 2 else (float("nan"), 1.0)
+        falls = rho < 0 and p < 0.05
+        verdict = ("agrees with the paper" if best == paper_best and falls else
+                   f"agrees that {paper_best} is best, but the gain does not fall significantly with depth"
+                   if best == paper_best else f"differs from the paper, which finds {paper_best} best"
+                   + (" and a gain that falls with depth" if not falls else ""))
         parts.append(f"{'Blur' if kind == 'blur' else 'AWGN'}: average top-1 after correcting one layer ranks "
-                     f"{order}; the best is {best} — this {verdict}.")
-    return " ".join(parts)
+                     f"{order}; the best is {best}, Spearman ρ of gain with depth {rho:+.2f} (p = {p:.2g}) — this "
+                     f"{verdict}.")
+    steps = len(rank.levels) * rank.n_images
+    return " ".join(parts) + (f" The ranking rests on {rank.n_images} images: each filter's τ̄ moves in steps of "
+                              f"1/{steps}.")
 
 
 def top_filters(rank, k: int = 5) -> pd.DataFrame:

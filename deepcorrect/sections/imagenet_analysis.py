@@ -185,9 +185,11 @@ def describe_alexnet_claims(tables: dict[str, pd.DataFrame], restoration: dict[s
         r_base = float(rest["Avg"].iloc[0])
         parts.append(
             f"**{title}.** Deepcorr-5 vs Finetune-8: {gain:+.0%} relative Avg (the paper: "
-            f"{paper_gain[0]:+.0%}), Deepcorr-5c {gain_c:+.0%} (the paper: {paper_gain[1]:+.0%}); the claim "
-            f"\"Deepcorr-5 beats Finetune-8\" {'holds' if gain > 0 else 'fails'} here. The best model is {best} "
-            f"({avg[best]:.3f}; the paper: Deepcorr-5c). Deepcorr-5-no-bn is "
+            f"{paper_gain[0]:+.0%}), Deepcorr-5c {gain_c:+.0%} (the paper: {paper_gain[1]:+.0%}); whether that "
+            f"decides the claim, with its standard error, closes the page. The best trained model is {best} "
+            f"({avg[best]:.3f}; the paper: Deepcorr-5c), the untouched baseline {avg['Baseline']:.3f}"
+            f"{' — above every trained model' if avg['Baseline'] > avg.drop('Baseline').max() else ''}. "
+            f"Deepcorr-5-no-bn is "
             f"{'below' if avg['Deepcorr-5-no-bn'] < avg['Deepcorr-5'] else 'not below'} Deepcorr-5 "
             f"({avg['Deepcorr-5-no-bn']:.3f} vs {avg['Deepcorr-5']:.3f}; the paper: below). "
             f"{rest.index[-1]} moves the baseline's Avg on the restored images from {r_base:.3f} to {r_avg:.3f} at "
@@ -209,6 +211,9 @@ def findings(tables: dict[str, pd.DataFrame], diffs: dict[str, dict], records: d
         se = float(np.sqrt(2 * p * (1 - p) / max(n_test * (NUM_LEVELS + 1), 1)))
         verdict = ("agrees with the paper" if gap > 2 * se else "disagrees with the paper" if gap < -2 * se
                    else "is within two standard errors of zero: too close to call at this size")
+        if "Baseline" in avg and avg["Baseline"] > max(avg["Deepcorr-5"], avg["Finetune-8"]):
+            verdict = (f"decides nothing: both end below the untouched baseline ({avg['Baseline']:.3f}), so the "
+                       "training did not help either — code path only")
         d = diffs.get(kind, {})
         classes = f"; better on {d['better']} of {len(d['difference'])} classes (paper {FIGURE_11_COUNTS[kind]['better']} " \
                   f"of 1000)" if d else ""
