@@ -6,13 +6,14 @@ STAMP   = $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PROFILE ?= smoke
 BOOK_ARGS ?=
 
-.PHONY: help venv book test test-slow test-all check-book bench clean
+.PHONY: help venv book test test-slow test-all check-book check-editions bench clean
 
 help:
 	@echo "make book        build the whole book on the embedded default profile (CPU, no download)"
 	@echo "make test        run the fast tier of the test suite (about 3 minutes on 2 cores)"
 	@echo "make test-all    run every test: the fast tier, then every notebook, multi-process and kill/resume run"
 	@echo "make check-book  screenshot every page of the built book in headless Chromium and check it"
+	@echo "make check-editions  recompute a cheap slice of every recorded edition and fail if it moved"
 	@echo "make bench       run the benchmarks in bench/"
 	@echo "make book PROFILE=cifar10-jpg BOOK_ARGS='-p epochs=5'   another profile"
 
@@ -40,6 +41,9 @@ test-all: test test-slow
 
 check-book: $(STAMP)
 	$(BIN)/deepcorrect check-book
+
+check-editions: $(STAMP)
+	$(BIN)/deepcorrect check-editions
 
 bench: $(STAMP)
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
