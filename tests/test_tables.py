@@ -35,3 +35,23 @@ def test_a_provenance_table_is_collapsed_and_text_is_escaped():
 def test_a_column_may_keep_its_own_format():
     page = show(pd.DataFrame({"relative gain": [0.123]}), formats={"relative gain": "{:+.1%}"}).html
     assert "+12.3%" in page
+
+
+def test_the_notebooks_show_tables_through_the_library_and_return_their_figures():
+    """No pandas styling in the visible code; a figure is the cell's value (a trailing ';' would hide it now
+    that figures are detached from pyplot); provenance collapsed."""
+    import ast
+
+    import jupytext
+
+    from conftest import REPO
+    from deepcorrect.book import notebook_sources
+
+    for src in notebook_sources(REPO):
+        text = src.read_text()
+        assert ".style." not in text and "highlight_max" not in text, src.name
+        assert "collapsed=True" in text, src.name
+        for cell in jupytext.read(src).cells:
+            if cell.cell_type == "code":
+                ast.parse(cell.source)
+                assert not cell.source.rstrip().endswith(";"), (src.name, cell.source[-80:])
