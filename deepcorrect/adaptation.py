@@ -1,7 +1,7 @@
 """Baselines that correct no filter, for page 06 ("what the gain consists of"): BN adaptation and TENT.
 
 The authors' release trains its units with Keras 1, whose "frozen" BatchNorms still normalise with batch
-statistics and update their running statistics (PAPER_NOTES). Re-estimating BN statistics on distorted images
+statistics and update their running statistics (Keras 1's BatchNormalization in training mode). Re-estimating BN statistics on distorted images
 is a known strong corruption baseline by itself (BN adaptation: Schneider et al., NeurIPS 2020), and test-time
 entropy minimisation over the BN affine parameters (TENT: Wang et al., ICLR 2021) came after the paper. Both
 act only on BatchNorm layers; a network without them (AlexNet) has no such baseline ("not applicable").

@@ -321,11 +321,12 @@ def _resolve_cli(args: argparse.Namespace):
 
 
 def _cmd_check_book(args: argparse.Namespace) -> int:
-    from .book_check import check_pages, screenshot_pages
+    from .book_check import check_layout, check_pages, screenshot_pages
 
     html = Path("_build") / "html"
     problems = check_pages(html)
     shots = screenshot_pages(html, Path(args.out))
+    problems += check_layout(html)
     print(f"{len(shots)} screenshots in {args.out}/")
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)

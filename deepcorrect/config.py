@@ -277,7 +277,7 @@ class RestoreConfig:
 @dataclass(frozen=True)
 class TransferConfig:
     transfer_source: str = "embedded"  # embedded (a fresh seeded draw) | folder (class folders, e.g. Caltech-101)
-    transfer_root: str = ""  # folder of class folders, or a .tar.gz of one (Caltech-101: ../shared/data/…)
+    transfer_root: str = ""  # folder of class folders, or a .tar.gz of one (Caltech-101: data/caltech101-224.tar.gz)
     exclude: tuple[str, ...] = ("BACKGROUND_Google",)  # class folders left out (Caltech-101's clutter class)
     feature_layer: str = "fc6"  # fc6 (Caltech-101/256: after its ReLU, as DeCAF6) | fc7 (SUN-397)
     splits: int = 5  # random splits averaged over (the paper: 5)
@@ -317,7 +317,9 @@ class Profile:
     device: str = "cpu"  # cpu | cuda | cuda:N | auto
 
 
-_SHARED_CIFAR10 = "../shared/data/cifar10-jpg.tar.gz"
+#: The conventional data folder, relative to the working directory (``data/README``-style layout: archives and
+#: ``pretrained/`` weights side by side); ``-p data_root=…`` points elsewhere.
+_CIFAR10_JPG = "data/cifar10-jpg.tar.gz"
 
 
 #: The input normalisation of Caffe AlexNets trained here from scratch: He initialisation assumes inputs of unit
@@ -327,7 +329,7 @@ FROM_SCRATCH_INPUTS = "standardized"
 
 
 def _pretrained_resnet(depth: int) -> Profile:
-    """A CIFAR-10 ResNet with published weights: the JPEG tree and weights in ../shared/data, or with
+    """A CIFAR-10 ResNet with published weights: the JPEG tree and weights in data/, or with
     ``download=true`` where those are absent, torchvision's CIFAR-10 and the weights from their public address."""
     arch = f"resnet{depth}"
     weights, _, _ = PRETRAINED[arch]
@@ -336,16 +338,16 @@ def _pretrained_resnet(depth: int) -> Profile:
     test = 100
     return Profile(
         f"{arch}-cifar10",
-        f"Real photographs and a well-trained network nobody here trained: the CIFAR-10 JPEG tree from "
-        f"../shared/data (1,000 training and 50 held-out images per class, the whole 10,000-image test set for "
+        f"Real photographs and a well-trained network nobody here trained: the CIFAR-10 JPEG tree "
+        f"data/cifar10-jpg.tar.gz (1,000 training and 50 held-out images per class, the whole 10,000-image test set for "
         f"Tables 1–2) and the pretrained ResNet-{depth} of He et al. (2016) with its published weights "
         f"(reported test error on the original CIFAR-10: {REPORTED_ERROR[arch]:.2%}). No baseline is "
         f"trained. Every conv layer is ranked on 10 held-out images per class; Finetune/Deepcorr models train "
         f"{epochs} epochs on {per_class} images per class and are measured on {test} test images per class. The "
         f"AlexNet pages (04–05) run smoke-alexnet: no pretrained AlexNet exists here.",
-        data=DataConfig(source="folder", root=_SHARED_CIFAR10, fallback="cifar10", train_per_class=1050,
+        data=DataConfig(source="folder", root=_CIFAR10_JPG, fallback="cifar10", train_per_class=1050,
                         val_per_class=50),
-        model=ModelConfig(arch=arch, weights=f"../shared/data/pretrained/{weights}"),
+        model=ModelConfig(arch=arch, weights=f"data/pretrained/{weights}"),
         train=TrainConfig(epochs=0, batch_size=128),
         eval=EvalConfig(ideal_per_class=50),
         rank=RankingConfig(per_class=10),
@@ -365,9 +367,9 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             rank=RankingConfig(per_class=5),
             correct=CorrectConfig(correct_epochs=2, correct_lr_step=1, correct_batch_size=40,
                                   correct_train_per_class=40, correct_test_per_class=20, draws=2)),
-    Profile("cifar10-jpg", "Real photographs: the CIFAR-10 JPEG tree from ../shared/data, 1,000 training, "
+    Profile("cifar10-jpg", "Real photographs: the CIFAR-10 JPEG tree data/cifar10-jpg.tar.gz, 1,000 training, "
             "100 validation and 200 test images per class, All-Conv-BN at width 0.5, CPU-feasible.",
-            data=DataConfig(source="folder", root=_SHARED_CIFAR10, train_per_class=1100, test_per_class=200,
+            data=DataConfig(source="folder", root=_CIFAR10_JPG, train_per_class=1100, test_per_class=200,
                             val_per_class=100),
             model=ModelConfig(width=0.5),
             train=TrainConfig(epochs=15, batch_size=128, lr=0.05),
@@ -399,13 +401,13 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
                                   finetune_lr=0.001, correct_train_per_class=30, correct_test_per_class=20),
             restore=RestoreConfig(restore_per_class=1, restore_max=3),
             transfer=TransferConfig(splits=2, svm_test_per_class=5)),
-    Profile("imagenette", "Real ImageNet photographs: Imagenette160 from ../shared/data (10 classes, 450 training "
+    Profile("imagenette", "Real ImageNet photographs: Imagenette160 from data/imagenette160.tar.gz (10 classes, 450 training "
             "and 50 validation images per class, 100 per class of its validation split for the tables), resized to "
             "160×160, distorted there and seen as 144 px crops (the release's order at its 256 → 227 scale); the Caffe AlexNet at width 0.5 trained from scratch here (not ImageNet-pretrained); "
             "Finetune/Deepcorr models 3 epochs on 100 images per class; transfer to the real Caltech-101 (5 splits, "
             "every other image tested, as the paper). On 2 CPU cores page 04 takes about 2 h and page 05 about "
             "75 min (101-class SVMs with the lbfgs solver).",
-            data=DataConfig(source="folder", root="../shared/data/imagenette160.tar.gz", family="imagenet",
+            data=DataConfig(source="folder", root="data/imagenette160.tar.gz", family="imagenet",
                             image_size=160, stretch=True, crop=144, test_per_class=100, val_per_class=50),
             model=ModelConfig(arch="alexnet_caffe", width=0.5, inputs=FROM_SCRATCH_INPUTS),
             train=TrainConfig(epochs=15, batch_size=64, lr=0.01, lr_step=6, crop_pad=0),
@@ -413,7 +415,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             correct=CorrectConfig(variant="cw", correct_epochs=3, correct_lr_step=2, correct_batch_size=50,
                                   finetune_lr=0.001, correct_train_per_class=100),
             restore=RestoreConfig(restore_per_class=2),
-            transfer=TransferConfig(transfer_source="folder", transfer_root="../shared/data/caltech101-224.tar.gz",
+            transfer=TransferConfig(transfer_source="folder", transfer_root="data/caltech101-224.tar.gz",
                                     svm_solver="lbfgs")),
     Profile("imagenet", "The paper's §5.2 at full scale (GPU): ILSVRC2012 train/val ImageFolder trees under "
             "data/imagenet, the release's preprocessing (resize to 256×256, distort, centre-crop 227, mean-subtracted "
@@ -502,7 +504,7 @@ def resolve(profile: str | Profile, **overrides: Any) -> Profile:
 
 
 def _downloadable(profile: Profile) -> Profile:
-    """With ``download`` on and the profile's data folder or archive absent (a machine without ../shared), its
+    """With ``download`` on and the profile's data folder or archive absent (a clone without data/), its
     ``fallback``: torchvision's dataset under data/<name>, fetched when missing. What is read is then what the
     config says, so artifact keys tell the two apart."""
     data = profile.data

@@ -6,6 +6,8 @@ test checks that README's copy matches), so a newcomer can go from "Table 6" to 
 
 from __future__ import annotations
 
+import re
+
 #: (paper item, notebook stem, the heading it appears under, the library functions that compute it)
 PAPER_MAP: tuple[tuple[str, str, str, str], ...] = (
     ("Figure 1", "01_distortions_baselines", "Figure 1",
@@ -40,7 +42,7 @@ PAPER_MAP: tuple[tuple[str, str, str, str], ...] = (
      "sections.cifar_analysis.compare_table"),
     ("Table 5", "03_deepcorrect_cifar", "Table 5",
      "sections.cifar_analysis.local_vs_global, sections.cifar_analysis.ttest_local_vs_global"),
-    ("Table 6, Figure 9", "03_deepcorrect_cifar", "Figure 9 and Table 6",
+    ("Figure 9, Table 6", "03_deepcorrect_cifar", "Figure 9 and Table 6",
      "sections.cifar_analysis.figure9_names, sections.cifar_analysis.table_6, "
      "sections.cifar_analysis.ttest_ranked_vs_random"),
     ("Table 10 (parameters)", "03_deepcorrect_cifar", "The correction unit",
@@ -66,11 +68,19 @@ PAPER_MAP: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
+def paper_order(item: str) -> tuple:
+    """Sort key of a map row in the paper's order: Figures 1, 2, 3, … then Tables 1, 2, … then the rest; the
+    CIFAR row before the AlexNet one of the same item."""
+    kind = next((i for i, word in enumerate(("Figure", "Table", "Algorithm")) if item.startswith(word)), 3)
+    number = re.search(r"\d+", item)
+    return kind, int(number.group()) if number else 0, "AlexNet" in item or "ImageNet" in item
+
+
 def map_markdown(links: bool = True) -> str:
     """The map as a Markdown table; ``links`` makes the pages MyST cross-references (the book), else plain
     notebook names (README)."""
     lines = ["| paper | page | section | computed by (`deepcorrect.`…) |", "| --- | --- | --- | --- |"]
-    for item, page, section, functions in PAPER_MAP:
+    for item, page, section, functions in sorted(PAPER_MAP, key=lambda row: paper_order(row[0])):
         where = f"{{doc}}`{page}`" if links else f"`notebooks/{page}.py`"
         lines.append(f"| {item} | {where} | {section} | `{functions}` |")
     return "\n".join(lines) + "\n"

@@ -6,7 +6,7 @@ layer, y_sel ← y_sel + F(y_sel), right at the conv's output — so before its 
 (its last layer is zero-initialised), so attaching units leaves a network's predictions unchanged until they
 are trained.
 
-Variants (parameter counts match the paper's tables exactly; see PAPER_NOTES):
+Variants (parameter counts match the paper's Tables 3, 4 and 10 exactly):
 
 - ``identity`` — the project's CIFAR unit (the default): the release's layer sizes, BN(C) → 1×1 C→W → BN →
   3×3 → BN → 3×3 → BN → 1×1 W→C → BN(C), W = 64, the last BN zero-initialised; the network's own BN after the

@@ -14,6 +14,7 @@ from torch import nn
 
 from .correction import CorrectedConv, CorrectionUnit
 from .models.common import InputNorm
+from .plots import COLUMN_WIDTH, new_axes
 
 FROZEN, TRAINED, UNIT = "#d9d9d9", "#9ecae1", "#fdae6b"
 
@@ -124,7 +125,8 @@ def network_figure(model: nn.Module, title: str, show_training: bool = True) -> 
     if not show_training:
         boxes = [Box(b.text, False, b.unit) for b in boxes]
     has_units = any(b.unit for b in boxes)
-    fig, ax = plt.subplots(figsize=(9 if has_units else 6, 0.42 * len(boxes) + 0.9))
+    fig, axes = new_axes(1, 1, height=0.42 * len(boxes) + 0.9, width=COLUMN_WIDTH if has_units else 5.2)
+    ax = axes[0, 0]
     ax.set_xlim(0, 10 if has_units else 6)
     ax.set_ylim(-len(boxes) - 0.2, 0.8)
     ax.axis("off")
@@ -142,7 +144,6 @@ def network_figure(model: nn.Module, title: str, show_training: bool = True) -> 
         handles = [FancyBboxPatch((0, 0), 1, 1, fc=c, ec="#444") for c in (FROZEN, TRAINED, UNIT)]
         ax.legend(handles, ["frozen", "trains", "correction unit"][:3 if has_units else 2], loc="lower right",
                   fontsize=7, frameon=False)
-    fig.tight_layout()
     return fig
 
 
@@ -151,7 +152,8 @@ def unit_figure(layer: CorrectedConv, title: str) -> plt.Figure:
     sum replaces the corrected filters' outputs."""
     chain = unit_boxes(layer.unit)
     n = len(chain)
-    fig, ax = plt.subplots(figsize=(5.5, 0.55 * (n + 2) + 0.6))
+    fig, axes = new_axes(1, 1, height=0.55 * (n + 2) + 0.6, width=5.5)
+    ax = axes[0, 0]
     ax.set_xlim(0, 6)
     ax.set_ylim(-n - 1.6, 0.8)
     ax.axis("off")
@@ -165,5 +167,4 @@ def unit_figure(layer: CorrectedConv, title: str) -> plt.Figure:
     _arrow(ax, (4.6, 0), (2.85, -n - 1), connectionstyle="arc3,rad=-0.35")
     ax.text(5.2, -n / 2, "identity", fontsize=7.5, rotation=90, va="center")
     ax.set_title(title, fontsize=10)
-    fig.tight_layout()
     return fig

@@ -18,6 +18,25 @@ TABLE_1_2_AVG = {"blur": {"ImageNet": 0.2305, "CIFAR-100": 0.2502},
                  "awgn": {"ImageNet": 0.2375, "CIFAR-100": 0.3147}}
 
 
+#: The dataset each family's published numbers were measured on, and its class count (Tables 1–4: CIFAR-100;
+#: Tables 1–2 and 7–12: ImageNet 2012, 1,000 classes).
+PAPER_DATASETS = {"cifar": ("CIFAR-100", 100), "imagenet": ("ImageNet", 1000)}
+
+
+def comparable(family: str, num_classes: int) -> bool:
+    """Whether a measurement can be subtracted from the paper's: same dataset family and class count."""
+    return PAPER_DATASETS[family][1] == num_classes
+
+
+def comparability(family: str, num_classes: int) -> str:
+    """A sentence for a table whose measured rows cannot be set against the paper's (empty when they can)."""
+    if comparable(family, num_classes):
+        return ""
+    name, classes = PAPER_DATASETS[family]
+    return (f"The measured rows come from a {num_classes}-class task, the paper's from {name} ({classes:,} "
+            f"classes): the two are not comparable, so no measured − paper difference is shown.")
+
+
 def baseline_row(kind: str, family: str) -> pd.Series:
     """The paper's baseline row for ``kind`` (blur/awgn) and the dataset that matches ``family``."""
     dataset = "CIFAR-100" if family == "cifar" else "ImageNet"

@@ -29,8 +29,10 @@ from IPython.display import Markdown, display
 from deepcorrect import pipeline as pipe, plots
 from deepcorrect.editions import render as editions
 from deepcorrect.config import resolve
+from deepcorrect.paper import comparability
 from deepcorrect.sections import distortion_effects as effects
 from deepcorrect.store import Store
+from deepcorrect.tables import show
 
 # %% tags=["parameters", "hide-cell"]
 profile = "smoke"  # named profile: smoke | cifar10-jpg | resnet20-cifar10 | resnet56-cifar10 | cifar10 | cifar100
@@ -50,7 +52,7 @@ cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_clas
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root,
               tsne_per_class=tsne_per_class)
 store = Store(results_dir, fresh=fresh)
-pipe.summary(cfg)
+show(pipe.summary(cfg), "The profile these numbers come from")
 
 # %% [markdown]
 # ## Data
@@ -86,25 +88,28 @@ plots.training_curve(history, f"baseline on {cfg.data.source} data") if history 
 
 # %%
 examples = effects.example_predictions(cfg, model, test)
-plots.figure_1(examples, test.classes, cfg.data.family);
+plots.figure_1(examples, test.classes, cfg.data.family)
 
 # %% [markdown]
 # ## Tables 1–2 — top-1 per distortion level
 #
-# Each table shows the measured row, the paper's CIFAR-100 row and their difference. *Avg* is the mean over
-# the clean column and the six levels, as in the paper.
+# Each table shows the measured row, the paper's CIFAR-100 row and, where the data are comparable (CIFAR-100
+# itself), their difference. *Avg* is the mean over the clean column and the six levels, as in the paper.
 
 # %%
 measured = effects.baseline_tables(cfg, store, model, test)
-table_1 = effects.compare_with_paper(measured, "blur", cfg.data.family)
-table_1.style.format("{:.4f}").set_caption("Table 1 — Gaussian blur")
+table_1 = effects.compare_with_paper(measured, "blur", cfg.data.family, test.num_classes)
+show(table_1, "Table 1 — Gaussian blur")
 
 # %%
-table_2 = effects.compare_with_paper(measured, "awgn", cfg.data.family)
-table_2.style.format("{:.4f}").set_caption("Table 2 — AWGN")
+table_2 = effects.compare_with_paper(measured, "awgn", cfg.data.family, test.num_classes)
+show(table_2, "Table 2 — AWGN")
 
 # %%
-plots.accuracy_curves(measured, {"blur": table_1.iloc[1], "awgn": table_2.iloc[1]});
+Markdown(comparability(cfg.data.family, test.num_classes))
+
+# %%
+plots.accuracy_curves(measured, {"blur": table_1.iloc[1], "awgn": table_2.iloc[1]})
 
 # %%
 Markdown(effects.describe_pretrained(cfg, measured, len(test)) + "\n\n" + effects.describe_degradation(measured, cfg))
@@ -117,7 +122,7 @@ Markdown(effects.describe_pretrained(cfg, measured, len(test)) + "\n\n" + effect
 
 # %%
 tsne = effects.tsne_embeddings(cfg, store, model, test)
-plots.figure_2(tsne);
+plots.figure_2(tsne)
 
 # %%
 Markdown(effects.describe_tsne(tsne))
@@ -149,4 +154,4 @@ for part in editions.at_scale("distortions_baselines"):
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-pipe.provenance(store)
+show(pipe.provenance(store), "Provenance: every cached artifact of this page", collapsed=True)

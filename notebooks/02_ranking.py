@@ -35,6 +35,7 @@ from deepcorrect.editions import render as editions
 from deepcorrect.config import resolve
 from deepcorrect.sections import correction_priority as priority
 from deepcorrect.store import Store
+from deepcorrect.tables import show
 
 # %% tags=["parameters", "hide-cell"]
 profile = "smoke"  # named profile: smoke | cifar10-jpg | resnet20-cifar10 | resnet56-cifar10 | cifar10 | cifar100
@@ -55,7 +56,7 @@ cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_clas
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root, per_class=per_class,
               ideal_per_class=ideal_per_class)
 store = Store(results_dir, fresh=fresh)
-pipe.summary(cfg)
+show(pipe.summary(cfg), "The profile these numbers come from")
 
 # %%
 data = pipe.datasets(cfg)
@@ -79,7 +80,7 @@ Markdown(f"Ranked {sum(rank.counts[l].shape[-1] for l in rank.layers)} filters i
          f"({rank.meta['method']} path, {rank.meta['device']}).")
 
 # %%
-priority.top_filters(rank)
+show(priority.top_filters(rank), "The five highest-priority filters of each layer")
 
 # %% [markdown]
 # ### How τ spreads within each layer
@@ -88,7 +89,7 @@ priority.top_filters(rank)
 # correcting only the top-ranked ones.
 
 # %%
-plots.tau_distribution(rank.to_frame());
+plots.tau_distribution(rank.to_frame())
 
 # %% [markdown]
 # ## Figure 4 — correcting a share β₁ of the first layer
@@ -98,10 +99,10 @@ plots.tau_distribution(rank.to_frame());
 
 # %%
 fig4 = priority.ideal_correction(cfg, store, model, data, rank, "figure4", priority.first_layer_fractions(rank))
-plots.ideal_curves(fig4, "Figure 4 — ideal correction of the top β₁ filters of the first layer");
+plots.ideal_curves(fig4, "Figure 4 — ideal correction of the top β₁ filters of the first layer")
 
 # %%
-fig4.set_index(["kind", "selection"]).style.format("{:.3f}")
+show(fig4.set_index(["kind", "selection"]), "Figure 4 as a table")
 
 # %%
 Markdown(claims.guard(cfg.name, priority.describe_first_layer(fig4, cfg.data.family)))
@@ -115,7 +116,7 @@ Markdown(claims.guard(cfg.name, priority.describe_first_layer(fig4, cfg.data.fam
 # %%
 fig5 = priority.ideal_correction(cfg, store, model, data, rank, "figure5",
                                  priority.single_layer_fractions(rank, cfg.data.family))
-plots.ideal_curves(fig5, "Figure 5 — ideal correction of 50 % of the filters of a single layer");
+plots.ideal_curves(fig5, "Figure 5 — ideal correction of 50 % of the filters of a single layer")
 
 # %%
 Markdown(claims.guard(cfg.name, priority.describe_layers(fig5, rank, cfg.data.family)))
@@ -129,7 +130,7 @@ Markdown(claims.guard(cfg.name, priority.describe_layers(fig5, rank, cfg.data.fa
 
 # %%
 plots.figure_6(priority.first_layer_weights(model, rank),
-               {kind: rank.order(rank.layers[0], kind).tolist() for kind in rank.kinds});
+               {kind: rank.order(rank.layers[0], kind).tolist() for kind in rank.kinds})
 
 # %% [markdown]
 # ## Local vs global selection — "# corrected per layer" (Tables 5 and 9)
@@ -138,7 +139,7 @@ plots.figure_6(priority.first_layer_weights(model, rank),
 # all ranked layers. The paper's counts are for the full-width network; at other widths compare the shares.
 
 # %%
-priority.selection_counts(cfg, rank)
+show(priority.selection_counts(cfg, rank), "Filters corrected per layer")
 
 # %% tags=["hide-cell"]
 saved = pipe.save_metrics(results_dir, "02_ranking", priority.metrics(cfg, rank, fig4, fig5))
@@ -167,4 +168,4 @@ for part in editions.at_scale("ranking"):
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-pipe.provenance(store)
+show(pipe.provenance(store), "Provenance: every cached artifact of this page", collapsed=True)

@@ -34,6 +34,7 @@ from deepcorrect.correction import corrected_layers
 from deepcorrect.paper import TABLE_5_P, correction_table
 from deepcorrect.sections import cifar_analysis as cifar
 from deepcorrect.store import Store
+from deepcorrect.tables import show
 
 # %% tags=["parameters", "hide-cell"]
 profile = "smoke"  # named profile: smoke | cifar10-jpg | resnet20-cifar10 | resnet56-cifar10 | cifar10 | cifar100
@@ -59,10 +60,10 @@ cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_clas
               correct_epochs=correct_epochs, correct_train_per_class=correct_train_per_class,
               correct_test_per_class=correct_test_per_class, draws=draws, variant=variant)
 store = Store(results_dir, fresh=fresh)
-pipe.summary(cfg)
+show(pipe.summary(cfg), "The profile these numbers come from")
 
 # %%
-cifar.describe_setup(cfg)
+show(cifar.describe_setup(cfg), "How every model of this page is trained")
 
 # %%
 data = pipe.datasets(cfg)
@@ -79,14 +80,14 @@ Markdown(pipe.describe_splits(data) + " " + named.describe_training(cfg, data))
 
 # %%
 diagrams.network_figure(model, f"Figure 3a — the baseline ({cfg.model.arch}, width {cfg.model.width:g})",
-                        show_training=False);
+                        show_training=False)
 
 # %%
 deepcorr3, _ = named.build(cfg, model, rank, "blur", named.parse_model("Deepcorr-3"))
-diagrams.network_figure(deepcorr3, "Figure 8a — Deepcorr-3 (blur ranking)");
+diagrams.network_figure(deepcorr3, "Figure 8a — Deepcorr-3 (blur ranking)")
 
 # %%
-diagrams.unit_figure(next(iter(corrected_layers(deepcorr3).values())), "Figure 7 — the correction unit, as built");
+diagrams.unit_figure(next(iter(corrected_layers(deepcorr3).values())), "Figure 7 — the correction unit, as built")
 
 # %% [markdown]
 # ## The correction unit and exact parameter counts
@@ -98,18 +99,18 @@ diagrams.unit_figure(next(iter(corrected_layers(deepcorr3).values())), "Figure 7
 # last BN, no identity start, the sum through the network's own BN whose γ, β train for the corrected
 # channels — with the same parameter count; page 06 sets the two side by side (`Deepcorr-6-release`).
 # Counted on the built full-width networks, every trainable-parameter figure of Tables 3–4 and Deepcorr-5c's
-# is reproduced exactly — with the release's 50 / 100 corrected filters of 96 / 192 (round(β·N·1.0417));
+# is reproduced exactly — with the release's 50 / 100 corrected filters of 96 / 192 (round(β·N·1.0417))
 # the paper's text and Table 5 say 48 / 96, which is what this project corrects by default.
 
 # %%
-cifar.parameter_counts()
+show(cifar.parameter_counts(), "Trainable parameters, counted on the built networks")
 
 # %% [markdown]
 # Table 10's units for the Caffe AlexNet (critically wide, lite, bottleneck), built and measured: parameters
 # exactly, multiply-accumulates at 227 px against the paper's "FLOPs" column.
 
 # %%
-cifar.unit_counts().style.format({"MACs": "{:.3g}", "paper FLOPs": "{:.3g}", "MACs / paper": "{:.4f}"})
+show(cifar.unit_counts(), "Table 10 — the AlexNet units, built and counted")
 
 # %% [markdown]
 # ## Tables 3 and 4 — every model, per distortion level
@@ -126,29 +127,25 @@ for kind in ("blur", "awgn"):
     tables[kind], records[kind] = named.evaluate_models(cfg, store, model, data, rank, kind, names, progress=False)
 main = {kind: t.loc[list(rows)] for kind, t in tables.items()}
 as_measured = {paper: name for name, paper in cifar.paper_row_names(rows).items()}  # Finetune-9 → the full fine-tune
-plots.correction_tables(main, {kind: correction_table(kind).rename(index=as_measured) for kind in main});
+plots.correction_tables(main, {kind: correction_table(kind).rename(index=as_measured) for kind in main})
 
 # %% [markdown]
 # ### Table 3 — Gaussian blur (measured, this profile)
 
 # %%
-main["blur"].style.format("{:.4f}", subset=main["blur"].columns[:-1]).format("{:,}", subset=["# Params"]) \
-    .highlight_max(subset=main["blur"].columns[:-1], props="font-weight: bold")
+show(main["blur"], "Table 3 — Gaussian blur, measured", highlight=main["blur"].columns[:-1])
 
 # %%
-cifar.compare_table(main["blur"], "blur").style.format("{:.4f}", na_rep="–").format(
-    "{:,.0f}", subset=["measured # Params", "paper # Params"])
+show(cifar.compare_table(main["blur"], "blur"), "Table 3 — measured beside the paper")
 
 # %% [markdown]
 # ### Table 4 — AWGN (measured, this profile)
 
 # %%
-main["awgn"].style.format("{:.4f}", subset=main["awgn"].columns[:-1]).format("{:,}", subset=["# Params"]) \
-    .highlight_max(subset=main["awgn"].columns[:-1], props="font-weight: bold")
+show(main["awgn"], "Table 4 — AWGN, measured", highlight=main["awgn"].columns[:-1])
 
 # %%
-cifar.compare_table(main["awgn"], "awgn").style.format("{:.4f}", na_rep="–").format(
-    "{:,.0f}", subset=["measured # Params", "paper # Params"])
+show(cifar.compare_table(main["awgn"], "awgn"), "Table 4 — measured beside the paper")
 
 # %% [markdown]
 # ### Deepcorr-k against Finetune-k, with statistics
@@ -161,11 +158,8 @@ cifar.compare_table(main["awgn"], "awgn").style.format("{:.4f}", na_rep="–").f
 
 # %%
 versus = cifar.deepcorr_vs_finetune(main, records)
-formats = {"Deepcorr Avg": "{:.4f}", "Finetune Avg": "{:.4f}", "Baseline Avg": "{:.4f}", "gain": "{:+.4f}",
-           "relative gain": "{:+.1%}", "paper relative gain": "{:+.1%}", "p (images)": "{:.3g}", "se (images)": "{:.4f}",
-           "t": "{:.2f}",
-           "p-value": "{:.3g}", "params Deepcorr / Finetune": "{:.2f}", "train time Deepcorr / Finetune": "{:.2f}"}
-versus.style.format(formats)
+show(versus, "Deepcorr-k against Finetune-k",
+     formats={"relative gain": "{:+.1%}", "paper relative gain": "{:+.1%}"})
 
 # %%
 Markdown(claims.guard(cfg.name, cifar.describe_deepcorr_vs_finetune(versus)))
@@ -178,7 +172,7 @@ Markdown(claims.guard(cfg.name, cifar.describe_deepcorr_vs_finetune(versus)))
 
 # %%
 table5 = cifar.local_vs_global(tables, records)
-table5
+show(table5, "Table 5 — local vs global ranking")
 
 # %%
 lg = cifar.ttest_local_vs_global(tables)
@@ -195,7 +189,7 @@ Markdown(claims.guard(cfg.name, f"Paired t-test, global vs local, over the clean
 
 # %%
 fig9 = cifar.figure9(cfg, store, model, data, rank)
-plots.figure_9(fig9);
+plots.figure_9(fig9)
 
 # %%
 first = cifar.first_layer_size(rank)
@@ -204,7 +198,7 @@ Markdown(f"Sizes l = {cifar.figure9_sizes(cfg, first)} of {first} first-layer fi
 
 # %%
 table6 = cifar.table_6(cfg, fig9, first)
-table6.style.format({"ranked − random (mean)": "{:+.4f}", "t": "{:.2f}", "p-value": "{:.4g}"})
+show(table6, "Table 6 — ranked vs random filters, paired t-tests")
 
 # %%
 Markdown(claims.guard(cfg.name, cifar.describe_ranked_random(fig9, table6)))
@@ -216,7 +210,7 @@ Markdown(claims.guard(cfg.name, cifar.describe_ranked_random(fig9, table6)))
 # every trained model — the CIFAR counterpart of Figure 12.
 
 # %%
-plots.validation_curves({kind: {n: records[kind][n] for n in names if n != "Baseline"} for kind in records});
+plots.validation_curves({kind: {n: records[kind][n] for n in names if n != "Baseline"} for kind in records})
 
 # %%
 Markdown(cifar.describe_convergence({kind: {n: records[kind][n] for n in names} for kind in records}))
@@ -250,4 +244,4 @@ for part in editions.at_scale("deepcorrect_cifar"):
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-pipe.provenance(store)
+show(pipe.provenance(store), "Provenance: every cached artifact of this page", collapsed=True)

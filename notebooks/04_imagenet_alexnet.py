@@ -34,14 +34,15 @@
 # from scratch (the CPU profiles) divide by the standard deviation too, without which they do not train.
 
 # %% tags=["hide-cell"]
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
 from deepcorrect import claims, diagrams, named_models as named, pipeline as pipe, plots
 from deepcorrect.config import alexnet_profile, resolve
-from deepcorrect.paper import TABLE_9, TABLE_9_P, alexnet_averages
+from deepcorrect.paper import TABLE_9, TABLE_9_P, alexnet_averages, comparability
 from deepcorrect.sections import (cifar_analysis as cifar, correction_priority as priority,
                                   distortion_effects as effects, imagenet_analysis as imagenet)
 from deepcorrect.store import Store
+from deepcorrect.tables import show
 
 # %% tags=["parameters", "hide-cell"]
 profile = "smoke"  # a named profile; CIFAR-style ones map to their AlexNet counterpart (smoke to smoke-alexnet)
@@ -69,7 +70,7 @@ cfg = resolve(alexnet_profile(profile), device=device, width=alexnet_width, epoc
               correct_test_per_class=correct_test_per_class, restore_per_class=restore_per_class,
               restore_max=restore_max, tsne_per_class=tsne_per_class, ideal_per_class=ideal_per_class)
 store = Store(results_dir, fresh=fresh)
-pipe.summary(cfg)
+show(pipe.summary(cfg), "The profile these numbers come from")
 
 # %%
 data = pipe.datasets(cfg)
@@ -82,8 +83,14 @@ Markdown(f"{pipe.describe_splits(data)} The baseline AlexNet ({cfg.model.arch}, 
 
 # %%
 baseline = effects.baseline_tables(cfg, store, model, data.test)
-plots.accuracy_curves(baseline, {k: effects.compare_with_paper(baseline, k, cfg.data.family).iloc[1]
-                                 for k in baseline.index});
+imagenet_rows = {k: effects.compare_with_paper(baseline, k, cfg.data.family, data.test.num_classes)
+                 for k in baseline.index}
+plots.accuracy_curves(baseline, {k: rows.iloc[1] for k, rows in imagenet_rows.items()})
+
+# %%
+display(show(imagenet_rows["blur"], "Table 1 — Gaussian blur, ImageNet row"))
+display(show(imagenet_rows["awgn"], "Table 2 — AWGN, ImageNet row"))
+Markdown(comparability(cfg.data.family, data.test.num_classes))
 
 # %% [markdown]
 # ## Figure 1 on AlexNet — predictions as distortion grows
@@ -93,7 +100,7 @@ plots.accuracy_curves(baseline, {k: effects.compare_with_paper(baseline, k, cfg.
 # Images are shown as the network sees them (the crop of the image distorted whole).
 
 # %%
-plots.figure_1(effects.example_predictions(cfg, model, data.test), data.test.classes, cfg.data.family);
+plots.figure_1(effects.example_predictions(cfg, model, data.test), data.test.classes, cfg.data.family)
 
 # %% [markdown]
 # ## Figure 2 on AlexNet — t-SNE of the baseline's fc7 features
@@ -103,7 +110,7 @@ plots.figure_1(effects.example_predictions(cfg, model, data.test), data.test.cla
 
 # %%
 base_emb = effects.tsne_embeddings(cfg, store, model, data.test)
-plots.figure_2(base_emb);
+plots.figure_2(base_emb)
 
 # %%
 Markdown(effects.describe_tsne(base_emb))
@@ -116,7 +123,7 @@ Markdown(effects.describe_tsne(base_emb))
 
 # %%
 rank = pipe.ranking(cfg, store, model, data, progress=False)
-priority.selection_counts(cfg, rank)
+show(priority.selection_counts(cfg, rank), "Filters corrected per layer")
 
 # %% [markdown]
 # ## Figures 4 and 5 on AlexNet — ideal correction
@@ -128,12 +135,12 @@ priority.selection_counts(cfg, rank)
 
 # %%
 fig4 = priority.ideal_correction(cfg, store, model, data, rank, "figure4", priority.first_layer_fractions(rank))
-plots.ideal_curves(fig4, "Figure 4 (AlexNet) — ideal correction of the top β₁ filters of conv1");
+plots.ideal_curves(fig4, "Figure 4 (AlexNet) — ideal correction of the top β₁ filters of conv1")
 
 # %%
 fig5 = priority.ideal_correction(cfg, store, model, data, rank, "figure5",
                                  priority.single_layer_fractions(rank, cfg.data.family))
-plots.ideal_curves(fig5, "Figure 5 (AlexNet) — ideal correction of 75 % of the filters of a single layer");
+plots.ideal_curves(fig5, "Figure 5 (AlexNet) — ideal correction of 75 % of the filters of a single layer")
 
 # %%
 Markdown(claims.guard(cfg.name, priority.describe_first_layer(fig4, cfg.data.family) + " "
@@ -146,11 +153,11 @@ Markdown(claims.guard(cfg.name, priority.describe_first_layer(fig4, cfg.data.fam
 # 50, 50, 50 % of conv1–conv5 (grey frozen, orange the units, which alone train).
 
 # %%
-diagrams.network_figure(model, f"Figure 3b — the Caffe AlexNet (width {cfg.model.width:g})", show_training=False);
+diagrams.network_figure(model, f"Figure 3b — the Caffe AlexNet (width {cfg.model.width:g})", show_training=False)
 
 # %%
 deepcorr5_blur, _ = named.build(cfg, model, rank, "blur", named.parse_model("Deepcorr-5"))
-diagrams.network_figure(deepcorr5_blur, "Figure 8b — Deepcorr-5 (blur ranking)");
+diagrams.network_figure(deepcorr5_blur, "Figure 8b — Deepcorr-5 (blur ranking)")
 
 # %% [markdown]
 # ## Tables 7 and 8 — every model and the restoration baselines
@@ -166,42 +173,40 @@ for kind in ("blur", "awgn"):
                                                       progress=False)
     restoration[kind] = imagenet.restoration_rows(cfg, store, model, data, kind, progress=False)
 main = {kind: t.loc[list(named.TABLE_7_MODELS)] for kind, t in tables.items()}
-plots.correction_tables(main);
+plots.correction_tables(main)
 
 # %% [markdown]
 # ### Table 7 — Gaussian blur (measured, this profile)
 
 # %%
-main["blur"].style.format("{:.4f}", subset=main["blur"].columns[:-1]).format("{:,}", subset=["# Params"]) \
-    .highlight_max(subset=main["blur"].columns[:-1], props="font-weight: bold")
+show(main["blur"], "Table 7 — Gaussian blur, measured", highlight=main["blur"].columns[:-1])
 
 # %%
-restoration["blur"].style.format("{:.4f}").format("{:.3f}", subset=["s / image"])
+show(restoration["blur"], imagenet.describe_restoration_rows(restoration["blur"]))
 
 # %%
-imagenet.compare_alexnet(main["blur"], "blur", restoration["blur"]).style.format("{:.4f}", na_rep="–").format(
-    "{:,.0f}", subset=["measured # Params", "paper # Params"], na_rep="–")
+show(imagenet.compare_alexnet(main["blur"], "blur", restoration["blur"]),
+     "Table 7 — measured beside the paper")
 
 # %% [markdown]
 # ### Table 8 — AWGN (measured, this profile)
 
 # %%
-main["awgn"].style.format("{:.4f}", subset=main["awgn"].columns[:-1]).format("{:,}", subset=["# Params"]) \
-    .highlight_max(subset=main["awgn"].columns[:-1], props="font-weight: bold")
+show(main["awgn"], "Table 8 — AWGN, measured", highlight=main["awgn"].columns[:-1])
 
 # %%
-restoration["awgn"].style.format("{:.4f}").format("{:.3f}", subset=["s / image"])
+show(restoration["awgn"], imagenet.describe_restoration_rows(restoration["awgn"]))
 
 # %%
-imagenet.compare_alexnet(main["awgn"], "awgn", restoration["awgn"]).style.format("{:.4f}", na_rep="–").format(
-    "{:,.0f}", subset=["measured # Params", "paper # Params"], na_rep="–")
+show(imagenet.compare_alexnet(main["awgn"], "awgn", restoration["awgn"]),
+     "Table 8 — measured beside the paper")
 
 # %% [markdown]
 # The paper's Tables 7–8 for reference (ImageNet validation set, the ImageNet-pretrained Caffe AlexNet;
 # trainable parameters in millions; "Restoration" is NCSR for blur and BM3D for AWGN):
 
 # %%
-alexnet_averages()
+show(alexnet_averages(), "Tables 7–8 and 11–12 — the paper's Avg and parameters")
 
 # %%
 Markdown(claims.guard(cfg.name, imagenet.describe_alexnet_claims(main, restoration)))
@@ -212,7 +217,8 @@ Markdown(claims.guard(cfg.name, imagenet.describe_alexnet_claims(main, restorati
 # The paper finds the two within 0.001 of each other and the difference not significant (p = 0.8662).
 
 # %%
-cifar.local_vs_global(tables, records, "Deepcorr-5", "Deepcorr-5-global", paper=TABLE_9)
+show(cifar.local_vs_global(tables, records, "Deepcorr-5", "Deepcorr-5-global", paper=TABLE_9),
+     "Table 9 — local vs global ranking")
 
 # %%
 lg = cifar.ttest_local_vs_global(tables, "Deepcorr-5", "Deepcorr-5-global")
@@ -227,7 +233,7 @@ Markdown(claims.guard(cfg.name, f"Paired t-test, global vs local, over the clean
 # at 227 px against the paper's "FLOPs".
 
 # %%
-cifar.unit_counts().style.format({"MACs": "{:.3g}", "paper FLOPs": "{:.3g}", "MACs / paper": "{:.4f}"})
+show(cifar.unit_counts(), "Table 10 — the AlexNet units, built and counted")
 
 # %% [markdown]
 # The same variants on this profile's network and selection (blur ranking), relative to Deepcorr-5, next to
@@ -235,9 +241,7 @@ cifar.unit_counts().style.format({"MACs": "{:.3g}", "paper FLOPs": "{:.3g}", "MA
 
 # %%
 example = data.test.view(data.test.images[:1].float())  # what the network sees (cropped after distortion)
-imagenet.variant_costs(cfg, model, rank, "blur", example).style.format("{:.3f}", subset=[
-    "params / Deepcorr-5", "MACs / Deepcorr-5", "paper params / Deepcorr-5", "paper MACs / Deepcorr-5"]).format(
-    "{:,.0f}", subset=["unit params", "unit MACs"])
+show(imagenet.variant_costs(cfg, model, rank, "blur", example), "Tables 10–12 — cost of each variant")
 
 # %% [markdown]
 # Tables 11–12 (measured): accuracy of the three unit variants per level.
@@ -245,8 +249,7 @@ imagenet.variant_costs(cfg, model, rank, "blur", example).style.format("{:.3f}",
 # %%
 variants = {kind: t.loc[list(imagenet.VARIANT_MODELS)] for kind, t in tables.items()}
 for kind, t in variants.items():
-    display(Markdown(f"**{'Table 11 — Gaussian blur' if kind == 'blur' else 'Table 12 — AWGN'}**"))
-    display(t.style.format("{:.4f}", subset=t.columns[:-1]).format("{:,}", subset=["# Params"]))
+    display(show(t, "Table 11 — Gaussian blur" if kind == "blur" else "Table 12 — AWGN"))
 
 # %% [markdown]
 # ## Figure 10 — t-SNE of Deepcorr-5 features
@@ -259,7 +262,7 @@ for kind, t in variants.items():
 deepcorr5 = {kind: named.corrected_model(cfg, store, model, data, rank, kind, "Deepcorr-5", progress=False)[0]
              for kind in ("blur", "awgn")}
 fig10 = imagenet.figure10(cfg, store, deepcorr5, data.test)
-plots.figure_2(fig10, "Figure 10 — t-SNE of Deepcorr-5 penultimate features (top: blur model, bottom: AWGN model)");
+plots.figure_2(fig10, "Figure 10 — t-SNE of Deepcorr-5 penultimate features (top: blur model, bottom: AWGN model)")
 
 # %%
 Markdown(imagenet.describe_figure10(base_emb, fig10))
@@ -276,10 +279,10 @@ for kind in ("blur", "awgn"):
     finetune8 = named.corrected_model(cfg, store, model, data, rank, kind, "Finetune-8", progress=False)[0]
     diffs[kind] = imagenet.per_class_difference(cfg, store, {"Deepcorr-5": deepcorr5[kind], "Finetune-8": finetune8},
                                             data, kind)
-plots.figure_11(diffs);
+plots.figure_11(diffs)
 
 # %%
-imagenet.figure11_counts(diffs)
+show(imagenet.figure11_counts(diffs), "Figure 11 — classes better, worse and equal")
 
 # %% [markdown]
 # ## Figure 12 — validation accuracy against training iterations
@@ -289,7 +292,7 @@ imagenet.figure11_counts(diffs)
 
 # %%
 fig12 = ["Finetune-8", "Deepcorr-5", "Deepcorr-5-lite", "Deepcorr-5-bottleneck", "Deepcorr-5-no-bn"]
-plots.validation_curves({kind: {n: records[kind][n] for n in fig12} for kind in records});
+plots.validation_curves({kind: {n: records[kind][n] for n in fig12} for kind in records})
 
 # %% tags=["hide-cell"]
 saved = pipe.save_metrics(results_dir, "04_imagenet_alexnet", imagenet.metrics(cfg, tables, restoration, lg, diffs))
@@ -308,4 +311,4 @@ Markdown(claims.guard(cfg.name, imagenet.findings(main, diffs, records, len(tabl
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-pipe.provenance(store)
+show(pipe.provenance(store), "Provenance: every cached artifact of this page", collapsed=True)

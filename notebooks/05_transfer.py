@@ -32,6 +32,7 @@ from deepcorrect.data import load_transfer
 from deepcorrect.paper import TRANSFER_MODELS
 from deepcorrect.sections import generalization
 from deepcorrect.store import Store
+from deepcorrect.tables import show
 
 # %% tags=["parameters", "hide-cell"]
 profile = "smoke"  # a named profile; CIFAR-style ones map to their AlexNet counterpart (smoke to smoke-alexnet)
@@ -63,7 +64,7 @@ cfg = resolve(alexnet_profile(profile), device=device, width=alexnet_width, epoc
               svm_test_per_class=svm_test_per_class, svm_solver=svm_solver)
 store = Store(results_dir, fresh=fresh)
 dataset = generalization.dataset_name(cfg, transfer_name)
-pipe.summary(cfg)
+show(pipe.summary(cfg), "The profile these numbers come from")
 
 # %% [markdown]
 # The feature extractors are the networks of the §5.2 page (same profile and store: trained there, loaded
@@ -93,7 +94,7 @@ for kind, nets in extractors.items():
                      for name, net in nets.items()}
 table = generalization.transfer_table(results)
 reference = generalization.paper_reference(dataset)
-plots.transfer_bars(table.drop(index="clean", level="kind"));
+plots.transfer_bars(table.drop(index="clean", level="kind"))
 
 # %% [markdown]
 # ## Table 13 — clean images, baseline features
@@ -102,7 +103,7 @@ plots.transfer_bars(table.drop(index="clean", level="kind"));
 # for the embedded code path the Caltech-101 row is shown only as a reference).
 
 # %%
-generalization.paper_table(table, 13, reference).style.format("{:.4f}", na_rep="–")
+show(generalization.paper_table(table, 13, reference), "Table 13 — clean images")
 
 # %% [markdown]
 # ## Tables 14 and 15 — distorted images
@@ -110,13 +111,13 @@ generalization.paper_table(table, 13, reference).style.format("{:.4f}", na_rep="
 # ### Table 14 — Gaussian blur
 
 # %%
-generalization.paper_table(table, 14, reference).style.format("{:.4f}", na_rep="–")
+show(generalization.paper_table(table, 14, reference), "Table 14 — Gaussian blur")
 
 # %% [markdown]
 # ### Table 15 — AWGN
 
 # %%
-generalization.paper_table(table, 15, reference).style.format("{:.4f}", na_rep="–")
+show(generalization.paper_table(table, 15, reference), "Table 15 — AWGN")
 
 # %% [markdown]
 # ## What this page found
@@ -134,4 +135,4 @@ saved = pipe.save_metrics(results_dir, "05_transfer", generalization.metrics(cfg
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-pipe.provenance(store)
+show(pipe.provenance(store), "Provenance: every cached artifact of this page", collapsed=True)

@@ -14,8 +14,7 @@
 # %% [markdown]
 # # What the gain consists of: BN statistics, test-time adaptation and the release's training
 #
-# Reading the authors' release shows two things the paper's text does not say (PAPER_NOTES, "How the authors'
-# release behaves"): its Keras 1 BatchNorms keep re-estimating their statistics while the base network is
+# Reading the authors' public release (Keras 1) shows two things the paper's text does not say: its Keras 1 BatchNorms keep re-estimating their statistics while the base network is
 # "frozen", so every Deepcorr and Finetune model of the release also adapts its BN statistics to the distorted
 # data; and its CIFAR unit ends in the network's own pretrained BN, whose γ, β train, with no identity start.
 # Re-estimating BN statistics alone is a strong corruption baseline (BN adaptation, Schneider et al. 2020), and
@@ -38,6 +37,7 @@ from deepcorrect.editions import render as editions
 from deepcorrect.config import resolve
 from deepcorrect.sections import what_the_gain_consists_of as gain
 from deepcorrect.store import Store
+from deepcorrect.tables import show
 
 # %% tags=["parameters", "hide-cell"]
 profile = "smoke"  # named profile: smoke | cifar10-jpg | resnet20-cifar10 | resnet56-cifar10 | cifar10 | cifar100
@@ -62,7 +62,7 @@ cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_clas
               correct_epochs=correct_epochs, correct_train_per_class=correct_train_per_class,
               correct_test_per_class=correct_test_per_class)
 store = Store(results_dir, fresh=fresh)
-pipe.summary(cfg)
+show(pipe.summary(cfg), "The profile these numbers come from")
 
 # %%
 data = pipe.datasets(cfg)
@@ -80,19 +80,19 @@ Markdown(f"{pipe.describe_splits(data)} Every trained model is repeated over {se
 # ## At a glance
 
 # %%
-plots.gain_bars(summaries);
+plots.gain_bars(summaries)
 
 # %% [markdown]
 # ## Gaussian blur — every model, per level (mean over seeds)
 
 # %%
-summaries["blur"].style.format("{:.4f}").format("{:,}", subset=["# Params"]).format("{:.1f}", subset=["train s"])
+show(summaries["blur"], "Gaussian blur, mean over seeds", formats={"train s": "{:.1f}"})
 
 # %% [markdown]
 # ## AWGN — every model, per level (mean over seeds)
 
 # %%
-summaries["awgn"].style.format("{:.4f}").format("{:,}", subset=["# Params"]).format("{:.1f}", subset=["train s"])
+show(summaries["awgn"], "AWGN, mean over seeds", formats={"train s": "{:.1f}"})
 
 # %% [markdown]
 # ## The contrasts that matter, with paired tests
@@ -102,8 +102,7 @@ summaries["awgn"].style.format("{:.4f}").format("{:,}", subset=["# Params"]).for
 
 # %%
 for kind, t in tests.items():
-    display(t.style.format("{:.4f}", subset=["Avg A", "Avg B", "difference", "t"])
-            .format("{:.3g}", subset=["p-value"]).set_caption("Gaussian blur" if kind == "blur" else "AWGN"))
+    display(show(t, "Gaussian blur" if kind == "blur" else "AWGN"))
 
 # %% [markdown]
 # ## What the measurement says
@@ -132,4 +131,4 @@ for part in editions.at_scale("what_the_gain_consists_of"):
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-pipe.provenance(store)
+show(pipe.provenance(store), "Provenance: every cached artifact of this page", collapsed=True)

@@ -7,7 +7,8 @@ import torch
 from deepcorrect.runtime import keep_freed_memory
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+#: The conventional data folder of a checkout (CI links it to its data); else the folder beside the checkout.
+SHARED_DATA = next((d for d in (REPO / "data", REPO.parent / "shared" / "data") if d.is_dir()), REPO / "data")
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 keep_freed_memory()  # faster tensors on glibc, for the tests and the notebook kernels they start
@@ -15,9 +16,9 @@ keep_freed_memory()  # faster tensors on glibc, for the tests and the notebook k
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """../shared/data when present (as in CI); tests using it skip cleanly elsewhere."""
+    """The data folder when present (as in CI); tests using it skip cleanly elsewhere."""
     if not (SHARED_DATA / "cifar10-jpg.tar.gz").is_file():
-        pytest.skip("../shared/data is not present")
+        pytest.skip(f"{SHARED_DATA} is not present")
     return SHARED_DATA
 
 

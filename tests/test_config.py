@@ -33,3 +33,21 @@ def test_parse_assignments():
     assert parse_assignments(["a=1", "b = x"]) == {"a": "1", "b": "x"}
     with pytest.raises(ValueError, match="key=value"):
         parse_assignments(["novalue"])
+
+
+def test_profiles_read_the_conventional_data_folder():
+    """Data and weights default to data/… under the working directory; no profile names a sibling folder."""
+    from dataclasses import asdict
+
+    for name, p in PROFILES.items():
+        assert "../" not in p.description and "../" not in repr(asdict(p)), name
+    assert PROFILES["cifar10-jpg"].data.root == "data/cifar10-jpg.tar.gz"
+    assert PROFILES["imagenette"].transfer.transfer_root == "data/caltech101-224.tar.gz"
+    assert PROFILES["resnet20-cifar10"].model.weights.startswith("data/pretrained/")
+
+
+def test_a_missing_data_folder_says_which_option_to_set(tmp_path):
+    from deepcorrect.data.folders import resolve_tree
+
+    with pytest.raises((FileNotFoundError, ValueError), match="data_root=.*download=true"):
+        resolve_tree(str(tmp_path / "data" / "cifar10-jpg.tar.gz"), str(tmp_path / "cache"))

@@ -88,3 +88,12 @@ def test_the_core_never_imports_the_layers_above_it():
     # the parse sees relative imports, at the top and inside functions, one package level up too
     assert "deepcorrect.pipeline" in _imports(REPO / "deepcorrect" / "named_models.py")
     assert "deepcorrect.analysis.tsne" in _imports(REPO / "deepcorrect" / "sections" / "distortion_effects.py")
+
+
+def test_the_map_runs_in_the_papers_order():
+    from deepcorrect.contents import map_markdown, paper_order
+
+    items = [line.split(" | ")[0].lstrip("| ") for line in map_markdown(links=False).splitlines()[2:]]
+    assert items == sorted(items, key=paper_order)
+    assert items[0] == "Figure 1" and items.index("Figure 12") < items.index("Tables 1–2 (CIFAR)")
+    assert items.index("Tables 1–2 (CIFAR)") < items.index("Tables 1–2 (ImageNet)") < items.index("Tables 3–4")

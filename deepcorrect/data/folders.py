@@ -63,7 +63,8 @@ def resolve_tree(root: str, cache_dir: str) -> Path:
     """The folder holding ``train/`` and ``test/`` (or ``val/``), extracting ``root`` first if it is an archive."""
     path = _folder_or_extracted(root, cache_dir, "dataset", "set data_root to an ImageFolder tree with train/ and "
                                 "test/ (or val/) folders, or to a .tar.gz of one (the CIFAR-10 JPEGs: "
-                                "../shared/data/cifar10-jpg.tar.gz, see that folder's README)")
+                                "data/cifar10-jpg.tar.gz), e.g. -p data_root=PATH; or -p download=true "
+                                "for torchvision's CIFAR-10")
     for candidate in [path, *sorted(p for p in path.iterdir() if p.is_dir())]:
         if (candidate / "train").is_dir() and any((candidate / s).is_dir() for s in _SPLIT_NAMES["test"]):
             return candidate
@@ -156,8 +157,8 @@ def resolve_class_folders(root: str, cache_dir: str) -> Path:
     """The folder whose sub-folders are the classes (``caltech101/101_ObjectCategories``), extracting ``root``
     first if it is an archive; descends through single-folder wrappers."""
     path = _folder_or_extracted(root, cache_dir, "transfer dataset", "set transfer_root to a folder of class "
-                                "folders or a .tar.gz of one (Caltech-101: ../shared/data/caltech101-224.tar.gz, "
-                                "see that folder's README)")
+                                "folders or a .tar.gz of one (Caltech-101: data/caltech101-224.tar.gz), e.g. "
+                                "-p transfer_root=PATH")
     while True:
         subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
         has_images = any(f.suffix.lower() in _EXTENSIONS for d in subdirs[:3] for f in d.iterdir())
@@ -235,7 +236,7 @@ def _extract(archive: Path, into: Path) -> Path:
     except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ValueError(f"archive {archive} is truncated or corrupt ({type(err).__name__}: {err}); replace it "
-                         f"with a complete copy (../shared/data/SHA256SUMS lists the checksums)") from None
+                         f"with a complete copy (the data folder's SHA256SUMS lists the checksums)") from None
     (tmp / ".complete").touch()
     if target.exists():  # another process won the race
         shutil.rmtree(tmp, ignore_errors=True)

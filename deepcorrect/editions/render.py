@@ -14,6 +14,7 @@ from .. import claims as claims_module
 from .. import plots
 from ..fingerprint import core_fingerprint
 from ..paper import correction_table
+from ..tables import show
 from .record import load_edition
 
 VERDICT_MARK = {"holds": "✅ holds", "fails": "❌ fails", "undecided": "◻️ undecided",
@@ -97,8 +98,7 @@ def _baselines(metrics: dict, family: str) -> list[Any]:
 
     measured = _frame(metrics["tables"])
     t1, t2 = (compare_with_paper(measured, kind, family) for kind in ("blur", "awgn"))
-    return [t1.style.format("{:.4f}").set_caption("Table 1 — Gaussian blur"),
-            t2.style.format("{:.4f}").set_caption("Table 2 — AWGN"),
+    return [show(t1, "Table 1 — Gaussian blur"), show(t2, "Table 2 — AWGN"),
             plots.accuracy_curves(measured, {"blur": t1.iloc[1], "awgn": t2.iloc[1]})]
 
 
@@ -107,7 +107,7 @@ def _ranking(metrics: dict, family: str) -> list[Any]:
     counts = pd.DataFrame(metrics["selection_counts"]).set_index(["ranking", "kind", "source"])
     return [plots.ideal_curves(fig4, "Figure 4 — ideal correction of the top β₁ filters of the first layer"),
             plots.ideal_curves(fig5, "Figure 5 — ideal correction of the filters of a single layer"),
-            counts.style.format("{:.0f}").set_caption("Tables 5 and 9 — filters corrected per layer")]
+            show(counts, "Tables 5 and 9 — filters corrected per layer")]
 
 
 def _cifar(metrics: dict, family: str) -> list[Any]:
@@ -119,15 +119,14 @@ def _cifar(metrics: dict, family: str) -> list[Any]:
         t = _frame(rows)
         t["# Params"] = pd.Series(metrics["params"][kind])
         main[kind] = t
-        out.append(compare_table(t, kind).style.format("{:.4f}", na_rep="–").format(
-            "{:,.0f}", subset=["measured # Params", "paper # Params"]).set_caption(
-            f"Table {3 if kind == 'blur' else 4} — {'Gaussian blur' if kind == 'blur' else 'AWGN'}, Avg and parameters"))
+        out.append(show(compare_table(t, kind), f"Table {3 if kind == 'blur' else 4} — "
+                        f"{'Gaussian blur' if kind == 'blur' else 'AWGN'}, measured beside the paper"))
     as_measured = {paper: name for name, paper in paper_row_names(next(iter(main.values())).index).items()}
     out.insert(0, plots.correction_tables(main, {k: correction_table(k).rename(index=as_measured) for k in main}))
     versus = pd.DataFrame(metrics["deepcorr_vs_finetune"]).set_index(["kind", "k"])
     keep = [c for c in ("Deepcorr Avg", "Finetune Avg", "Baseline Avg", "gain", "p (images)", "p-value")
             if c in versus]
-    out.append(versus[keep].style.format("{:.4g}").set_caption("Deepcorr-k vs Finetune-k"))
+    out.append(show(versus[keep], "Deepcorr-k against Finetune-k"))
     return out
 
 
@@ -138,8 +137,8 @@ def _gain(metrics: dict, family: str) -> list[Any]:
         s.attrs["seeds"] = metrics.get("seeds", 1)
         summaries[kind] = s
     return [plots.gain_bars(summaries)] + [
-        s[["Clean", "Avg", "± Avg (std over seeds)"]].style.format("{:.4f}").set_caption(
-            f"{'Gaussian blur' if kind == 'blur' else 'AWGN'} — mean over {s.attrs['seeds']} seeds")
+        show(s[["Clean", "Avg", "± Avg (std over seeds)"]],
+             f"{'Gaussian blur' if kind == 'blur' else 'AWGN'} — mean over {s.attrs['seeds']} seeds")
         for kind, s in summaries.items()]
 
 
@@ -170,7 +169,7 @@ def at_scale(page: str, folder: str | Path = "editions") -> list[Any]:
         out.append(Markdown(f"### {name}\n\n" + describe_edition(name, edition, [page])))
         verdicts = verdict_table(page, edition_metrics(edition))
         if len(verdicts):
-            out.append(verdicts.style.hide(axis="index").set_caption(f"The claims on {name}"))
+            out.append(show(verdicts.set_index("#"), f"The claims on {name}"))
         out += PAGE_PARTS.get(page, lambda m, f: [])(edition["pages"][page]["metrics"], family)
     return out or [Markdown("No recorded edition has this page yet: `deepcorrect record --profile … --only …` "
                             "makes one.")]

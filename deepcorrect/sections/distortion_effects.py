@@ -14,9 +14,9 @@ from torch import nn
 from ..config import Profile
 from ..data import TensorData
 from ..distortions import KINDS, NUM_LEVELS
-from ..evaluate import accuracy_table, distorted_batches, features, predict
+from ..evaluate import COLUMNS, accuracy_table, distorted_batches, features, predict
 from ..models import REPORTED_ERROR
-from ..paper import baseline_row
+from ..paper import baseline_row, comparable
 from ..pipeline import evaluation_key
 from ..store import Store
 from ..train import resolve_device
@@ -35,11 +35,16 @@ def baseline_tables(profile: Profile, store: Store, model: nn.Module, test: Tens
                                     {"model": model, "test": test}))
 
 
-def compare_with_paper(measured: pd.DataFrame, kind: str, family: str) -> pd.DataFrame:
-    """Measured row, the paper's row and their difference for one distortion kind."""
+def compare_with_paper(measured: pd.DataFrame, kind: str, family: str, num_classes: int | None = None
+                       ) -> pd.DataFrame:
+    """Measured row and the paper's row for one distortion kind, and their difference where the two are
+    comparable (``num_classes`` that of the paper's dataset: :func:`paper.comparable`)."""
     paper = baseline_row(kind, family)
     row = measured.loc[kind].rename("measured")
-    return pd.DataFrame([row, paper, (row - paper).rename("measured − paper")])
+    rows = [row, paper]
+    if num_classes is not None and comparable(family, num_classes):
+        rows.append((row - paper).rename("measured − paper"))
+    return pd.DataFrame(rows)
 
 
 def example_predictions(profile: Profile, model: nn.Module, test: TensorData, per_kind: int = 2
@@ -152,9 +157,12 @@ def findings(measured: pd.DataFrame, tsne: dict, family: str) -> str:
     for kind in measured.index:
         row, paper = measured.loc[kind], baseline_row(kind, family)
         keeps, paper_keeps = row["Level 6"] / max(row["Clean"], 1e-9), paper["Level 6"] / paper["Clean"]
-        lines.append(f"- **{'Blur' if kind == 'blur' else 'AWGN'}** costs the baseline {row['Clean'] - row['Avg']:.3f} "
-                     f"of its clean top-1 on average over the levels and keeps {keeps:.0%} of it at level 6 "
-                     f"(paper: {paper['Clean'] - paper['Avg']:.3f} and {paper_keeps:.0%}) — "
+        levels, paper_levels = row[COLUMNS[1:]].mean(), paper[COLUMNS[1:]].mean()
+        lines.append(f"- **{'Blur' if kind == 'blur' else 'AWGN'}** costs the baseline {row['Clean'] - levels:.3f} "
+                     f"of its clean top-1 on average over levels 1–6 ({row['Clean'] - row['Avg']:.3f} by the "
+                     f"paper's Avg, which includes the clean column) and keeps {keeps:.0%} of it at level 6 "
+                     f"(paper: {paper['Clean'] - paper_levels:.3f}, {paper['Clean'] - paper['Avg']:.3f} and "
+                     f"{paper_keeps:.0%}) — "
                      + ("as damaging as the paper's." if keeps <= paper_keeps + 0.15 else
                         "milder than the paper's, so there is less for a correction to win back."))
     s = tsne_separation(tsne)

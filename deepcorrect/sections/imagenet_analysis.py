@@ -79,7 +79,15 @@ def restoration_rows(profile: Profile, store: Store, base: nn.Module, data, kind
     table["Avg"] = table[COLUMNS].mean(axis=1)
     table["s / image"] = [0.0, float(np.mean(r["seconds"][1:]))]
     table.index.name = "Method"
+    table.attrs["images"] = int(r["images"])
     return table
+
+
+def describe_restoration_rows(table: pd.DataFrame) -> str:
+    """The caption of a restoration table: how many images its accuracies rest on, hence their step (1/n)."""
+    n = table.attrs["images"]
+    return (f"Restoration, on {n:,} test image{'s' if n != 1 else ''}: each accuracy moves in steps of 1/{n:,}"
+            f" = {1 / n:.4f}")
 
 
 def compare_alexnet(measured: pd.DataFrame, kind: str, restoration: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """What DeepCorrect's gain consists of (book page 06): the paper's models beside the baselines it never met.
 
 The release lets every "frozen" BN of the base network re-estimate its statistics while the units train, and
-wires its unit differently from the paper's reading (PAPER_NOTES). This page measures, over several training
+wires its unit differently from the paper's reading (the authors' public Keras 1 release). This page measures, over several training
 seeds, how much of Deepcorr's gain over the baseline BN statistics alone give (BN-adapt), what test-time
 entropy minimisation gives (TENT), and what each of the release's two differences adds — with paired tests.
 """
@@ -97,6 +97,11 @@ def share_from_statistics(summary_table: pd.DataFrame, model: str = "Deepcorr-6"
     return float((avg["BN-adapt"] - avg["Baseline"]) / gain) if gain > 0 else float("nan")
 
 
+def _no_gain(gain: float) -> str:
+    """What to say when Deepcorr-6 does not beat the baseline: a loss is a loss, not "nothing"."""
+    return f"while Deepcorr-6 loses {-gain:.3f} here" if gain < 0 else "while Deepcorr-6 gains nothing here"
+
+
 def verdict(summaries: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame], alpha: float = 0.05) -> str:
     """The page's finding, computed from its numbers: per kind, what share of Deepcorr-6's gain BN statistics
     alone give, whether the units add significantly more, and what the release's two differences change."""
@@ -114,7 +119,7 @@ def verdict(summaries: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame], 
                 f"{s.loc['Deepcorr-6', 'Avg']:.3f} ({gain:+.3f}); BN-adapt alone reaches "
                 f"{s.loc['BN-adapt', 'Avg']:.3f}, "
                 + (("more than that whole gain" if share > 1 else f"{share:.0%} of that gain") + f" ({share:.0%})"
-                   if np.isfinite(share) else "while Deepcorr-6 gains nothing here")
+                   if np.isfinite(share) else _no_gain(gain))
                 + f"; TENT reaches {s.loc['TENT', 'Avg']:.3f}."]
         for contrast, row in t.iterrows():
             if row["p-value"] < alpha:
