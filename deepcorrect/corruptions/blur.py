@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .filters import apply_axes, correlate2d, gaussian, motion_blur as _motion, separable, uniform, zoom_matrix
+from .filters import apply_axes, correlate2d, gaussian, separable, uniform, zoom_matrix
+from .filters import motion_blur as _motion
 
 
 def disk_kernel(radius: float, alias_sigma: float) -> torch.Tensor:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import io
 
+import numpy as np
 import torch
 import torch.nn.functional as F
-from torchvision.io import decode_jpeg, encode_jpeg
+from PIL import Image
 
 from ..runtime import float32_exact
 from .filters import apply_axes, gaussian, uniform
@@ -43,15 +45,13 @@ def box_matrix(n_in: int, n_out: int) -> torch.Tensor:
     whose centres fall in its box ``((j + ½) s ± ½ max(s, 1))``, s = n_in / n_out (Pillow's Resample.c)."""
     scale = n_in / n_out
     support = 0.5 * max(scale, 1.0)
-    out = torch.zeros(n_out, n_in, dtype=torch.float64)
+    out = np.zeros((n_out, n_in))
     for j in range(n_out):
         centre = (j + 0.5) * scale
         lo, hi = max(int(centre - support + 0.5), 0), min(int(centre + support + 0.5), n_in)
-        for k in range(lo, hi):
-            u = (k - centre + 0.5) / max(scale, 1.0)
-            out[j, k] = 1.0 if -0.5 < u <= 0.5 else 0.0
-        out[j] /= out[j].sum()
-    return out
+        u = (np.arange(lo, hi) - centre + 0.5) / max(scale, 1.0)
+        out[j, lo:hi] = (u > -0.5) & (u <= 0.5)
+    return torch.from_numpy(out / out.sum(axis=1, keepdims=True))
 
 
 def pixelate(x: torch.Tensor, factor: float, g: torch.Generator) -> torch.Tensor:
@@ -62,11 +62,16 @@ def pixelate(x: torch.Tensor, factor: float, g: torch.Generator) -> torch.Tensor
 
 
 def jpeg_compression(x: torch.Tensor, quality: int, g: torch.Generator) -> torch.Tensor:
-    """Encode and decode at ``quality`` with libjpeg (torchvision's codec, on the CPU on every device so the
-    result does not depend on it; 4:2:0 chroma like Pillow's default), from 8-bit pixels."""
-    pixels = (x * 255).round().clamp(0, 255).to("cpu", torch.uint8)
-    decoded = decode_jpeg(encode_jpeg(list(pixels), quality=quality))
-    return (torch.stack(decoded).to(device=x.device, dtype=x.dtype)) / 255
+    """Encode and decode each image at ``quality`` with Pillow's libjpeg, as the sources do (its defaults:
+    4:2:0 chroma), from 8-bit pixels; on the CPU whatever the images' device, so the result does not depend
+    on it."""
+    pixels = (x * 255).round().clamp(0, 255).to("cpu", torch.uint8).permute(0, 2, 3, 1).numpy()
+    out = np.empty_like(pixels)
+    for i, image in enumerate(pixels):
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, "JPEG", quality=int(quality))
+        out[i] = np.asarray(Image.open(buffer).convert("RGB"))
+    return torch.from_numpy(out).permute(0, 3, 1, 2).to(device=x.device, dtype=x.dtype) / 255
 
 
 def _sample(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, corners: bool) -> torch.Tensor:
@@ -103,7 +108,7 @@ def affine_warp(x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 def displace(x: torch.Tensor, drow: torch.Tensor, dcol: torch.Tensor) -> torch.Tensor:
     """scipy's ``map_coordinates(order=1, mode='reflect')`` at (row + drow, col + dcol) for each image."""
-    n, _, h, w = x.shape
+    h, w = x.shape[-2:]
     rows = torch.arange(h, device=x.device, dtype=x.dtype).view(1, h, 1) + drow
     cols = torch.arange(w, device=x.device, dtype=x.dtype).view(1, 1, w) + dcol
     return _sample(x, rows, cols, corners=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -106,19 +107,18 @@ def zoom_matrix(n: int, factor: float) -> torch.Tensor:
     """(n, n) rows of the sources' ``clipped_zoom`` on one axis: crop the centre ``ceil(n / z)`` samples, zoom
     them with scipy's ``zoom(order=1)`` (its corner-aligned grid: output ``o`` reads input ``o (in-1)/(out-1)``)
     to ``round(crop z)`` samples, keep the centre ``n``."""
-    crop = int(math.ceil(n / factor))
+    crop = math.ceil(n / factor)
     top = (n - crop) // 2
-    size = int(round(crop * factor))
+    size = round(crop * factor)
     trim = (size - n) // 2
-    out = torch.zeros(n, n, dtype=torch.float64)
-    for j in range(n):
-        coord = (j + trim) * (crop - 1) / (size - 1) if size > 1 else 0.0
-        lo = min(int(math.floor(coord)), crop - 1)
-        frac = coord - lo
-        out[j, top + lo] += 1 - frac
-        if frac > 0:
-            out[j, top + lo + 1] += frac
-    return out
+    coord = (np.arange(n) + trim) * ((crop - 1) / (size - 1) if size > 1 else 0.0)
+    lo = np.minimum(np.floor(coord).astype(int), crop - 1)
+    hi = np.minimum(lo + 1, crop - 1)
+    frac = coord - lo
+    out = np.zeros((n, n))
+    np.add.at(out, (np.arange(n), top + lo), 1 - frac)
+    np.add.at(out, (np.arange(n), top + hi), frac)
+    return torch.from_numpy(out)
 
 
 def apply_axes(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
