@@ -23,8 +23,17 @@ def disk_kernel(radius: float, alias_sigma: float) -> torch.Tensor:
     return separable(disk, taps / taps.sum(), "mirror")
 
 
+def trimmed(kernel: torch.Tensor) -> torch.Tensor:
+    """``kernel`` without its all-zero outer rings (the sources' 17×17 grid holds a disk of radius ≤ 1.5 for
+    CIFAR): the same correlation, a fraction of the work."""
+    r = kernel.shape[-1] // 2
+    nonzero = torch.nonzero(kernel)
+    keep = int((nonzero - r).abs().max()) if nonzero.numel() else 0
+    return kernel[r - keep:r + keep + 1, r - keep:r + keep + 1]
+
+
 def defocus_blur(x: torch.Tensor, p: tuple[float, float], g: torch.Generator) -> torch.Tensor:
-    return correlate2d(x, disk_kernel(*p), "mirror")
+    return correlate2d(x, trimmed(disk_kernel(*p)), "mirror")
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float, g: torch.Generator) -> torch.Tensor:
