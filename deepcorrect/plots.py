@@ -105,7 +105,7 @@ def figure_2(tsne: dict, title: str = "Figure 2 — t-SNE of penultimate-layer f
             ax.set_title("clean" if level == 0 else f"level {level}", fontsize=9)
         axes[-1].axis("off")
         if len(classes) <= 20:
-            handles = [plt.Line2D([], [], marker="o", ls="", color=palette[i], label=str(c)[:14])
+            handles = [plt.Line2D([], [], marker="o", ls="", color=palette[i], label=str(c)[:18])
                        for i, c in enumerate(classes)]
             axes[-1].legend(handles=handles, loc="center", fontsize=7, frameon=False,
                             ncol=1 if len(classes) <= 10 else 2)
