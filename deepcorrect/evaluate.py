@@ -169,3 +169,17 @@ def _autocast(device: torch.device | str, bf16: bool):
     on_cuda = torch.device(device).type == "cuda"
     return torch.autocast("cuda", dtype=torch.bfloat16) if bf16 and on_cuda else nullcontext()
 
+
+
+def compare_models(models: dict[str, nn.Module], data: TensorData, family: str, kind: str, *,
+                   device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0, clip: bool = False
+                   ) -> pd.DataFrame:
+    """Top-1 per level and Avg of several models (name → model) on the very same distorted images, with
+    their trainable parameters: the table a user reads to see what a correction bought."""
+    from .models import count_params
+
+    rows = {name: accuracy_table(m, data, family, (kind,), device=device, batch_size=batch_size, seed=seed,
+                                 clip=clip).loc[kind] for name, m in models.items()}
+    table = pd.DataFrame(rows).T
+    table["trainable parameters"] = [count_params(m, trainable_only=True) for m in models.values()]
+    return table

@@ -113,6 +113,18 @@ class Ranking:
         return layer
 
 
+def compare_counts(first: Ranking, second: Ranking) -> pd.DataFrame:
+    """Per layer: whether two rankings of the same network and images (e.g. the fast and the literal path)
+    counted the same correct predictions for every filter, kind and level, and the largest difference."""
+    rows = []
+    for layer in first.layers:
+        a, b = first.counts[layer].long(), second.counts[layer].long()
+        same = a.shape == b.shape
+        rows.append({"layer": layer, "filters": int(a.shape[-1]), "equal": bool(same and torch.equal(a, b)),
+                     "largest difference": int((a - b).abs().max()) if same and a.numel() else -1})
+    return pd.DataFrame(rows).set_index("layer")
+
+
 def ranked_layers(model: nn.Module) -> list[str]:
     """The layers the paper ranks: the first six convs of All-Conv-BN, all five of AlexNet; for any other
     model every conv layer."""
