@@ -1,5 +1,5 @@
-"""Process-level CPU settings, applied by the entry points (the CLI, benchmarks, notebook kernels), never by
-library functions; and a timer of device work.
+"""Process-level settings, applied by the entry points (the CLI, benchmarks, notebook kernels), never by
+library functions — CPU memory and how warnings are printed — and a timer of device work.
 
 glibc's ``malloc`` serves large blocks (every activation tensor of a batch) with fresh ``mmap`` pages and
 returns them to the OS on ``free``; each new tensor then page-faults in again. On a small CPU box that makes
@@ -13,6 +13,7 @@ import ctypes
 import os
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -63,6 +64,12 @@ class DeviceTimer:
         self._events[1].record()
         self._events[1].synchronize()
         return self._events[0].elapsed_time(self._events[1]) / 1e3
+
+
+def one_line_warnings() -> None:
+    """Print every warning as one ``warning: …`` line (the command line's style), not Python's two lines
+    naming the library's source file."""
+    warnings.formatwarning = lambda message, *_args, **_kw: f"warning: {message}\n"
 
 
 @contextmanager

@@ -30,7 +30,7 @@ import torch
 
 from . import __version__
 from . import distributed as dd
-from .checksums import sha256_file
+from .checksums import remove_checked, sha256_file
 from .files import atomic_write
 
 
@@ -227,7 +227,7 @@ class Store:
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "created_ts": time.time(), "torch": torch.__version__}
         text = json.dumps(meta, indent=2, sort_keys=True, default=str)
         atomic_write(folder / "meta.json", lambda tmp: tmp.write_text(text))
-        (folder / CHECKPOINT).unlink(missing_ok=True)  # a finished artifact no longer needs it
+        remove_checked(folder / CHECKPOINT)  # a finished artifact no longer needs it
 
     @staticmethod
     def _reject(folder: Path, why: str) -> None:
