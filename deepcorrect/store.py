@@ -138,10 +138,8 @@ class Store:
         """With ``fresh``: made before this run (or unfinished), so to be recomputed."""
         if self.fresh_since is None or not folder.exists():
             return False
-        try:
-            return json.loads((folder / "meta.json").read_text()).get("created_ts", 0) < self.fresh_since
-        except (OSError, json.JSONDecodeError):
-            return True
+        meta = _read_meta(folder)
+        return meta is None or meta.get("created_ts", 0) < self.fresh_since
 
     def get(self, kind: str, config: Any, compute: Callable[[Path], Any], inputs: dict[str, Any] | None = None
             ) -> Any:
@@ -201,10 +199,9 @@ class Store:
         meta_path, payload_path = folder / "meta.json", folder / "payload.pt"
         if not meta_path.is_file() or not payload_path.is_file():
             return None
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return self._reject(folder, "its meta.json is unreadable")
+        meta = _read_meta(folder)
+        if meta is None:
+            return self._reject(folder, f"its {meta_path.name} does not read as UTF-8 JSON metadata")
         if _canonical(meta.get("config")) != _canonical(config) or _canonical(meta.get("inputs") or {}) != \
                 _canonical(inputs or {}):
             return self._reject(folder, "it was made by a different config or from different inputs")
@@ -214,10 +211,7 @@ class Store:
 
     @staticmethod
     def _seconds(folder: Path) -> float | None:
-        try:
-            return json.loads((folder / "meta.json").read_text()).get("seconds")
-        except (OSError, json.JSONDecodeError):
-            return None
+        return (_read_meta(folder) or {}).get("seconds")
 
     def _save(self, folder: Path, kind: str, config: Any, inputs: dict[str, Any], payload: Any,
               seconds: float) -> None:
@@ -246,6 +240,16 @@ def _short(key: Any) -> str:
     text = str(key)
     head, _, tail = text.rpartition("/") if "/" in text else text.rpartition(":")
     return f"{head}{'/' if '/' in text else ':' if head else ''}{tail[:8]}"
+
+
+def _read_meta(folder: Path) -> dict | None:
+    """An artifact's ``meta.json``, or ``None`` when it is missing or damaged (unreadable, not UTF-8, not a
+    JSON object): a damaged record is a missing artifact, never a crash."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # ValueError: UnicodeDecodeError and JSONDecodeError
+        return None
+    return meta if isinstance(meta, dict) else None
 
 
 def _remove_if_empty(folder: Path) -> None:
