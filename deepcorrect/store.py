@@ -7,9 +7,12 @@ an input and nothing downstream of a changed setting, input or line of code is r
 ``payload.pt`` (tensors, numbers, strings, lists and dicts; read back with ``weights_only=True``) plus
 ``meta.json`` holding the settings, the input keys, the code fingerprint, the wall time and the payload's
 SHA-256.
-Both are written to temporary files and renamed. A payload whose checksum or config does not match its
-metadata is reported and recomputed, never used. The artifact folder also holds the training checkpoint of
-a computation in progress, so a killed run resumes where it stopped; it is deleted once the payload is saved.
+Both are written to temporary files and renamed, ``meta.json`` last: it is what makes the artifact. A payload
+whose checksum or config does not match its metadata, or a ``meta.json`` that does not read (not UTF-8, not
+JSON), is reported with a warning naming it and recomputed, never used. The artifact folder also holds the
+training checkpoint of a computation in progress (checksummed, see :mod:`deepcorrect.checksums`), so a killed
+run resumes where it stopped; it is deleted once the payload is saved. A computation that fails or is stopped
+leaves no empty folder behind, up to the first folder that existed before the store was made.
 """
 
 from __future__ import annotations
@@ -119,6 +122,8 @@ class Store:
     def __init__(self, root: str | Path, fresh: bool | float = False, group: dd.Group | None = None):
         check_writable(root, "results folder")
         self.root = Path(root)
+        #: the nearest folder that existed before: a failed computation removes empty folders up to it
+        self._existed = next(p for p in (self.root.absolute(), *self.root.absolute().parents) if p.exists())
         self.fresh_since = (time.time() if fresh is True else float(fresh)) if fresh else None
         self.group = group
         self.code = code_fingerprint()
@@ -169,8 +174,8 @@ class Store:
         t0 = time.perf_counter()
         try:
             payload = compute(folder)  # every rank takes part (training and ranking are collective)
-        except BaseException:
-            _remove_if_empty(folder)  # a failed run leaves no empty artifact folder (a checkpoint stays: resume)
+        except BaseException:  # a failed or stopped run leaves no empty folder (a checkpoint stays: resume)
+            _remove_empty(folder.absolute(), self._existed)
             raise
         seconds = time.perf_counter() - t0
         if dd.is_main(self.group):
@@ -252,8 +257,11 @@ def _read_meta(folder: Path) -> dict | None:
     return meta if isinstance(meta, dict) else None
 
 
-def _remove_if_empty(folder: Path) -> None:
-    for path in (folder, folder.parent):
+def _remove_empty(folder: Path, keep: Path) -> None:
+    """Remove ``folder`` and its parents while they are empty, stopping at ``keep``."""
+    for path in (folder, *folder.parents):
+        if path == keep or keep not in path.parents:
+            return
         try:
             path.rmdir()  # only succeeds when empty
         except OSError:

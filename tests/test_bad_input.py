@@ -2,6 +2,7 @@
 behind; and cached results that follow the data they were computed from."""
 
 import os
+import signal
 import subprocess
 import sys
 import tarfile
@@ -164,15 +165,15 @@ def test_settings_are_validated_up_front(key, value, message):
     assert str(err.value).startswith(message)
 
 
-def test_a_failed_computation_leaves_no_empty_artifact_folder(tmp_path):
-    store = Store(tmp_path / "results")
+def test_a_failed_computation_leaves_no_empty_folder_even_in_a_new_results_folder(tmp_path):
+    store = Store(tmp_path / "new" / "results")
 
     def fail(_folder):
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
         store.get("baseline", {"x": 1}, fail)
-    assert list((tmp_path / "results").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # not even the results folder the store would have made
 
     def fail_after_checkpoint(folder):
         (folder / "checkpoint.pt").write_bytes(b"epoch 1")
@@ -181,6 +182,28 @@ def test_a_failed_computation_leaves_no_empty_artifact_folder(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         store.get("baseline", {"x": 1}, fail_after_checkpoint)
     assert [p.name for p in store.folder("baseline", {"x": 1}).iterdir()] == ["checkpoint.pt"]  # kept: resume
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    with pytest.raises(RuntimeError, match="boom"):
+        Store(existing).get("ranking", {"x": 1}, fail)
+    assert existing.is_dir() and list(existing.iterdir()) == []  # a folder the user made stays
+
+
+def test_a_terminated_computation_leaves_no_empty_folder(tmp_path):
+    """SIGTERM during a computation (as during `rank` or the t-SNE) ends the process through its clean-up."""
+    script = ("import sys, time; from deepcorrect.runtime import exit_cleanly_on_sigterm; "
+              "from deepcorrect.store import Store; exit_cleanly_on_sigterm(); "
+              "Store(sys.argv[1]).get('ranking', {'x': 1}, lambda f: print('ready', flush=True) or time.sleep(60))")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "results")], cwd=REPO,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+    finally:
+        proc.kill()
+        proc.stdout.close()
+    assert list(tmp_path.iterdir()) == []
 
 
 def _colour_tree(root, colours):
