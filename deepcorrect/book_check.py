@@ -186,8 +186,6 @@ def check_layout(html_dir: Path, chromium: str | None = None) -> list[str]:
 
 
 def _unescape(text: str) -> str:
-    import html
-
     return html.unescape(text)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__
 from .config import PROFILES, override_keys, parse_assignments, resolve
 from .distortions import KINDS
-from .runtime import keep_freed_memory
+from .runtime import exit_cleanly_on_sigterm, keep_freed_memory, one_line_warnings
 from .files import atomic_write
 
 EPILOG = """examples:
@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     keep_freed_memory()  # here and in the notebook kernels this command starts (see deepcorrect.runtime)
+    exit_cleanly_on_sigterm()  # a terminated run cleans up after itself
+    one_line_warnings()
     if args.command is None:
         parser.print_help()
         return 2

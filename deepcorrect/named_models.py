@@ -22,13 +22,13 @@ from torch import nn
 
 from . import distributed as dd
 from .adaptation import TENT_BATCH, TENT_LR, NotApplicable, adapt_batchnorm, require_batchnorm, tent_model, tent_table
+from .checksums import discard, problem, remove_checked, write_checked
 from .config import Profile
 from .correction import (DEFAULT_WIDTH, check_frozen, deepcorrect_model, finetune_bn_model, finetune_model,
                          frozen_state, regulariser, set_training_mode, weight_layers)
 from .data import TensorData, cap_per_class
 from .distortions import half_distorted
 from .evaluate import hit_table, half_distorted_accuracy
-from .files import atomic_write
 from .models import build_model, count_params, get_conv
 from .pipeline import artifact_key, evaluation_key, paper_betas
 from .ranking import ranked_layers, select_global, select_local
@@ -218,7 +218,7 @@ def train_corrected(model: nn.Module, train: TensorData, val: TensorData | None,
         train = train.subset(torch.arange(len(train)).repeat(c.passes))
     model.to(device)
     before = frozen_state(model, base_bn)
-    best = _BestEpoch(checkpoint.with_name("best.pt") if checkpoint is not None else None)
+    best = _BestEpoch(checkpoint.with_name("best.pt") if checkpoint is not None else None, checkpoint)
 
     def validate(epoch: int, row: dict) -> None:
         if val is not None:
@@ -243,11 +243,23 @@ class _BestEpoch:
     """The weights of the epoch with the best validation top-1 (the release's ``save_best_only``), kept in
     memory and, beside a training checkpoint, in ``best.pt`` so that a resumed run still knows them."""
 
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, checkpoint: Path | None = None):
         self.path, self.epoch, self.accuracy, self.state = path, 0, -1.0, None
-        if path is not None and path.is_file():
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-            self.epoch, self.accuracy, self.state = saved["epoch"], saved["accuracy"], saved["state"]
+        if path is None or not path.is_file():
+            return
+        why = problem(path)
+        if why is None:
+            try:
+                saved = torch.load(path, map_location="cpu", weights_only=True)
+                self.epoch, self.accuracy, self.state = saved["epoch"], saved["accuracy"], saved["state"]
+                return
+            except Exception as err:  # noqa: BLE001 - a damaged file fails torch.load in many ways
+                why = f"it does not load ({type(err).__name__})"
+        # resuming without the best epoch would choose among the later epochs only: start over instead
+        discard(path, "best-epoch weights", why, "training starts over from epoch 1" if checkpoint is not None
+                else "the best epoch is chosen anew")
+        if checkpoint is not None:
+            remove_checked(checkpoint)
 
     def offer(self, epoch: int, accuracy: float, model: nn.Module) -> None:
         if accuracy <= self.accuracy:
@@ -255,15 +267,15 @@ class _BestEpoch:
         self.epoch, self.accuracy = epoch, accuracy
         self.state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         if self.path is not None:
-            atomic_write(self.path, lambda tmp: torch.save({"epoch": epoch, "accuracy": accuracy,
-                                                            "state": self.state}, tmp))
+            write_checked(self.path, lambda tmp: torch.save({"epoch": epoch, "accuracy": accuracy,
+                                                             "state": self.state}, tmp))
 
     def restore(self, model: nn.Module, group: dd.Group | None) -> None:
         state = dd.broadcast(self.state, group)
         if state is not None:
             model.load_state_dict(state)
         if self.path is not None and dd.is_main(group):
-            self.path.unlink(missing_ok=True)
+            remove_checked(self.path)
 
 
 def corrected_model(profile: Profile, store: Store, base: nn.Module, data, rank, kind: str, name: str,

@@ -29,11 +29,11 @@ from .train import fit, resolve_device
 def artifact_key(profile: Profile, *sections: str) -> dict:
     """The result-determining fields of ``sections`` — an artifact's own settings; what it is computed from
     enters its key as inputs (:meth:`Store.get`). The data and a pretrained weights file enter by their
-    content (:func:`~deepcorrect.data.folders.fingerprint`), not their path, so replaced data or weights
-    recompute what depends on them and moved ones do not."""
+    content (:func:`~deepcorrect.data.folders.fingerprint`; a streamed tree by its files' sizes and times), not
+    their path, so replaced data or weights recompute what depends on them and moved ones do not."""
     key = {s: result_fields(getattr(profile, s)) for s in sections}
     if "data" in key and profile.data.source != "embedded":  # the data by what is there, not where
-        key["data"]["root"] = fingerprint(profile.data.root)
+        key["data"]["root"] = fingerprint(profile.data.root, content=not profile.data.stream)
     if "model" in key and profile.model.weights:
         path = Path(profile.model.weights).expanduser()
         if path.is_file():

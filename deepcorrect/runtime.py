@@ -1,5 +1,5 @@
-"""Process-level CPU settings, applied by the entry points (the CLI, benchmarks, notebook kernels), never by
-library functions; and a timer of device work.
+"""Process-level settings, applied by the entry points (the CLI, benchmarks, notebook kernels), never by
+library functions — CPU memory, how SIGTERM and warnings are handled — and a timer of device work.
 
 glibc's ``malloc`` serves large blocks (every activation tensor of a batch) with fresh ``mmap`` pages and
 returns them to the OS on ``free``; each new tensor then page-faults in again. On a small CPU box that makes
@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import sys
+import threading
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -63,6 +66,24 @@ class DeviceTimer:
         self._events[1].record()
         self._events[1].synchronize()
         return self._events[0].elapsed_time(self._events[1]) / 1e3
+
+
+def exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM (what ``kill``, schedulers and torchrun send) into ``SystemExit(143)`` in this process, so
+    that ``finally`` blocks and the store's clean-up run — a terminated run leaves no temporary file or empty
+    artifact folder — where Python's default ends the process on the spot. Only the main thread may."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+
+
+def _exit_on_signal(signum: int, _frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def one_line_warnings() -> None:
+    """Print every warning as one ``warning: …`` line (the command line's style), not Python's two lines
+    naming the library's source file."""
+    warnings.formatwarning = lambda message, *_args, **_kw: f"warning: {message}\n"
 
 
 @contextmanager

@@ -7,9 +7,12 @@ an input and nothing downstream of a changed setting, input or line of code is r
 ``payload.pt`` (tensors, numbers, strings, lists and dicts; read back with ``weights_only=True``) plus
 ``meta.json`` holding the settings, the input keys, the code fingerprint, the wall time and the payload's
 SHA-256.
-Both are written to temporary files and renamed. A payload whose checksum or config does not match its
-metadata is reported and recomputed, never used. The artifact folder also holds the training checkpoint of
-a computation in progress, so a killed run resumes where it stopped; it is deleted once the payload is saved.
+Both are written to temporary files and renamed, ``meta.json`` last: it is what makes the artifact. A payload
+whose checksum or config does not match its metadata, or a ``meta.json`` that does not read (not UTF-8, not
+JSON), is reported with a warning naming it and recomputed, never used. The artifact folder also holds the
+training checkpoint of a computation in progress (checksummed, see :mod:`deepcorrect.checksums`), so a killed
+run resumes where it stopped; it is deleted once the payload is saved. A computation that fails or is stopped
+leaves no empty folder behind, up to the first folder that existed before the store was made.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import torch
 
 from . import __version__
 from . import distributed as dd
-from .checksums import sha256_file
+from .checksums import remove_checked, sha256_file
 from .files import atomic_write
 from .fingerprint import core_fingerprint, function_fingerprint
 
@@ -114,6 +117,8 @@ class Store:
     def __init__(self, root: str | Path, fresh: bool | float = False, group: dd.Group | None = None):
         check_writable(root, "results folder")
         self.root = Path(root)
+        #: the nearest folder that existed before: a failed computation removes empty folders up to it
+        self._existed = next(p for p in (self.root.absolute(), *self.root.absolute().parents) if p.exists())
         self.fresh_since = (time.time() if fresh is True else float(fresh)) if fresh else None
         self.group = group
         self.code = code_fingerprint()
@@ -137,10 +142,8 @@ class Store:
         """With ``fresh``: made before this run (or unfinished), so to be recomputed."""
         if self.fresh_since is None or not folder.exists():
             return False
-        try:
-            return json.loads((folder / "meta.json").read_text()).get("created_ts", 0) < self.fresh_since
-        except (OSError, json.JSONDecodeError):
-            return True
+        meta = _read_meta(folder)
+        return meta is None or meta.get("created_ts", 0) < self.fresh_since
 
     def get(self, kind: str, config: Any, compute: Callable[[Path], Any], inputs: dict[str, Any] | None = None
             ) -> Any:
@@ -170,8 +173,8 @@ class Store:
         t0 = time.perf_counter()
         try:
             payload = compute(folder)  # every rank takes part (training and ranking are collective)
-        except BaseException:
-            _remove_if_empty(folder)  # a failed run leaves no empty artifact folder (a checkpoint stays: resume)
+        except BaseException:  # a failed or stopped run leaves no empty folder (a checkpoint stays: resume)
+            _remove_empty(folder.absolute(), self._existed)
             raise
         seconds = time.perf_counter() - t0
         if dd.is_main(self.group):
@@ -201,10 +204,9 @@ class Store:
         meta_path, payload_path = folder / "meta.json", folder / "payload.pt"
         if not meta_path.is_file() or not payload_path.is_file():
             return None
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return self._reject(folder, "its meta.json is unreadable")
+        meta = _read_meta(folder)
+        if meta is None:
+            return self._reject(folder, f"its {meta_path.name} does not read as UTF-8 JSON metadata")
         if _canonical(meta.get("config")) != _canonical(config) or _canonical(meta.get("inputs") or {}) != \
                 _canonical(inputs or {}):
             return self._reject(folder, "it was made by a different config or from different inputs")
@@ -214,10 +216,7 @@ class Store:
 
     @staticmethod
     def _seconds(folder: Path) -> float | None:
-        try:
-            return json.loads((folder / "meta.json").read_text()).get("seconds")
-        except (OSError, json.JSONDecodeError):
-            return None
+        return (_read_meta(folder) or {}).get("seconds")
 
     def _save(self, folder: Path, kind: str, config: Any, inputs: dict[str, Any], payload: Any,
               seconds: float) -> None:
@@ -227,7 +226,7 @@ class Store:
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "created_ts": time.time(), "torch": torch.__version__}
         text = json.dumps(meta, indent=2, sort_keys=True, default=str)
         atomic_write(folder / "meta.json", lambda tmp: tmp.write_text(text))
-        (folder / CHECKPOINT).unlink(missing_ok=True)  # a finished artifact no longer needs it
+        remove_checked(folder / CHECKPOINT)  # a finished artifact no longer needs it
 
     @staticmethod
     def _reject(folder: Path, why: str) -> None:
@@ -248,8 +247,21 @@ def _short(key: Any) -> str:
     return f"{head}{'/' if '/' in text else ':' if head else ''}{tail[:8]}"
 
 
-def _remove_if_empty(folder: Path) -> None:
-    for path in (folder, folder.parent):
+def _read_meta(folder: Path) -> dict | None:
+    """An artifact's ``meta.json``, or ``None`` when it is missing or damaged (unreadable, not UTF-8, not a
+    JSON object): a damaged record is a missing artifact, never a crash."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # ValueError: UnicodeDecodeError and JSONDecodeError
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _remove_empty(folder: Path, keep: Path) -> None:
+    """Remove ``folder`` and its parents while they are empty, stopping at ``keep``."""
+    for path in (folder, *folder.parents):
+        if path == keep or keep not in path.parents:
+            return
         try:
             path.rmdir()  # only succeeds when empty
         except OSError:

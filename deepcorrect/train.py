@@ -3,7 +3,8 @@
 Data live on the device as uint8; every batch is cropped, flipped and (optionally) distorted there. Each epoch
 draws its order and augmentation from a generator seeded by (seed, epoch), and a checkpoint written atomically
 after every epoch holds weights, optimiser and RNG state — so a killed run resumes and ends with exactly the
-weights of an uninterrupted one. With a :class:`~deepcorrect.distributed.Group` it trains with
+weights of an uninterrupted one. The checkpoint's SHA-256 is recorded beside it and checked before it is resumed:
+a damaged one is discarded with a warning and training starts over, ending with the same weights. With a :class:`~deepcorrect.distributed.Group` it trains with
 DistributedDataParallel: each rank takes its slice of the same global batch (see :mod:`deepcorrect.distributed`).
 """
 
@@ -21,9 +22,9 @@ from torch import nn
 from tqdm import tqdm
 
 from . import distributed as dd
+from .checksums import discard, problem, write_checked
 from .config import TrainConfig, result_fields
 from .data import TensorData
-from .files import atomic_write
 from .runtime import DeviceTimer, cudnn_benchmark
 
 BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -148,8 +149,9 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
         regularizer: Callable[[], torch.Tensor] | None = None, progress: bool = True,
         group: dd.Group | None = None) -> list[dict]:
     """Train the parameters of ``model`` that require grad with SGD for ``cfg.epochs``; returns the per-epoch
-    log (loss, accuracy, images/s, lr). With ``checkpoint``, resumes from it when it exists and was made by
-    the same config, and rewrites it after every epoch. ``batch_transform(images, generator)`` runs after
+    log (loss, accuracy, images/s, lr). With ``checkpoint``, resumes from it when it exists, is intact and was
+    made by the same config (a damaged one is discarded with a warning: training starts over), and rewrites it
+    after every epoch. ``batch_transform(images, generator)`` runs after
     augmentation (e.g. half-distorted batches); ``set_train_mode`` replaces ``model.train()`` (frozen BN);
     ``regularizer()`` is added to the loss (Eq. 5's λ·R(W)); ``on_epoch_end(epoch, row)`` may add entries to the
     epoch's log row (e.g. a validation accuracy) before it is checkpointed. ``group``: train with DDP across
@@ -231,15 +233,21 @@ def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, epoch: int, 
              "config": fingerprint, "rng": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda_rng"] = torch.cuda.get_rng_state_all()
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    write_checked(path, lambda tmp: torch.save(state, tmp))
 
 
-def _load(path: Path, fingerprint: str) -> dict:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(f"checkpoint {path} is corrupt or truncated ({type(err).__name__}: {err}); delete it "
-                         f"or rerun with --fresh to start over") from None
+def _load(path: Path, fingerprint: str) -> dict | None:
+    """The checkpoint's state; ``None`` (with a warning; the file is deleted) when it fails its checksum or
+    does not load, so training starts over; an error when it belongs to another training config."""
+    why = problem(path)
+    if why is None:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            why = f"it does not load ({type(err).__name__})"
+    if why is not None or not isinstance(state, dict):
+        discard(path, "checkpoint", why or "it holds no training state", "training starts over from epoch 1")
+        return None
     if state.get("config") != fingerprint:
         raise ValueError(f"checkpoint {path} was written by a different training config; delete it or rerun "
                          f"with --fresh to start over")

@@ -2,6 +2,7 @@
 behind; and cached results that follow the data they were computed from."""
 
 import os
+import signal
 import subprocess
 import sys
 import tarfile
@@ -164,15 +165,15 @@ def test_settings_are_validated_up_front(key, value, message):
     assert str(err.value).startswith(message)
 
 
-def test_a_failed_computation_leaves_no_empty_artifact_folder(tmp_path):
-    store = Store(tmp_path / "results")
+def test_a_failed_computation_leaves_no_empty_folder_even_in_a_new_results_folder(tmp_path):
+    store = Store(tmp_path / "new" / "results")
 
     def fail(_folder):
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
         store.get("baseline", {"x": 1}, fail)
-    assert list((tmp_path / "results").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # not even the results folder the store would have made
 
     def fail_after_checkpoint(folder):
         (folder / "checkpoint.pt").write_bytes(b"epoch 1")
@@ -181,6 +182,114 @@ def test_a_failed_computation_leaves_no_empty_artifact_folder(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         store.get("baseline", {"x": 1}, fail_after_checkpoint)
     assert [p.name for p in store.folder("baseline", {"x": 1}).iterdir()] == ["checkpoint.pt"]  # kept: resume
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    with pytest.raises(RuntimeError, match="boom"):
+        Store(existing).get("ranking", {"x": 1}, fail)
+    assert existing.is_dir() and list(existing.iterdir()) == []  # a folder the user made stays
+
+
+def test_a_terminated_computation_leaves_no_empty_folder(tmp_path):
+    """SIGTERM during a computation (as during `rank` or the t-SNE) ends the process through its clean-up."""
+    script = ("import sys, time; from deepcorrect.runtime import exit_cleanly_on_sigterm; "
+              "from deepcorrect.store import Store; exit_cleanly_on_sigterm(); "
+              "Store(sys.argv[1]).get('ranking', {'x': 1}, lambda f: print('ready', flush=True) or time.sleep(60))")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "results")], cwd=REPO,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+    finally:
+        proc.kill()
+        proc.stdout.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def _colour_tree(root, colours):
+    """train/ and test/ of one solid colour per class folder (2 images each), every file with the same time."""
+    for split in ("train", "test"):
+        for name, colour in colours.items():
+            (root / split / name).mkdir(parents=True, exist_ok=True)
+            for i in range(2):
+                Image.fromarray(np.full((32, 32, 3), colour, dtype=np.uint8)).save(root / split / name / f"{i}.png")
+    for f in root.rglob("*.png"):
+        os.utime(f, ns=(1_600_000_000 * 10**9,) * 2)  # as a tar extraction leaves them: one mtime for all
+    return root
+
+
+def test_swapped_class_folders_or_an_image_replaced_in_place_are_never_served_from_the_cache(tmp_path, cache_dir):
+    from deepcorrect.data.folders import fingerprint
+
+    red, green, blue = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+    root = _colour_tree(tmp_path / "d", {"a": red, "b": green})
+    cfg = _folder_profile(root, cache_dir).data
+
+    def colour_of_class(label):
+        train, _ = load_dataset(cfg)
+        return {tuple(img[:, 0, 0].tolist()) for img in train.images[train.labels == label]}
+
+    assert colour_of_class(0) == {red}
+    before = fingerprint(root)
+    for split in ("train", "test"):  # mv a t; mv b a; mv t b: the same names and sizes, other pictures
+        folder = root / split
+        (folder / "a").rename(folder / "t")
+        (folder / "b").rename(folder / "a")
+        (folder / "t").rename(folder / "b")
+    assert colour_of_class(0) == {green} and colour_of_class(1) == {red}
+    assert fingerprint(root) != before  # so artifacts trained on the old pixels are not reused either
+    picture = root / "train" / "a" / "0.png"
+    size, times = picture.stat().st_size, picture.stat()
+    Image.fromarray(np.full((32, 32, 3), blue, dtype=np.uint8)).save(picture)  # in place, the time put back
+    os.utime(picture, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert picture.stat().st_size == size
+    assert colour_of_class(0) == {green, blue}
+
+
+def test_a_checkpoint_with_a_flipped_byte_is_discarded_and_training_ends_as_an_uninterrupted_run(tmp_path):
+    from deepcorrect.config import TrainConfig
+    from deepcorrect.data import make_embedded
+    from deepcorrect.data.embedded import CLASSES
+    from deepcorrect.train import fit
+
+    cfg = TrainConfig(epochs=3, batch_size=32, lr=0.05, seed=1)
+    data = TensorData(*make_embedded(8, seed=0), CLASSES)
+
+    def model():
+        torch.manual_seed(0)
+        return AllConvBN(num_classes=10, width=0.125)
+
+    reference = model()
+    fit(reference, data, cfg, progress=False)
+
+    def stop_after_epoch_2(epoch, _row):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    ckpt = tmp_path / "checkpoint.pt"
+    with pytest.raises(KeyboardInterrupt):
+        fit(model(), data, cfg, checkpoint=ckpt, progress=False, on_epoch_end=stop_after_epoch_2)
+    raw = bytearray(ckpt.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    ckpt.write_bytes(bytes(raw))
+    resumed = model()
+    with pytest.warns(UserWarning, match=f"discarding checkpoint {ckpt}: its bytes do not match .* starts over"):
+        history = fit(resumed, data, cfg, checkpoint=ckpt, progress=False)
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    for (name, a), b in zip(reference.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_a_damaged_decoded_image_cache_is_discarded_with_a_warning(tmp_path, cache_dir):
+    cfg = _folder_profile(_colour_tree(tmp_path / "d", {"a": (255, 0, 0), "b": (0, 255, 0)}), cache_dir).data
+    first, _ = load_dataset(cfg)
+    for cached in (cache_dir / "tensors").glob("*.pt"):
+        raw = bytearray(cached.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        cached.write_bytes(bytes(raw))
+    with pytest.warns(UserWarning, match="discarding decoded-image cache .*: its bytes do not match"):
+        again, _ = load_dataset(cfg)
+    assert torch.equal(first.images, again.images) and torch.equal(first.labels, again.labels)
 
 
 def test_no_warning_for_a_clean_folder(tmp_path, cache_dir):

@@ -134,6 +134,12 @@ def test_best_validation_selection_returns_the_best_epochs_weights(tmp_path):
     assert resumed.epoch == 2 and resumed.accuracy == 0.7
     resumed.restore(net, None)
     assert torch.equal(net.conv1.weight, states[1]) and not (tmp_path / "best.pt").exists()
+    best.offer(1, 0.9, net)
+    (tmp_path / "best.pt").write_bytes((tmp_path / "best.pt").read_bytes()[:-10])  # damaged: start over
+    (tmp_path / "checkpoint.pt").write_bytes(b"epoch 1")
+    with pytest.warns(UserWarning, match="discarding best-epoch weights .*best.pt: its bytes .* starts over"):
+        assert named_models._BestEpoch(tmp_path / "best.pt", tmp_path / "checkpoint.pt").state is None
+    assert list(tmp_path.iterdir()) == []  # without the best epoch, resuming the checkpoint would choose wrong
 
 
 def test_keras_l2_is_twice_the_weight_decay_convention():

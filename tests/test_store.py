@@ -85,3 +85,14 @@ def test_a_code_edit_invalidates_every_artifact(tmp_path, monkeypatch):
     assert edited.folder("k", {"a": 1}) != store.folder("k", {"a": 1})
     assert edited.get("k", {"a": 1}, lambda f: {"x": 2}) == {"x": 2}
     assert store_module.code_fingerprint() == store.code  # the real fingerprint: stable within a process
+
+
+def test_a_meta_json_that_is_not_utf8_is_a_missing_artifact_fresh_or_not(tmp_path):
+    Store(tmp_path).get("k", {"a": 1}, lambda f: {"x": 1})
+    meta = Store(tmp_path).folder("k", {"a": 1}) / "meta.json"
+    meta.write_bytes(meta.read_bytes().replace(b"{", b"{\xff", 1))
+    with pytest.warns(UserWarning, match=f"{meta.parent}: its meta.json does not read .* recomputed"):
+        assert Store(tmp_path).get("k", {"a": 1}, lambda f: {"x": 2}) == {"x": 2}
+    meta.write_bytes(b"\xff")
+    assert Store(tmp_path, fresh=True).get("k", {"a": 1}, lambda f: {"x": 3}) == {"x": 3}
+    assert Store(tmp_path).get("k", {"a": 1}, lambda f: {"x": 4}) == {"x": 3}  # the recomputed one is kept

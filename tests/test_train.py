@@ -47,12 +47,12 @@ def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_pa
         assert torch.equal(a, b), name
 
 
-def test_corrupt_or_foreign_checkpoints_are_errors_and_are_left_alone(tmp_path):
+def test_corrupt_checkpoints_are_discarded_and_foreign_ones_are_errors(tmp_path):
     path = tmp_path / "c.pt"
     path.write_bytes(b"\x00garbage")
-    with pytest.raises(ValueError, match="corrupt or truncated"):
-        fit(_model(), _data(), CFG, checkpoint=path, progress=False)
-    assert path.read_bytes() == b"\x00garbage"
+    with pytest.warns(UserWarning, match="discarding checkpoint .*c.pt: its checksum file c.pt.sha256 is missing"):
+        history = fit(_model(), _data(), CFG, checkpoint=path, progress=False)
+    assert [row["epoch"] for row in history] == [1, 2, 3]  # started over
     fit(_model(), _data(), TrainConfig(epochs=1, batch_size=32), checkpoint=tmp_path / "d.pt", progress=False)
     with pytest.raises(ValueError, match="different training config"):
         fit(_model(), _data(), CFG, checkpoint=tmp_path / "d.pt", progress=False)
