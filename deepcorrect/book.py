@@ -105,7 +105,7 @@ def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, out_dir: 
     chains: list[list[tuple]] = [[] for _ in CHAINS]
     for src in sources:
         out = out_dir / f"{src.stem}.ipynb"
-        stamp = _stamp(src, split[src])
+        stamp = _stamp(src, split[src], repo / "editions")
         if not force and out.is_file() and nbformat.read(out, as_version=4).metadata.get("deepcorrect_stamp") == stamp:
             log(f"unchanged, reusing {out}")
             continue
@@ -183,10 +183,14 @@ def build_book(repo: Path, strict: bool = False) -> Path:
     return repo / "_build" / "html"  # Jupyter Book writes next to the _config.yml it found
 
 
-def _stamp(src: Path, params: dict[str, Any]) -> str:
+def _stamp(src: Path, params: dict[str, Any], editions: Path) -> str:
+    """What an executed page depends on: its source, its parameters, the package's source and the recorded
+    editions its "At scale" section shows."""
     digest = hashlib.sha256(src.read_bytes())
     digest.update(repr(sorted(params.items())).encode())
     digest.update(package_fingerprint().encode())
+    for path in sorted(editions.glob("*.json")) if editions.is_dir() else ():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:20]
 
 

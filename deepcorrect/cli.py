@@ -112,6 +112,12 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("--editions", default="editions", help="folder of the edition files (default: editions)")
     chk.set_defaults(func=_cmd_check_editions)
 
+    board = sub.add_parser("scoreboard", help="print the paper's claims as decided by the recorded editions",
+                           description="The scoreboard of the book's front page, from editions/*.json.")
+    board.add_argument("--editions", default="editions", help="folder of the edition files (default: editions)")
+    board.add_argument("--update-readme", metavar="README", help="rewrite this file's scoreboard block instead")
+    board.set_defaults(func=_cmd_scoreboard)
+
     base = sub.add_parser("baseline", help="train (or load) the baseline and print Tables 1-2",
                           description="Train the profile's baseline on clean images (cached, resumable) and "
                                       "print its top-1 per distortion level next to the paper's.")
@@ -223,6 +229,18 @@ def _cmd_check_editions(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"stale: {problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def _cmd_scoreboard(args: argparse.Namespace) -> int:
+    from .editions.render import load_editions, scoreboard_markdown, update_readme
+
+    editions = load_editions(Path(args.editions))
+    if args.update_readme:
+        changed = update_readme(Path(args.update_readme), editions)
+        print(f"{args.update_readme}: {'updated' if changed else 'already up to date'}")
+    else:
+        print(scoreboard_markdown(editions))
+    return 0
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:

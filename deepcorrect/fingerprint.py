@@ -10,8 +10,9 @@ docstring must not throw away hours of trained models. So the fingerprint hashes
   function's own syntax tree and those of the reproduction-layer functions it names, recursively
   (:func:`function_fingerprint`).
 
-The reproduction layer — the section modules' prose and verdicts, plots, diagrams, the paper's numbers, the
-book runner, the command line, the editions and their scoreboard — renders numbers; it never makes them.
+The reproduction layer — the section modules' prose and verdicts, plots, diagrams, tables, the book runner,
+the command line, the editions and their scoreboard — renders numbers; it never makes them. The paper's
+numbers stay in the core: some of them (the β per layer) choose what is computed.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 #: Modules and packages (relative to the package, without ``.py``) that render results and never make them.
-REPRODUCTION = ("sections", "plots", "diagrams", "contents", "book", "book_check", "cli", "__main__", "paper",
-                "editions", "tables", "claims")
+REPRODUCTION = ("sections", "plots", "diagrams", "contents", "book", "book_check", "cli", "__main__", "editions",
+                "tables", "claims")
 
 PACKAGE = Path(__file__).resolve().parent
 

@@ -194,3 +194,33 @@ def findings(page: str, metrics_file: str | Path, described: str = "") -> str:
     parts += ["\n".join(bullets)] if bullets else []
     parts += [described] if described and not smoke else []
     return "\n\n".join(p for p in parts if p)
+
+
+README_START, README_END = "<!-- scoreboard:start -->", "<!-- scoreboard:end -->"
+
+
+def readme_summary(editions: dict[str, dict]) -> str:
+    """The README's short scoreboard: every decided row (claim, edition and kind, paper, measured, verdict),
+    the rows no edition decides counted in one sentence."""
+    board = scoreboard(editions)
+    decided = board[~board["verdict"].isin(["not measured"])]
+    lines = ["| claim | edition | paper | measured | verdict |", "|---|---|---|---|---|"]
+    lines += [f"| {r['#']}. {r['claim'].split(' (')[0]} | {r['edition']} | {r['paper']} | {r['measured']} | "
+              f"{r['verdict']} |" for _, r in decided.iterrows()]
+    missing = sorted(set(board["#"]) - set(decided["#"]), key=lambda n: (len(n), n))
+    if missing:
+        lines.append(f"\nNot yet decided by any edition: claims {', '.join(missing)} (see the book's scoreboard).")
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, editions: dict[str, dict]) -> bool:
+    """Rewrite the block between the README's scoreboard markers; whether it changed."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme} has no {README_START} … {README_END} block to fill")
+    head, _, rest = text.partition(README_START)
+    _, _, tail = rest.partition(README_END)
+    new = f"{head}{README_START}\n{readme_summary(editions)}\n{README_END}{tail}"
+    if new != text:
+        readme.write_text(new)
+    return new != text
