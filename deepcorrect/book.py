@@ -72,9 +72,9 @@ def check_parameters(sources: list[Path], params: dict[str, Any]) -> dict[Path, 
 
 
 #: Notebooks that share cached artifacts run in order within one chain; the chains are independent (01–03
-#: and 06 use the CIFAR-style profile, 04–05 its AlexNet counterpart) and may run side by side (``jobs=2``).
+#: and 06–07 use the CIFAR-style profile, 04–05 its AlexNet counterpart) and may run side by side (``jobs=2``).
 #: A notebook in no chain joins the first.
-CHAINS = (("01", "02", "03", "06"), ("04", "05"))
+CHAINS = (("01", "02", "03", "06", "07"), ("04", "05"))
 
 
 def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, out_dir: Path | None = None,

@@ -51,6 +51,10 @@ PAPER_MAP: tuple[tuple[str, str, str, str], ...] = (
      "The contrasts that matter",
      "sections.what_the_gain_consists_of.seeded_tables, sections.what_the_gain_consists_of.contrasts, "
      "adaptation.adapt_batchnorm, adaptation.tent_table"),
+    ("Beyond the paper: the 15-corruption benchmark, BN adaptation, TENT", "07_beyond_blur_and_noise",
+     "Mean error over the 15, beside the published row",
+     "corruptions.corrupt, sections.beyond_blur_and_noise.error_grid, "
+     "sections.beyond_blur_and_noise.adaptation_errors"),
     ("Tables 7–8", "04_imagenet_alexnet", "Tables 7 and 8",
      "named_models.evaluate_models, sections.imagenet_analysis.restoration_rows → restoration.restore_batch, "
      "sections.imagenet_analysis.compare_alexnet"),

@@ -163,3 +163,12 @@ def test_notebook_lines_fit_the_books_column():
     long = [f"{src.name}:{i}" for src in notebook_sources(REPO)
             for i, line in enumerate(src.read_text().splitlines(), 1) if len(line) > 120]
     assert not long, long
+
+
+@pytest.mark.slow
+def test_notebook_07_measures_the_corruption_benchmark(executed):
+    _, results = executed
+    metrics = json.loads((results / "metrics" / "07_beyond_blur_and_noise.json").read_text())
+    assert len(metrics["error_grid"]) == 15 and all(len(row) == 5 for row in metrics["error_grid"].values())
+    assert set(metrics["mean_error"]) == {"Source", "BN adaptation", "TENT"}
+    assert all(0 <= v <= 100 for v in metrics["mean_error"].values())

@@ -1,0 +1,184 @@
+"""Beyond blur and noise (book page 07): the baseline on the field's 15-corruption benchmark, and the two
+test-time baselines the field reports there, BN adaptation and TENT, with TENT's protocol.
+
+The benchmark is CIFAR-10-C's (Hendrycks & Dietterich, ICLR 2019), regenerated seeded by
+:mod:`deepcorrect.corruptions` on the profile's test images. TENT's protocol on CIFAR-10-C (Wang et al., ICLR
+2021; its repository's ``cifar10`` configuration): the model is reset for every corruption, test batches of
+200, Adam at 1e-3, one step per batch on the mean prediction entropy w.r.t. the BN γ, β, predictions made
+online (before each batch's step). BN adaptation is the same network normalising with each test batch's
+statistics and taking no step (TENT's "norm" baseline).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+from torch import nn
+
+from ..adaptation import TENT_LR, tent_model
+from ..corruptions import CORRUPTIONS, NUM_SEVERITIES, corrupt
+from ..data import TensorData
+
+#: TENT's test batch on CIFAR-10-C (its ``cifar10`` configuration).
+TENT_CORRUPTION_BATCH = 200
+METHODS = ("Source", "BN adaptation", "TENT")
+#: CIFAR-10-C, severity 5, WRN-28-10, mean error (%) over the 15 corruptions, reset per corruption: the TENT
+#: repository's README (github.com/DequanWang/tent). Another network than the page's.
+PUBLISHED = {"Source": 43.5, "BN adaptation": 20.4, "TENT": 18.6}
+PUBLISHED_NETWORK = "WRN-28-10 (TENT's README)"
+
+
+def test_images(data: TensorData, per_class: int, seed: int) -> TensorData:
+    """``per_class`` test images of every class in one seeded random order: TENT's batches then mix the
+    classes (a test set stored class by class would hand it batches of one class)."""
+    per_class = min(per_class, int(torch.bincount(data.labels).min()))
+    chosen = data.per_class(per_class, seed)
+    return chosen.subset(torch.randperm(len(chosen), generator=torch.Generator().manual_seed(seed)))
+
+
+def corruption_seed(seed: int, name: str, severity: int, batch: int) -> int:
+    """The generator seed of one batch of ``name`` at ``severity``: fixed by these alone, whatever the model."""
+    return ((seed * 31 + CORRUPTIONS.index(name)) * 11 + severity) * 100_003 + batch
+
+
+def corrupted_batches(data: TensorData, name: str, severity: int, family: str, *, batch_size: int, seed: int,
+                      device: torch.device | str):
+    """(what the network sees, labels) of ``data`` under ``name`` at ``severity``, batch by batch on ``device``."""
+    index = torch.arange(len(data)).split(batch_size)
+    for b, (idx, x) in enumerate(zip(index, data.batches(index, device))):
+        g = torch.Generator().manual_seed(corruption_seed(seed, name, severity, b))
+        yield data.view(corrupt(x.float(), name, severity, family, g)), data.labels[idx].to(device)
+
+
+@torch.inference_mode()
+def error_grid(model: nn.Module, data: TensorData, family: str, *, seed: int, device: torch.device | str,
+               batch_size: int = 500, names: tuple[str, ...] = CORRUPTIONS) -> pd.DataFrame:
+    """Top-1 error (%) of ``model`` per corruption (rows) and severity (columns 1–5)."""
+    model = model.to(device).eval()
+    grid = pd.DataFrame(index=list(names), columns=range(1, NUM_SEVERITIES + 1), dtype=float)
+    for name in names:
+        for s in grid.columns:
+            wrong = sum(int((model(x).argmax(1) != y).sum()) for x, y in
+                        corrupted_batches(data, name, s, family, batch_size=batch_size, seed=seed, device=device))
+            grid.loc[name, s] = 100 * wrong / len(data)
+    grid.index.name, grid.columns.name = "corruption", "severity"
+    return grid
+
+
+@torch.inference_mode()
+def clean_error(model: nn.Module, data: TensorData, *, device: torch.device | str, batch_size: int = 500) -> float:
+    """Top-1 error (%) on the same test images uncorrupted."""
+    model = model.to(device).eval()
+    index = torch.arange(len(data)).split(batch_size)
+    wrong = sum(int((model(data.view(x.float())).argmax(1) != data.labels[i].to(device)).sum())
+                for i, x in zip(index, data.batches(index, device)))
+    return 100 * wrong / len(data)
+
+
+def _online_errors(model: nn.Module, batches, lr: float | None) -> int:
+    """Wrong predictions of a fresh TENT copy of ``model`` over ``batches``, each predicted before its step;
+    ``lr`` None: no step (BN adaptation)."""
+    adapted = tent_model(model)
+    opt = torch.optim.Adam([p for p in adapted.parameters() if p.requires_grad], lr=lr) if lr else None
+    wrong = 0
+    for x, y in batches:
+        with torch.set_grad_enabled(opt is not None):
+            logits = adapted(x)
+        wrong += int((logits.argmax(1) != y).sum())
+        if opt is not None:
+            entropy = -(logits.softmax(1) * logits.log_softmax(1)).sum(1).mean()
+            opt.zero_grad(set_to_none=True)
+            entropy.backward()
+            opt.step()
+    return wrong
+
+
+def adaptation_errors(model: nn.Module, data: TensorData, family: str, severity: int, *, seed: int,
+                      device: torch.device | str, lr: float = TENT_LR, batch_size: int = TENT_CORRUPTION_BATCH,
+                      source: pd.Series | None = None, names: tuple[str, ...] = CORRUPTIONS) -> pd.DataFrame:
+    """Error (%) per corruption of ``names`` at ``severity`` of the source model (``source``: its column of
+    the grid, else measured), BN adaptation and TENT, each reset for every corruption."""
+    model = model.to(device).eval()
+    rows = {}
+    for name in names:
+        batches = functools.partial(corrupted_batches, data, name, severity, family, batch_size=batch_size,
+                                    seed=seed, device=device)
+        if source is not None:
+            src = float(source[name])
+        else:
+            with torch.inference_mode():
+                src = 100 * sum(int((model(x).argmax(1) != y).sum()) for x, y in batches()) / len(data)
+        rows[name] = {"Source": src, "BN adaptation": 100 * _online_errors(model, batches(), None) / len(data),
+                      "TENT": 100 * _online_errors(model, batches(), lr) / len(data)}
+    table = pd.DataFrame.from_dict(rows, orient="index")[list(METHODS)]
+    table.index.name = "corruption"
+    return table
+
+
+def beside_published(adapted: pd.DataFrame, network: str, severity: int) -> pd.DataFrame:
+    """The page's mean error over the 15 corruptions per method beside the published row (severity 5)."""
+    out = pd.DataFrame({f"{network}, this page (sev. {severity})": adapted.mean(),
+                        f"{PUBLISHED_NETWORK}, CIFAR-10-C sev. 5": pd.Series(PUBLISHED)})
+    out.index.name = "mean error over 15 (%)"
+    return out
+
+
+def paired(adapted: pd.DataFrame, a: str, b: str) -> dict:
+    """Mean error difference a − b over the corruptions, its standard error and a paired t-test."""
+    d = (adapted[a] - adapted[b]).to_numpy(float)
+    t = stats.ttest_rel(adapted[a], adapted[b]) if np.ptp(d) > 0 else None
+    return {"contrast": f"{a} − {b}", "mean difference (points)": float(d.mean()),
+            "std. error": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0,
+            "p-value": float(t.pvalue) if t is not None else float("nan"), "corruptions": len(d)}
+
+
+def contrasts(adapted: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame([paired(adapted, "BN adaptation", "Source"), paired(adapted, "TENT", "BN adaptation")])
+
+
+def heatmap(grid: pd.DataFrame, title: str):
+    """The error grid as a heat map, each cell labelled with its error (%)."""
+    fig, ax = plt.subplots(figsize=(5.5, 6.5))
+    im = ax.imshow(grid.to_numpy(float), cmap="magma_r", vmin=0, vmax=100, aspect="auto")
+    ax.set_xticks(range(grid.shape[1]), grid.columns)
+    ax.set_yticks(range(grid.shape[0]), grid.index)
+    ax.set_xlabel("severity")
+    for (i, j), v in np.ndenumerate(grid.to_numpy(float)):
+        ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7, color="white" if v > 55 else "black")
+    fig.colorbar(im, ax=ax, label="top-1 error (%)")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def verdict(grid: pd.DataFrame, adapted: pd.DataFrame, tests: pd.DataFrame, clean_error: float) -> str:
+    """What the numbers say, each claim from the tables, with the uncertainty behind it."""
+    worst = grid[NUM_SEVERITIES].idxmax()
+    mean = adapted.mean()
+    hardest = grid[NUM_SEVERITIES]
+    lines = [(f"- Clean error {clean_error:.1f} %; at severity {NUM_SEVERITIES} the mean error over the "
+              f"{len(grid)} is {hardest.mean():.1f} %, worst on {worst} ({hardest[worst]:.1f} %).")]
+    for _, row in tests.iterrows():
+        sig = row["p-value"] < 0.05
+        lines.append(f"- {row['contrast']}: {row['mean difference (points)']:+.1f} ± {row['std. error']:.1f} "
+                     f"points over {row['corruptions']} corruptions (paired t-test p = {row['p-value']:.3g}): "
+                     f"{'a difference the corruptions agree on' if sig else 'not distinguishable here'}.")
+    if np.allclose(adapted["TENT"], adapted["BN adaptation"]):
+        lines.append(f"- TENT's errors equal BN adaptation's: the test images fit one batch of "
+                     f"{TENT_CORRUPTION_BATCH}, whose predictions precede its only step.")
+    lines.append(f"- Mean errors: source {mean['Source']:.1f} %, BN adaptation {mean['BN adaptation']:.1f} %, "
+                 f"TENT {mean['TENT']:.1f} % — beside {PUBLISHED_NETWORK}'s {PUBLISHED['Source']} / "
+                 f"{PUBLISHED['BN adaptation']} / {PUBLISHED['TENT']} %, another network and its full test set.")
+    return "\n".join(lines)
+
+
+def metrics(grid: pd.DataFrame, adapted: pd.DataFrame, tests: pd.DataFrame, images: int, severity: int) -> dict:
+    return {"images": images, "adapt_severity": severity, "error_grid": grid.round(3).to_dict(orient="index"),
+            "adaptation": adapted.round(3).to_dict(orient="index"),
+            "mean_error": {k: round(float(v), 3) for k, v in adapted.mean().items()},
+            "contrasts": tests.to_dict(orient="records")}
