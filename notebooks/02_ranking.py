@@ -31,6 +31,7 @@
 from IPython.display import Markdown
 
 from deepcorrect import pipeline as pipe, plots
+from deepcorrect.parameters import refuse_unknown_parameters
 from deepcorrect.config import resolve
 from deepcorrect.sections import correction_priority as priority
 from deepcorrect.store import Store
@@ -50,6 +51,7 @@ results_dir = "results"  # artifact store (cached weights, rankings, curves)
 fresh = False  # recompute every cached artifact
 
 # %%
+refuse_unknown_parameters(globals())  # papermill only warns about a name not declared above
 cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_class=train_per_class,
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root, per_class=per_class,
               ideal_per_class=ideal_per_class)
