@@ -1,7 +1,8 @@
 """The ``deepcorrect`` command: build the book, train and evaluate baselines, list profiles.
 
 Bad input (unknown profile or parameter, missing dataset, corrupt checkpoint) prints one line starting with
-``error:`` and exits with status 2, having written nothing.
+``error:`` and exits with status 2, having written nothing; a doubtful but legitimate setting prints one line
+starting with ``warning:`` and the run goes on.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import contextlib
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from . import __version__
@@ -45,12 +47,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        args.group = _join_torchrun(args)
-        quiet = args.group is not None and not args.group.is_main  # rank 0 alone prints and writes
-        with open(os.devnull, "w") if quiet else contextlib.nullcontext(sys.stdout) as out, \
-                contextlib.redirect_stdout(out):
-            return args.func(args)
-    except (ValueError, OSError, RuntimeError) as err:  # OSError: missing files, permissions, a full disk
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            args.group = _join_torchrun(args)
+            quiet = args.group is not None and not args.group.is_main  # rank 0 alone prints and writes
+            with open(os.devnull, "w") if quiet else contextlib.nullcontext(sys.stdout) as out, \
+                    contextlib.redirect_stdout(out):
+                return args.func(args)
+    # OSError: missing files, permissions, a full disk; ArithmeticError: a training run that diverged
+    except (ValueError, OSError, RuntimeError, ArithmeticError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -61,6 +66,19 @@ def main(argv: list[str] | None = None) -> int:
             import torch.distributed
 
             torch.distributed.destroy_process_group()
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one ``warning:`` line, without the source line Python prints under it."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes (an invalid ``--kind``, a missing value) as one ``error:`` line, exit status 2, like every
+    other bad input; ``--help`` still shows the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
 def _join_torchrun(args: argparse.Namespace):
@@ -79,8 +97,8 @@ _DISTRIBUTED = ("baseline", "rank", "correct", "finetune")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="deepcorrect", description=__doc__.splitlines()[0], epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="deepcorrect", description=__doc__.splitlines()[0], epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"deepcorrect {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -299,13 +317,18 @@ def _cmd_correct(args: argparse.Namespace) -> int:
         _check_out(Path(args.out))
     cfg = _resolve_cli(args)
     data = pipeline.datasets(cfg)
+    # before anything trains, so bad input writes nothing
+    named_models.check_specs(cfg, data.train.num_classes, specs, tuple(args.kind))
     store = Store(args.results, fresh=args.fresh, group=args.group)
-    named_models.check_specs(cfg, data.train.num_classes, specs)  # before anything trains, so bad input writes nothing
     model, _ = pipeline.baseline(cfg, store, data.train)
     rank = pipeline.ranking(cfg, store, model, data)
-    frames = []
+    frames, measured = [], set()
     for kind in args.kind:
-        table, _ = named_models.evaluate_models(cfg, store, model, data, rank, kind, ["Baseline", *names])
+        table, records = named_models.evaluate_models(cfg, store, model, data, rank, kind, ["Baseline", *names])
+        for name, why in named_models.failures(records).items():
+            print(f"warning: {name} ({kind}) has no measurement: {why}", file=sys.stderr)
+        measured.update(table.index)
+        table = named_models.with_failures(table, records)
         imagenet = cfg.data.family == "imagenet"
         paper = (alexnet_table if imagenet else correction_table)(kind).reindex(table.index).dropna(how="all")
         number = {("blur", False): 3, ("awgn", False): 4, ("blur", True): 7, ("awgn", True): 8}[kind, imagenet]
@@ -315,6 +338,9 @@ def _cmd_correct(args: argparse.Namespace) -> int:
         if len(paper):
             print(paper.round(4).to_string())
         frames.append(table.assign(kind=kind))
+    if not measured & set(names):
+        raise ValueError(f"none of the requested models ({', '.join(names)}) could be measured (see the warnings "
+                         f"above); nothing was written")
     if args.out and _is_main(args):
         out = Path(args.out)
         atomic_write(out, pd.concat(frames).to_csv)
@@ -327,6 +353,8 @@ def _check_out(out: Path) -> None:
     from .store import check_writable
 
     parent = out.expanduser().absolute().parent
+    if out.expanduser().is_dir():
+        raise ValueError(f"--out {str(out)!r} is a folder; name a file in it (e.g. {str(out / 'table.csv')!r})")
     if not parent.is_dir():
         raise ValueError(f"--out {str(out)!r}: the folder {str(parent)!r} does not exist; create it or write elsewhere")
     check_writable(parent, "--out folder")

@@ -7,6 +7,8 @@ A profile is one :class:`Profile`; notebooks and the CLI take flat ``key=value``
 from __future__ import annotations
 
 import dataclasses
+import re
+import warnings
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,28 @@ def _positive(name: str, value: Any) -> None:
 def _at_least(name: str, value: Any, low: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < low:
         raise ValueError(f"{name} must be an integer ≥ {low}, got {value!r}")
+
+
+#: Learning rates above this are refused: SGD steps of that size overflow to inf within a step or two.
+MAX_LR = 1e6
+#: Learning rates above this are accepted with a warning: every schedule here starts at or below 0.1, and
+#: SGD on these networks diverges well before an lr of 1 (measured: lr 1e6 gives a loss of ~11,000).
+USUAL_LR = 1.0
+
+
+def _learning_rate(name: str, value: Any) -> None:
+    """A finite learning rate in (0, MAX_LR]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_LR:
+        raise ValueError(f"{name} must be a finite number in (0, {MAX_LR:g}], got {value!r}")
+
+
+def _warn_learning_rates(profile: Profile) -> None:
+    """One warning per learning rate above USUAL_LR, where training will likely diverge or learn nothing."""
+    for name, value in (("lr", profile.train.lr), ("deepcorr_lr", profile.correct.deepcorr_lr),
+                        ("finetune_lr", profile.correct.finetune_lr)):
+        if value > USUAL_LR:
+            warnings.warn(f"{name}={value:g} is far above the usual learning rates (≤ {USUAL_LR:g}; the paper's: "
+                          f"0.01-0.1): training will likely diverge or learn nothing", stacklevel=3)
 
 
 # Field metadata of a knob that changes how fast or where a result is computed, never what it is (the tests
@@ -147,8 +171,7 @@ class TrainConfig:
         _at_least("epochs", self.epochs, 0)
         _positive("batch_size", self.batch_size)
         _at_least("steps_per_epoch", self.steps_per_epoch, 0)
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        _learning_rate("lr", self.lr)
         _at_least("lr_step", self.lr_step, 0)
         _at_least("crop_pad", self.crop_pad, 0)
         if not 0 < self.lr_gamma <= 1:
@@ -195,6 +218,9 @@ class RankingConfig:
     clip: bool = False  # clip AWGN to [0, 255]
 
     def __post_init__(self):
+        if not self.kinds:
+            raise ValueError(f"kinds must name at least one distortion to rank for ({', '.join(KINDS)}; "
+                             f"comma-separated, e.g. kinds={','.join(KINDS)})")
         for k in self.kinds:
             check_kind(k)
         if not self.levels or any(lv not in range(1, NUM_LEVELS + 1) for lv in self.levels):
@@ -247,8 +273,7 @@ class CorrectConfig:
         if not (isinstance(self.beta, (int, float)) and 0 <= self.beta <= 1):
             raise ValueError(f"beta must be in (0, 1], or 0 for the paper's β per layer; got {self.beta!r}")
         for name in ("deepcorr_lr", "finetune_lr"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+            _learning_rate(name, getattr(self, name))
         if not (self.l1 >= 0 and self.l2 >= 0):
             raise ValueError(f"l1 and l2 must be ≥ 0, got {self.l1!r}, {self.l2!r}")
         if not self.fig9_filters or any(not isinstance(n, int) or n < 1 for n in self.fig9_filters):
@@ -315,6 +340,13 @@ class Profile:
     restore: RestoreConfig = field(default_factory=RestoreConfig)
     transfer: TransferConfig = field(default_factory=TransferConfig)
     device: str = "cpu"  # cpu | cuda | cuda:N | auto
+
+    def __post_init__(self):
+        if not isinstance(self.device, str) or not re.fullmatch(r"cpu|auto|cuda(:\d+)?", self.device):
+            raise ValueError(f"device must be cpu, cuda or auto (or cuda:N for GPU N), got {self.device!r}")
+        if self.train.epochs == 0 and not self.model.weights:
+            raise ValueError("epochs=0 trains nothing and no model_weights are given: the tables would measure an "
+                             "untrained network; set epochs ≥ 1, or model_weights to a trained network's file")
 
 
 #: The conventional data folder, relative to the working directory (``data/README``-style layout: archives and
@@ -488,9 +520,14 @@ def resolve(profile: str | Profile, **overrides: Any) -> Profile:
         raise ValueError(f"unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(sorted(override_keys()))}")
     changes: dict[str | None, dict[str, Any]] = {}
     given: dict[str | None, list[str]] = {}
+    named: dict[tuple[str | None, str], str] = {}  # each field → the key that set it
     for key, value in overrides.items():
         if value is not None:
             sec, name = keys[key]
+            if (sec, name) in named:
+                raise ValueError(f"{named[sec, name]}={overrides[named[sec, name]]} and {key}={value} both set "
+                                 f"{'.'.join(filter(None, (sec, name)))}; give it once")
+            named[sec, name] = key
             changes.setdefault(sec, {})[name] = _coerce(sec, name, value)
             given.setdefault(sec, []).append(f"{key}={value}")
     top = changes.pop(None, {})
@@ -500,7 +537,9 @@ def resolve(profile: str | Profile, **overrides: Any) -> Profile:
             sections[sec] = replace(getattr(profile, sec), **kw)
         except ValueError as err:  # name the setting as it was given, not the field inside its section
             raise ValueError(f"{', '.join(given[sec])}: {err}") from None
-    return _downloadable(replace(profile, **sections, **top))
+    resolved = _downloadable(replace(profile, **sections, **top))
+    _warn_learning_rates(resolved)
+    return resolved
 
 
 def _downloadable(profile: Profile) -> Profile:

@@ -25,6 +25,7 @@ Variants (parameter counts match the paper's Tables 3, 4 and 10 exactly):
 from __future__ import annotations
 
 import copy
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 
 import torch
@@ -165,6 +166,14 @@ def following_norm(model: nn.Module, layer: str) -> str | None:
     return None
 
 
+def filter_indices(layer: str, filters) -> list[int]:
+    """``filters`` as Python ints: any integer type (numpy's, 0-d integer tensors), never a float truncated."""
+    try:
+        return [operator.index(j) for j in filters]
+    except TypeError:
+        raise ValueError(f"filter indices for layer {layer!r} must be integers, got {list(filters)!r}") from None
+
+
 def deepcorrect_model(model: nn.Module, selection: Mapping[str, Iterable[int]], variant: str = "identity", *,
                       width: int | None = None, train_last: int = 0) -> nn.Module:
     """Deepcorr-k: a copy of ``model`` with a correction unit on the selected filters of each layer in
@@ -181,7 +190,7 @@ def deepcorrect_model(model: nn.Module, selection: Mapping[str, Iterable[int]], 
     out.requires_grad_(False)
     for layer, filters in selection.items():
         conv = get_conv(out, layer)
-        idx = sorted({int(j) for j in filters})
+        idx = sorted(set(filter_indices(layer, filters)))
         if not idx:
             raise ValueError(f"no filters selected in layer {layer!r}")
         if idx[0] < 0 or idx[-1] >= conv.out_channels:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -41,9 +43,10 @@ def check_family(family: str) -> str:
 def sigma_for(kind: str, level: int, family: str = "cifar") -> float:
     """σ of ``kind`` at ``level`` (1–6) in the paper's table for ``family``; 0.0 for level 0 (clean)."""
     table = LEVELS[check_family(family)][check_kind(kind)]
-    if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= NUM_LEVELS:
+    # any integer type (numpy's too), never a bool or a float that would be truncated
+    if not isinstance(level, numbers.Integral) or isinstance(level, bool) or not 0 <= level <= NUM_LEVELS:
         raise ValueError(f"distortion level must be an integer in 0..{NUM_LEVELS} (0 = clean), got {level!r}")
-    return 0.0 if level == 0 else table[level - 1]
+    return 0.0 if level == 0 else table[int(level) - 1]
 
 
 def blur_window(sigma: float) -> int:
@@ -95,10 +98,12 @@ def noise_seed(seed: int, kind: str, level: int, batch: int) -> int:
 
 def distort(images: torch.Tensor, kind: str, level: int, family: str = "cifar",
             generator: torch.Generator | None = None, clip: bool = False) -> torch.Tensor:
-    """Apply ``kind`` at the paper's ``level`` (0 = clean) for ``family`` to a batch."""
+    """Apply ``kind`` at the paper's ``level`` (0 = clean) for ``family`` to a batch (0–255 scale; a batch
+    on the 0–1 scale is distorted all the same, with a warning: its σ would be 255 times too large)."""
     sigma = sigma_for(kind, level, family)
     if level == 0:
         return images
+    _warn_unit_scale(images)
     if kind == "blur":
         return gaussian_blur(images, sigma)
     return awgn(images, sigma, generator=generator, clip=clip)
@@ -109,13 +114,25 @@ def distort_per_image(images: torch.Tensor, kind: str, levels: torch.Tensor, fam
     """Distort image n at ``levels[n]`` (0–6) in one fixed-shape pass: blur as a depthwise convolution whose
     per-image kernel is that level's taps zero-padded to the widest window, noise as one draw for the batch
     scaled by each image's σ. No value leaves the device (no host sync in a training step) and every batch
-    of a size has the same shapes (cuDNN autotunes once). Level-0 images come back bit-identical."""
+    of a size has the same shapes (cuDNN autotunes once). Level-0 images come back bit-identical. The levels
+    are checked here (one read from the device); training steps call the unchecked form, with levels drawn in
+    range."""
     _check_images(images)
     check_kind(kind)
     check_family(family)
     if levels.shape != images.shape[:1]:
         raise ValueError(f"need one level per image: {images.shape[0]} images, levels of shape "
                          f"{tuple(levels.shape)}")
+    if levels.dtype.is_floating_point or levels.dtype == torch.bool or \
+            (levels.numel() and not 0 <= int(levels.min()) <= int(levels.max()) <= NUM_LEVELS):
+        raise ValueError(f"levels must be integers in 0..{NUM_LEVELS} (0 = clean), got {levels.dtype} values "
+                         f"{levels.unique().tolist()[:8]}")
+    return _distort_per_image(images, kind, levels, family, generator, clip)
+
+
+def _distort_per_image(images: torch.Tensor, kind: str, levels: torch.Tensor, family: str,
+                       generator: torch.Generator | None, clip: bool) -> torch.Tensor:
+    """:func:`distort_per_image` without its checks: nothing leaves the device."""
     if kind == "blur":
         out = _blur_per_image(images, _blur_taps(family, images.device, images.dtype)[levels])
     else:
@@ -176,8 +193,17 @@ def half_distorted(images: torch.Tensor, kinds: tuple[str, ...] | str, family: s
     out = images
     for i, kind in enumerate(kinds):
         lv = torch.where(which == i, levels, torch.zeros_like(levels))
-        out = distort_per_image(out, kind, lv, family, generator, clip)
+        out = _distort_per_image(out, kind, lv, family, generator, clip)
     return out
+
+
+def _warn_unit_scale(images: torch.Tensor) -> None:
+    """Warn about a batch whose values all lie in [0, 1] (not black): images on the 0–1 scale, distorted here
+    as if on the 0–255 scale, so 255 times too strongly."""
+    low, high = torch.aminmax(images) if images.numel() else (images.new_zeros(()), images.new_zeros(()))
+    if 0 <= float(low) and 0 < float(high) <= 1:
+        warnings.warn("the images all lie in [0, 1], but distortions work on the 0–255 scale (the paper's σ); "
+                      "multiply them by 255 first", stacklevel=3)
 
 
 def _check_images(images: torch.Tensor) -> None:

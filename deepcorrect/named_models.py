@@ -104,12 +104,15 @@ def parse_model(name: str) -> ModelSpec:
                      variant=_VARIANT_NAMES[m["variant"]] if m["variant"] else "", base_bn=base_bn)
 
 
-def check_specs(profile: Profile, num_classes: int, specs: list[ModelSpec]) -> None:
+def check_specs(profile: Profile, num_classes: int, specs: list[ModelSpec], kinds: tuple[str, ...] = ()) -> None:
     """Fail before any training when a model cannot exist on this network (k beyond its layers, more
-    first-layer filters than it has)."""
+    first-layer filters than it has, none), when a ranked layer does not exist, or when a model that corrects
+    ranked filters is asked for a distortion in ``kinds`` that the ranking does not cover."""
 
     net = build_model(profile.model.arch, num_classes, profile.model.width, inputs=profile.model.inputs,
                       lrn=profile.model.lrn)
+    for layer in profile.rank.layers:
+        get_conv(net, layer)
     layers = list(profile.rank.layers) or ranked_layers(net)
     for spec in specs:
         if spec.method in BASELINES.values():
@@ -118,9 +121,38 @@ def check_specs(profile: Profile, num_classes: int, specs: list[ModelSpec]) -> N
             finetune_model(net, _finetune_k(net, spec.k))
         elif not 1 <= spec.k <= len(layers):
             raise ValueError(f"{spec.name}: k must lie in 1..{len(layers)} (the ranked layers {', '.join(layers)})")
-        elif spec.filters > get_conv(net, layers[0]).out_channels:
-            raise ValueError(f"{spec.name}: the first ranked layer {layers[0]} has "
-                             f"{get_conv(net, layers[0]).out_channels} filters")
+        elif spec.selection not in ("local", "global") and not 1 <= spec.filters <= _filters(net, layers[0]):
+            n = _filters(net, layers[0])
+            raise ValueError(f"{spec.name}: the first ranked layer {layers[0]} has {n} filters; name 1..{n} of them")
+    unranked = [k for k in kinds if k not in profile.rank.kinds]
+    needs_ranking = [s.name for s in specs if s.method == "deepcorr"]
+    if unranked and needs_ranking:
+        raise ValueError(f"{', '.join(needs_ranking)} correct(s) the filters ranked for each distortion, but the "
+                         f"ranking covers only kinds={','.join(profile.rank.kinds)}, not {', '.join(unranked)}; add "
+                         f"them (-p kinds={','.join(dict.fromkeys((*profile.rank.kinds, *unranked)))}) or drop them "
+                         f"from --kind")
+
+
+def _filters(net: nn.Module, layer: str) -> int:
+    return get_conv(net, layer).out_channels
+
+
+def with_failures(table: pd.DataFrame, records: dict[str, dict]) -> pd.DataFrame:
+    """``table`` of :func:`evaluate_models` with a row for each model that could not be measured (its training
+    diverged, or it does not apply to this network), its numbers empty and its ``Note`` saying why."""
+    failed = failures(records)
+    if not failed:
+        return table
+    rows = pd.DataFrame({"Note": failed}).rename_axis(table.index.name)
+    out = pd.concat([table.assign(Note=""), rows])
+    out["# Params"] = out["# Params"].astype("Int64")
+    return out
+
+
+def failures(records: dict[str, dict]) -> dict[str, str]:
+    """Model name → why it has no row (``diverged: …`` or ``not applicable: …``) from evaluate_models' records."""
+    return {name: f"{why}: {record[why]}" for name, record in records.items()
+            for why in ("diverged", "not applicable") if why in record}
 
 
 def selection_for(profile: Profile, rank, kind: str, spec: ModelSpec) -> dict[str, list[int]]:

@@ -28,6 +28,7 @@ from IPython.display import Markdown, display
 
 from deepcorrect import pipeline as pipe, plots
 from deepcorrect.editions import render as editions
+from deepcorrect.parameters import refuse_unknown_parameters
 from deepcorrect.config import resolve
 from deepcorrect.paper import comparability
 from deepcorrect.sections import distortion_effects as effects
@@ -48,6 +49,7 @@ results_dir = "results"  # artifact store (cached weights, tables, embeddings)
 fresh = False  # recompute every cached artifact
 
 # %%
+refuse_unknown_parameters(globals())  # papermill only warns about a name not declared above
 cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_class=train_per_class,
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root,
               tsne_per_class=tsne_per_class)

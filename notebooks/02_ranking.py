@@ -32,6 +32,7 @@ from IPython.display import Markdown, display
 
 from deepcorrect import claims, pipeline as pipe, plots
 from deepcorrect.editions import render as editions
+from deepcorrect.parameters import refuse_unknown_parameters
 from deepcorrect.config import resolve
 from deepcorrect.sections import correction_priority as priority
 from deepcorrect.store import Store
@@ -52,6 +53,7 @@ results_dir = "results"  # artifact store (cached weights, rankings, curves)
 fresh = False  # recompute every cached artifact
 
 # %%
+refuse_unknown_parameters(globals())  # papermill only warns about a name not declared above
 cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_class=train_per_class,
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root, per_class=per_class,
               ideal_per_class=ideal_per_class)

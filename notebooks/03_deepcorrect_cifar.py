@@ -29,6 +29,7 @@ from IPython.display import Markdown, display
 
 from deepcorrect import claims, diagrams, named_models as named, pipeline as pipe, plots
 from deepcorrect.editions import render as editions
+from deepcorrect.parameters import refuse_unknown_parameters
 from deepcorrect.config import resolve
 from deepcorrect.correction import corrected_layers
 from deepcorrect.paper import TABLE_5_P, correction_table
@@ -55,6 +56,7 @@ results_dir = "results"  # artifact store (cached weights, rankings, tables)
 fresh = False  # recompute every cached artifact
 
 # %%
+refuse_unknown_parameters(globals())  # papermill only warns about a name not declared above
 cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_class=train_per_class,
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root, per_class=per_class,
               correct_epochs=correct_epochs, correct_train_per_class=correct_train_per_class,

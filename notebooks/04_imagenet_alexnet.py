@@ -37,6 +37,7 @@
 from IPython.display import Markdown, display
 
 from deepcorrect import claims, diagrams, named_models as named, pipeline as pipe, plots
+from deepcorrect.parameters import refuse_unknown_parameters
 from deepcorrect.config import alexnet_profile, resolve
 from deepcorrect.paper import TABLE_9, TABLE_9_P, alexnet_averages, comparability
 from deepcorrect.sections import (cifar_analysis as cifar, correction_priority as priority,
@@ -64,6 +65,7 @@ results_dir = "results"  # artifact store (cached weights, rankings, tables)
 fresh = False  # recompute every cached artifact
 
 # %%
+refuse_unknown_parameters(globals())  # papermill only warns about a name not declared above
 cfg = resolve(alexnet_profile(profile), device=device, width=alexnet_width, epochs=alexnet_epochs,
               train_per_class=alexnet_train_per_class, test_per_class=alexnet_test_per_class, root=imagenet_root,
               weights=model_weights, correct_epochs=correct_epochs, correct_train_per_class=correct_train_per_class,

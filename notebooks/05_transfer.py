@@ -27,6 +27,7 @@
 from IPython.display import Markdown
 
 from deepcorrect import named_models as named, pipeline as pipe, plots
+from deepcorrect.parameters import refuse_unknown_parameters
 from deepcorrect.config import alexnet_profile, resolve
 from deepcorrect.data import load_transfer
 from deepcorrect.paper import TRANSFER_MODELS
@@ -56,6 +57,7 @@ results_dir = "results"  # artifact store (cached weights, rankings, tables)
 fresh = False  # recompute every cached artifact
 
 # %%
+refuse_unknown_parameters(globals())  # papermill only warns about a name not declared above
 cfg = resolve(alexnet_profile(profile), device=device, width=alexnet_width, epochs=alexnet_epochs,
               train_per_class=alexnet_train_per_class, test_per_class=alexnet_test_per_class, root=imagenet_root,
               weights=model_weights, correct_epochs=correct_epochs, correct_train_per_class=correct_train_per_class,

@@ -34,6 +34,7 @@ from IPython.display import Markdown, display
 
 from deepcorrect import pipeline as pipe, plots
 from deepcorrect.editions import render as editions
+from deepcorrect.parameters import refuse_unknown_parameters
 from deepcorrect.config import resolve
 from deepcorrect.sections import what_the_gain_consists_of as gain
 from deepcorrect.store import Store
@@ -57,6 +58,7 @@ results_dir = "results"  # artifact store (shared with pages 01–03: the baseli
 fresh = False  # recompute every cached artifact
 
 # %%
+refuse_unknown_parameters(globals())  # papermill only warns about a name not declared above
 cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_class=train_per_class,
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root, per_class=per_class,
               correct_epochs=correct_epochs, correct_train_per_class=correct_train_per_class,

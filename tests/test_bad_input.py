@@ -2,6 +2,7 @@
 behind; and cached results that follow the data they were computed from."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,11 +16,17 @@ from conftest import REPO
 from PIL import Image
 from torch import nn
 
-from deepcorrect import pipeline
+from deepcorrect import named_models, pipeline
+from deepcorrect.book import notebook_sources
+from deepcorrect.cli import main
 from deepcorrect.config import resolve
 from deepcorrect.correction import deepcorrect_model
 from deepcorrect.data import TensorData, load_dataset
-from deepcorrect.models import AllConvBN
+from deepcorrect.data.folders import _decode
+from deepcorrect.distortions import distort, distort_per_image
+from deepcorrect.files import atomic_write
+from deepcorrect.models import AllConvBN, load_weights
+from deepcorrect.parameters import refuse_unknown_parameters
 from deepcorrect.ranking import rank_filters
 from deepcorrect.sections import distortion_effects
 from deepcorrect.store import Store
@@ -298,3 +305,193 @@ def test_no_warning_for_a_clean_folder(tmp_path, cache_dir):
         warnings.simplefilter("error")
         load_dataset(cfg.data)
     assert os.listdir(tmp_path / "d") == ["train", "test"] or sorted(os.listdir(tmp_path / "d")) == ["test", "train"]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Round 3: every item ends in one `error:` (or `warning:`) line, exit status 2, nothing written.
+
+TINY = ["-p", "epochs=1", "-p", "train_per_class=20", "-p", "test_per_class=5", "-p", "val_per_class=3", "-p",
+        "width=0.125", "-p", "per_class=2", "-p", "levels=1,6"]
+
+
+def _refused(capsys, tmp_path, *args) -> str:
+    """The one `error:` line of a command refused before any work (nothing in its results folder)."""
+    results = tmp_path / "results"
+    code = main([*args, "--results", str(results)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error:") and err.count("\n") == 1, err
+    assert "Traceback" not in err and not results.exists()
+    return err
+
+
+@pytest.mark.slow
+def test_a_model_whose_training_diverged_has_a_row_saying_so_and_alone_fails_the_run(tmp_path, capsys,
+                                                                                    monkeypatch):
+    def diverge(*_args, **_kw):
+        raise FloatingPointError("training loss became nan in epoch 1; lower lr (now 0.1) or check the data")
+
+    monkeypatch.setattr(named_models, "train_corrected", diverge)
+    out_csv = tmp_path / "t.csv"
+    code = main(["correct", "--model", "Deepcorr-1", "--kind", "blur", *TINY, "--results", str(tmp_path / "r"),
+                 "--out", str(out_csv)])
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert code == 2 and not out_csv.exists()
+    assert lines[0].startswith("warning: Deepcorr-1 (blur) has no measurement: diverged: training loss became nan "
+                               "in epoch 1")
+    assert lines[-1].startswith("error: none of the requested models (Deepcorr-1) could be measured")
+    row = next(line for line in captured.out.splitlines() if line.startswith("Deepcorr-1 "))
+    assert "diverged: training loss became nan in epoch 1" in row
+
+
+def test_train_and_test_splits_with_other_class_names_are_refused(tmp_path, cache_dir):
+    root = _tree(tmp_path / "d", classes=("a", "b"))
+    for extra in ("c",):
+        (root / "test" / "a").rename(root / "test" / extra)
+    with pytest.raises(ValueError, match=r"hold different classes: train a, b; test b, c"):
+        load_dataset(_folder_profile(root, cache_dir).data)
+
+
+def test_a_16_bit_png_is_scaled_to_8_bits_not_clipped_to_white(tmp_path):
+    grey = np.full((32, 32), 32896, dtype=np.uint16)  # mid grey: 128 × 257
+    Image.fromarray(grey).save(tmp_path / "g.png")
+    img = _decode(tmp_path / "g.png", 32)
+    assert img.dtype == torch.uint8 and img.shape == (3, 32, 32) and bool((img == 128).all())
+
+
+@pytest.mark.parametrize("make", ["empty", "loop"])
+def test_an_empty_or_looping_class_folder_is_named_not_made_a_class(tmp_path, cache_dir, make):
+    root = _tree(tmp_path / "d", per_class=6)
+    if make == "empty":
+        (root / "train" / "empty").mkdir()
+    else:
+        (root / "train" / "loop").symlink_to(root / "train", target_is_directory=True)
+    cfg = resolve("smoke", source="folder", root=str(root), cache_dir=str(cache_dir), train_per_class=0,
+                  test_per_class=0, val_per_class=2)
+    with pytest.raises(ValueError, match=f"class folder .*train/{make}[^/]* holds no image files"):
+        pipeline.datasets(cfg)
+
+
+def test_weights_with_a_nan_are_refused_naming_the_tensor(tmp_path):
+    state = AllConvBN(10, width=0.125).state_dict()
+    state["conv3.weight"][0, 0, 0, 0] = float("nan")
+    torch.save(state, tmp_path / "w.pt")
+    with pytest.raises(ValueError, match=r"w.pt: tensor 'conv3.weight' holds 1 NaN or infinite value"):
+        load_weights(AllConvBN(10, width=0.125), tmp_path / "w.pt")
+
+
+@pytest.mark.parametrize("saved,message", [
+    ([1, 2], "holds a list, not a state dict"),
+    (torch.zeros(3), "holds a Tensor, not a state dict"),
+    ("text", "is not a torch.save file"),
+    ("wide", "tensor 'conv1.weight' has shape (24, 3, 3, 3) in the file, the network needs (12, 3, 3, 3)"),
+])
+def test_weights_that_are_no_fitting_state_dict_are_one_error_line(tmp_path, capsys, saved, message):
+    path = tmp_path / "w.pt"
+    if saved == "text":
+        path.write_text("not a weights file\n")
+    else:
+        torch.save(AllConvBN(10, width=0.25).state_dict() if saved == "wide" else saved, path)
+    err = _refused(capsys, tmp_path, "baseline", *TINY, "-p", f"model_weights={path}")
+    assert message in err and "weights_only" not in err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["baseline", "-p", "lr=inf"], "lr=inf: lr must be a finite number in (0, 1e+06]"),
+    (["baseline", "-p", "lr=1e20"], "lr=1e20: lr must be a finite number in (0, 1e+06]"),
+    (["correct", "-p", "deepcorr_lr=nan"], "deepcorr_lr must be a finite number"),
+    (["rank", "-p", "kinds="], "kinds must name at least one distortion to rank for (blur, awgn"),
+    (["correct", "--model", "ranked.0", *TINY], "ranked.0: the first ranked layer conv1 has 12 filters; name 1..12"),
+    (["finetune", "-p", "layers=conv99", *TINY], "unknown layer 'conv99'"),
+    (["correct", "-p", "kinds=awgn", "--kind", "blur", *TINY], "ranking covers only kinds=awgn, not blur; add them "
+                                                              "(-p kinds=awgn,blur) or drop them from --kind"),
+    (["baseline", "-p", "device=tpu"], "device must be cpu, cuda or auto"),
+    (["baseline", "-p", "width=0.25", "-p", "model_width=0.5"], "width=0.25 and model_width=0.5 both set "
+                                                                "model.width; give it once"),
+    (["baseline", "-p", "epochs=0"], "epochs=0 trains nothing and no model_weights are given"),
+])
+def test_settings_refused_up_front_with_one_line(args, message, tmp_path, capsys):
+    assert message in _refused(capsys, tmp_path, *args)
+
+
+def test_an_invalid_kind_is_one_line_listing_the_valid_ones(tmp_path):
+    out = run_cli("correct", "--kind", "noise", "--results", str(tmp_path / "r"))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "usage:" not in out.stderr
+    assert out.stderr.startswith("error: argument --kind: invalid choice: 'noise' (choose from 'blur', 'awgn')")
+
+
+@pytest.mark.parametrize("command", ["rank", "correct"])
+def test_out_naming_a_folder_is_refused_with_the_users_path(tmp_path, capsys, command):
+    folder = tmp_path / "tables.csv"
+    folder.mkdir()
+    err = _refused(capsys, tmp_path, command, "--out", str(folder))
+    assert f"--out '{folder}' is a folder; name a file in it" in err and ".tmp" not in err
+
+
+def test_a_very_large_learning_rate_is_one_warning_line(capsys):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cfg = resolve("smoke", lr="1e6")
+    assert cfg.train.lr == 1e6
+    assert [str(w.message) for w in caught] == ["lr=1e+06 is far above the usual learning rates (≤ 1; the paper's: "
+                                                "0.01-0.1): training will likely diverge or learn nothing"]
+
+
+def test_a_tgz_that_is_not_gzip_and_unsafe_members_are_one_line_each(tmp_path, cache_dir):
+    bad = tmp_path / "data.tgz"
+    bad.write_text("not an archive")
+    with pytest.raises(ValueError, match=r"^archive .*data.tgz is not a tar archive[^\n]*$"):
+        load_dataset(resolve("smoke", source="folder", root=str(bad), cache_dir=str(cache_dir)).data)
+    for name, kind in (("tree/../../escape.txt", tarfile.REGTYPE), ("tree/link", tarfile.SYMTYPE)):
+        archive = tmp_path / f"{kind!r}.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, "/etc/passwd"
+            tar.addfile(info)
+        cfg = resolve("smoke", source="folder", root=str(archive), cache_dir=str(cache_dir))
+        with pytest.raises(ValueError, match=f"holds an unsafe member '{re.escape(name)}'") as err:
+            load_dataset(cfg.data)
+        assert "truncated or corrupt" not in str(err.value)
+    assert not (tmp_path / "escape.txt").exists() and list((cache_dir / "data").iterdir()) == []
+
+
+def test_a_full_disk_is_one_line_naming_the_folder(tmp_path):
+    def torch_save(_tmp):  # torch's zip writer on a full disk: "[enforce fail …] unexpected pos"
+        torch.save({"w": torch.zeros(100_000)}, "/dev/full")
+
+    def write(_tmp):
+        with open("/dev/full", "wb") as fh:
+            fh.write(b"x" * 1_000_000)
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    for writer in (torch_save, write):
+        with pytest.raises(OSError) as err:
+            atomic_write(tmp_path / "out" / "payload.pt", writer)
+        assert str(err.value).startswith(f"no space left on the device holding {tmp_path / 'out'}")
+        assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_unknown_papermill_parameter_is_refused_by_the_notebook():
+    history = ["", "from deepcorrect.config import resolve", 'profile = "smoke"  # p\nwidth = None  # w\n',
+               "# Parameters\nprofile = \"smoke\"\nwidht = 0.5\n", "refuse_unknown_parameters(globals())"]
+    with pytest.raises(ValueError, match="unknown notebook parameter\\(s\\) widht; valid: profile, width"):
+        refuse_unknown_parameters({"In": history})
+    refuse_unknown_parameters({"In": history[:3] + ["# Parameters\nwidth = 0.5\n"]})  # known: no error
+    refuse_unknown_parameters({})  # run by hand, without papermill
+    for src in notebook_sources(REPO):  # every notebook checks, in the cell right after its parameters
+        text = src.read_text()
+        after = text[text.index('tags=["parameters"'):].split("\n# %%\n", 1)[1]
+        assert after.startswith("refuse_unknown_parameters(globals())"), src
+
+
+def test_library_calls_refuse_wrong_scales_levels_and_indices():
+    batch = torch.rand(2, 3, 8, 8)
+    with pytest.warns(UserWarning, match="the images all lie in \\[0, 1\\], but distortions work on the 0–255"):
+        distort(batch, "awgn", 1)
+    for level in (-1, 7):
+        with pytest.raises(ValueError, match="levels must be integers in 0..6"):
+            distort_per_image(batch * 255, "blur", torch.tensor([level, 0]))
+    assert torch.equal(distort(batch * 255, "blur", np.int64(3)), distort(batch * 255, "blur", 3))
+    with pytest.raises(ValueError, match="filter indices for layer 'conv1' must be integers, got \\[1.7\\]"):
+        deepcorrect_model(AllConvBN(10, width=0.125), {"conv1": [1.7]})

@@ -94,6 +94,10 @@ def load_dataset(cfg: DataConfig) -> tuple[TensorData, TensorData]:
     else:
         tree = resolve_tree(cfg.root, cfg.cache_dir)
         train, test = (TensorData(*load_folder_split(tree, split, cfg), crop=cfg.crop) for split in ("train", "test"))
+    if train.classes != test.classes:  # labels are indices into the class list: they would not line up
+        raise ValueError(f"the train and test splits of {cfg.root} hold different classes: train "
+                         f"{', '.join(train.classes)}; test {', '.join(test.classes)}; give both the same class "
+                         f"folders")
     return cap_per_class(train, cfg.train_per_class, cfg.seed), cap_per_class(test, cfg.test_per_class, cfg.seed + 1)
 
 

@@ -108,6 +108,9 @@ def list_class_files(folder: Path, *, cap: int = 0, seed: int = 0, exclude: tupl
     g = torch.Generator().manual_seed(seed)
     for label, name in enumerate(classes):
         members = sorted(p for p in (folder / name).iterdir() if p.suffix.lower() in _EXTENSIONS)
+        if not members:  # an empty folder, or a link back up the tree: no class, not an empty one
+            raise ValueError(f"class folder {folder / name} holds no image files ({', '.join(sorted(_EXTENSIONS))}); "
+                             f"remove it or put its images in it")
         if cap:
             members = [members[i] for i in torch.randperm(len(members), generator=g)[:cap].sort().values]
         files += members
@@ -228,7 +231,7 @@ def _decode(path: Path, size: int, resize: int = 0, stretch: bool = False) -> to
 
     try:
         with Image.open(path) as pil:
-            img = torch.from_numpy(np.array(pil.convert("RGB"))).permute(2, 0, 1)
+            img = torch.from_numpy(_rgb8(pil)).permute(2, 0, 1)
     except (OSError, SyntaxError, ValueError):  # not an image, truncated, or an unsupported variant
         return None
     h, w = img.shape[1:]
@@ -245,6 +248,21 @@ def _decode(path: Path, size: int, resize: int = 0, stretch: bool = False) -> to
                             align_corners=False)[0].round().clamp(0, 255).to(torch.uint8)
     top, left = (h - size) // 2, (w - size) // 2
     return img[:, top:top + size, left:left + size].contiguous()
+
+
+#: Pillow modes of 16-bit greyscale images; PNG's 16-bit greyscale opens as one of them (or as 32-bit "I").
+_MODES_16BIT = ("I;16", "I;16B", "I;16L", "I;16N")
+
+
+def _rgb8(pil) -> "np.ndarray":
+    """The image as an (H, W, 3) uint8 array. A 16-bit greyscale image is scaled to 8 bits (÷257, so 65535 →
+    255): Pillow's own conversion clips its values at 255 and turns nearly every picture white."""
+    import numpy as np
+
+    if pil.mode in _MODES_16BIT or (pil.mode == "I" and pil.format == "PNG"):
+        grey = np.asarray(pil, dtype=np.float64) / 257.0
+        return np.repeat(np.clip(np.rint(grey), 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+    return np.array(pil.convert("RGB"))
 
 
 def _alive(pid: str) -> bool:
@@ -271,11 +289,25 @@ def _extract(archive: Path, into: Path) -> Path:
             tar.extractall(tmp, filter="data")
     except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise ValueError(f"archive {archive} is truncated or corrupt ({type(err).__name__}: {err}); replace it "
-                         f"with a complete copy (the data folder's SHA256SUMS lists the checksums)") from None
+        raise ValueError(_archive_problem(archive, err)) from None
     (tmp / ".complete").touch()
     if target.exists():  # another process won the race
         shutil.rmtree(tmp, ignore_errors=True)
         return target
     os.replace(tmp, target)
     return target
+
+
+def _archive_problem(archive: Path, err: BaseException) -> str:
+    """One line on why ``archive`` was not extracted: a member that would land outside the target (``../``, an
+    absolute path or link), not a tar archive at all, or a damaged one."""
+    if isinstance(err, tarfile.FilterError):
+        return (f"archive {archive} holds an unsafe member {err.tarinfo.name!r} (a path or link leading outside "
+                f"its folder); nothing was extracted: "
+                f"rebuild the archive with paths relative to its own folder")
+    if isinstance(err, tarfile.ReadError) and str(err).startswith("file could not be opened"):
+        return (f"archive {archive} is not a tar archive (neither gzip, bzip2 nor xz compressed, nor plain); "
+                f"replace it with a .tar.gz of the dataset folder")
+    reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return (f"archive {archive} is truncated or corrupt ({type(err).__name__}{': ' + reason if reason else ''}); "
+            f"replace it with a complete copy (../shared/data/SHA256SUMS lists the checksums)")

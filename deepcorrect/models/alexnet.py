@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .common import CAFFE_MEAN, IMAGENET_MEAN, IMAGENET_STD, InputNorm
+from .state import check_state, load_state, read_state
 
 #: How the input is normalised: ``caffe`` subtracts the RGB mean on the 0–255 scale and nothing else (the
 #: release's ``Imagenet_datagen``, what its Caffe-converted weights expect); ``standardized`` also divides by
@@ -97,17 +98,17 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
         if not isinstance(model, CaffeAlexNet):
             raise ValueError(f"{path} is a Keras .h5 file: the release's AlexNet weights load into arch=alexnet_caffe, "
                              f"not {type(model).__name__}")
-        return load_release_weights(model, path)
+        load_release_weights(model, path)
+        check_state(model.state_dict(), path)  # a NaN in the file is refused as in a state dict
+        return model
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist; pass the path of a saved state dict")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a truncated or foreign file
-        raise ValueError(f"cannot read weights from {path}: {err}") from err
+    state = read_state(path)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
+    state = check_state(state, path)
     if isinstance(model, TorchvisionAlexNet) and any(k.startswith("features.") for k in state):
-        model.net.load_state_dict(state)
+        load_state(model.net, state, path)
     else:
-        model.load_state_dict(state)
+        load_state(model, state, path)
     return model

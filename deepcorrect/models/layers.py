@@ -7,6 +7,7 @@ conv's output. Hooks live in context managers that own their handles and remove 
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -54,6 +55,10 @@ def num_filters(model: nn.Module, layers: Sequence[str]) -> dict[str, int]:
 
 def check_filter(model: nn.Module, ref: FilterRef) -> FilterRef:
     n = get_conv(model, ref.layer).out_channels
+    try:
+        operator.index(ref.filter)
+    except TypeError:
+        raise ValueError(f"filter index must be an integer, got {ref.filter!r} for layer {ref.layer!r}") from None
     if not 0 <= ref.filter < n:
         raise ValueError(f"filter {ref.filter} out of range for layer {ref.layer!r} with {n} filters")
     return ref

@@ -20,6 +20,7 @@ from torch import nn
 
 from ..checksums import sha256_file
 from .common import IMAGENET_MEAN, IMAGENET_STD, InputNorm
+from .state import check_state, read_state
 
 DEPTHS = (20, 32, 44, 56, 110)
 
@@ -110,7 +111,7 @@ def load_resnet_weights(model: CifarResNet, path: str | Path) -> CifarResNet:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path} holds no state dict of tensors; expected a CIFAR ResNet checkpoint "
                          f"({{'state_dict': {{'module.conv1.weight': …}}}})")
-    state = {k.removeprefix("module."): v for k, v in state.items()}
+    state = {k.removeprefix("module."): v for k, v in check_state(state, path).items()}
     blocks = {int(m[1]) for k in state if (m := re.match(r"layer1\.(\d+)\.", k))}
     expected = (model.depth - 2) // 6
     if "conv1.weight" not in state or not blocks:
@@ -134,10 +135,7 @@ def _read_state(path: Path):
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist; pass the path of a pretrained CIFAR ResNet "
                                 f"checkpoint, or download=true to fetch the published one")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a truncated, foreign or pickled-object file
-        raise ValueError(f"cannot read weights from {path}: {err}") from None
+    return read_state(path)
 
 
 def fetch_pretrained(arch: str, folder: str | Path, url: str | None = None) -> Path:
