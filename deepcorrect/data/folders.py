@@ -17,6 +17,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -226,7 +227,6 @@ def _decode(path: Path, size: int, resize: int = 0, stretch: bool = False) -> to
     ``size`` square (ImageNet style: 256 then 227) — or with ``stretch`` resize it to ``size``×``size`` as the
     release's ``cv2.resize`` does (bilinear from the 2×2 nearest pixels, no antialiasing, aspect not kept);
     ``None`` when the file cannot be decoded."""
-    import numpy as np
     from PIL import Image
 
     try:
@@ -254,10 +254,9 @@ def _decode(path: Path, size: int, resize: int = 0, stretch: bool = False) -> to
 _MODES_16BIT = ("I;16", "I;16B", "I;16L", "I;16N")
 
 
-def _rgb8(pil) -> "np.ndarray":
+def _rgb8(pil) -> np.ndarray:
     """The image as an (H, W, 3) uint8 array. A 16-bit greyscale image is scaled to 8 bits (÷257, so 65535 →
     255): Pillow's own conversion clips its values at 255 and turns nearly every picture white."""
-    import numpy as np
 
     if pil.mode in _MODES_16BIT or (pil.mode == "I" and pil.format == "PNG"):
         grey = np.asarray(pil, dtype=np.float64) / 257.0
