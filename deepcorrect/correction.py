@@ -34,6 +34,7 @@ from torch import nn
 from .adaptation import batchnorms, require_batchnorm
 from .models import get_conv
 from .models.layers import count_macs
+from .train import Penalty
 
 VARIANTS = ("identity", "release", "cw", "lite", "bottleneck", "nobn")
 #: Inner width of the units whose width does not follow C (the release's 64, the paper's lite 128).
@@ -299,23 +300,19 @@ def unit_weights(model: nn.Module) -> list[torch.Tensor]:
             for m in u.modules() if isinstance(m, nn.Conv2d)]
 
 
-def regulariser(model: nn.Module, l1: float, l2: float, keras: bool = False):
+def regulariser(model: nn.Module, l1: float, l2: float, keras: bool = False) -> Penalty | None:
     """λ·R(W) of Eq. (5): ``l1``·Σ|w| over correction-unit conv weights, plus ``l2``/2·Σw² over the other
     trainable weights (fine-tuned base layers, as SGD weight decay would; ``keras``: ``l2``·Σw², as the
-    release's Keras ``l2(λ)``). ``None`` when both are 0."""
+    release's Keras ``l2(λ)``). ``None`` when both are 0. Its gradients go straight to the weights' gradients
+    (:class:`~deepcorrect.train.Penalty`): the same as autograd's, without per-weight kernels in a step."""
     units = unit_weights(model)
     ids = {id(w) for w in units}
     others = [p for p in model.parameters() if p.requires_grad and id(p) not in ids and p.dim() > 1]
     if not (l1 and units) and not (l2 and others):
         return None
-
-    def penalty() -> torch.Tensor:
-        total = sum(w.abs().sum() for w in units) * l1 if l1 and units else 0.0
-        if l2 and others:
-            total = total + sum(w.pow(2).sum() for w in others) * (l2 if keras else l2 / 2)
-        return total
-
-    return penalty
+    return Penalty(sparse=tuple(w for w in units if w.requires_grad) if l1 else (), l1=l1,
+                   decayed=tuple(others) if l2 else (),
+                   decay=2 * l2 if keras else l2)
 
 
 def unit_macs(model: nn.Module, example: torch.Tensor) -> dict[str, int]:

@@ -264,6 +264,28 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
 
 #: Modules that act on each channel separately (in eval mode), so a one-channel swap passes through them.
 _PER_CHANNEL = (nn.BatchNorm2d, nn.ReLU, nn.Identity, nn.Dropout, nn.MaxPool2d, nn.AvgPool2d)
+#: ReLU written as a call (``F.relu(x)``, ``torch.relu(x)``, ``F.relu(x, inplace=True)``, ``x.relu_()``), as much
+#: research code does: the trace records these as function or method calls, not as ``nn.ReLU`` modules.
+_RELU_FUNCTIONS = (nn.functional.relu, nn.functional.relu_, torch.relu, torch.relu_)
+_RELU_METHODS = ("relu", "relu_")
+
+
+def _is_relu(gm: fx.GraphModule, n: fx.Node) -> bool:
+    """Whether node ``n`` is a ReLU of its one tensor argument, however the network wrote it."""
+    if n.op == "call_module":
+        return isinstance(gm.get_submodule(n.target), nn.ReLU)
+    if len(n.args) != 1 or set(n.kwargs) - {"inplace"}:
+        return False
+    return (n.op == "call_function" and n.target in _RELU_FUNCTIONS) or (
+        n.op == "call_method" and n.target in _RELU_METHODS)
+
+
+def _per_channel(gm: fx.GraphModule, n: fx.Node) -> bool:
+    """Whether node ``n`` maps each channel of its one input alone (a swap of one channel stays one channel)."""
+    if _is_relu(gm, n):
+        return True
+    return (n.op == "call_module" and isinstance(gm.get_submodule(n.target), _PER_CHANNEL) and len(n.args) == 1
+            and not n.kwargs)
 
 
 class SuffixSplit:
@@ -271,8 +293,9 @@ class SuffixSplit:
     and every earlier value the rest of the network uses; :meth:`suffix` runs only the rest.
 
     With ``shortcut``, when the layer's output reaches the next conv only through per-channel maps (BN in eval
-    mode, ReLU), that next conv is not rerun per swap: it is linear in its input channels, so swapping
-    channel j adds ``conv(a_clean_j − a_dist_j)`` with filter j's weights alone to its distorted output.
+    mode, ReLU — a module or a call such as ``F.relu``), that next conv is not rerun per swap: it is linear in
+    its input channels, so swapping channel j adds ``conv(a_clean_j − a_dist_j)`` with filter j's weights alone
+    to its distorted output.
     Mathematically the same; in floating point the sums are ordered differently (see :func:`rank_filters`).
     """
 
@@ -308,8 +331,7 @@ class SuffixSplit:
         """ReLUs of the suffix that may overwrite their input: it is computed in the suffix (or is the swapped
         value, fresh per chunk) and nothing else reads it. Saves one full-size allocation per ReLU."""
         shared = set(self.live) | set(getattr(self, "live_next", ()))
-        return {n for n in self.nodes if n.op == "call_module" and len(n.args) == 1 and not n.kwargs
-                and isinstance(self.gm.get_submodule(n.target), nn.ReLU) and isinstance(n.args[0], fx.Node)
+        return {n for n in self.nodes if _is_relu(self.gm, n) and len(n.args) == 1 and isinstance(n.args[0], fx.Node)
                 and len(n.args[0].users) == 1 and n.args[0].op != "placeholder" and n.args[0] not in shared}
 
     def _linear_chain(self) -> tuple[list, fx.Node | None]:
@@ -320,7 +342,7 @@ class SuffixSplit:
             module = self.gm.get_submodule(user.target) if user.op == "call_module" else None
             if isinstance(module, nn.Conv2d) and module.padding_mode == "zeros" and len(user.args) == 1:
                 return chain, user
-            if not isinstance(module, _PER_CHANNEL) or len(user.args) != 1:
+            if not _per_channel(self.gm, user):
                 break
             chain.append(user)
             node = user
@@ -382,7 +404,7 @@ class SuffixSplit:
     def _through_chain(self, y: torch.Tensor) -> torch.Tensor:
         y = y.clone()  # in-place ReLUs must not touch the caller's tensor
         for node in self.chain:
-            y = self.gm.get_submodule(node.target)(y)
+            y = y.relu_() if _is_relu(self.gm, node) else self.gm.get_submodule(node.target)(y)
         return y
 
 

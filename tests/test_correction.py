@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from deepcorrect import named_models, statistics
 from deepcorrect.config import TrainConfig
@@ -21,8 +22,10 @@ from deepcorrect.correction import (
     set_training_mode,
     unit_macs,
     unit_weights,
+    weight_layers,
 )
 from deepcorrect.data import TensorData
+from deepcorrect.distortions import half_distorted
 from deepcorrect.models import AllConvBN, build_model, count_params
 from deepcorrect.ranking import n_selected
 from deepcorrect.sections import cifar_analysis
@@ -177,6 +180,63 @@ def test_regulariser_is_l1_on_unit_weights_plus_l2_on_finetuned_weights():
     l2 = model.conv9.weight.pow(2).sum() * 1e-3
     assert torch.allclose(torch.as_tensor(penalty), torch.as_tensor(l1 + l2))
     assert regulariser(model, 0.0, 0.0) is None
+
+
+
+class _OpCounter(TorchDispatchMode):
+    """Counts the aten ops (each a kernel launch or more on a GPU) run inside the block."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _eq5_as_written(model, l1, l2):
+    """Eq. (5)'s penalty as a loop over the weights, differentiated by autograd: the reference."""
+    units = unit_weights(model)
+    ids = {id(w) for w in units}
+    others = [p for p in model.parameters() if p.requires_grad and id(p) not in ids and p.dim() > 1]
+    return lambda: sum(w.abs().sum() for w in units) * l1 + sum(w.pow(2).sum() for w in others) * (l2 / 2)
+
+
+@pytest.mark.parametrize("name", ["Finetune-9", "Deepcorr-6c"])
+def test_the_fused_regulariser_trains_as_eq5_written_out_with_few_kernels_per_step(name):
+    """Finetune-9 and Deepcorr-6c trained a few half-distorted steps with the library's regulariser (one fused
+    L1 gradient, the L2 as SGD weight decay) end with the losses and weights of Eq. (5) written as a loop over the
+    weights, to float noise; and a step costs only a handful of ops more than with no regulariser (plus, on
+    the CPU, whose SGD loops over tensors, one add per decayed weight: a single foreach op on a GPU), where
+    the loop costs several per weight."""
+    torch.manual_seed(0)
+    net = AllConvBN(10, width=0.125)
+    net.train()(torch.rand(16, 3, 32, 32) * 255)
+    if name == "Finetune-9":
+        make = lambda: finetune_model(net)  # noqa: E731
+    else:
+        make = lambda: deepcorrect_model(net, {f"conv{i}": range(4) for i in range(1, 7)}, train_last=3)  # noqa: E731
+    cfg = TrainConfig(epochs=1, batch_size=8, lr=0.05, weight_decay=0.0, nesterov=False, channels_last=False)
+    distort = lambda x, g: half_distorted(x, "blur", "cifar", g)  # noqa: E731
+    runs, ops = {}, {}
+    for reg in (None, regulariser, _eq5_as_written):  # the first run also builds the blur's cached kernels
+        torch.manual_seed(1)
+        model = make()
+        counter = _OpCounter()
+        with counter:
+            history = fit(model, _tiny_data(16), cfg, batch_transform=distort, set_train_mode=set_training_mode,
+                          regularizer=reg(model, 1e-3, 3e-3) if reg else None, progress=False)
+        runs[reg], ops[reg] = (history, model.state_dict()), counter.count / 2  # per step
+    (fused, fused_state), (written, written_state) = runs[regulariser], runs[_eq5_as_written]
+    for a, b in zip(fused, written):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-6, abs=1e-7)
+    for key, value in written_state.items():
+        assert torch.allclose(fused_state[key].float(), value.float(), rtol=1e-5, atol=1e-6), key
+    decayed = regulariser(model, 1e-3, 3e-3).decayed
+    penalised = len(decayed) + len(unit_weights(model))
+    assert ops[regulariser] - ops[None] <= len(decayed) + 12, ops
+    assert ops[_eq5_as_written] - ops[None] >= 3 * penalised, ops
 
 
 @pytest.mark.parametrize("bad, match", [

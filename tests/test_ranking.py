@@ -218,6 +218,67 @@ def test_the_shortcut_applies_where_only_per_channel_maps_lead_to_the_next_conv(
     assert SuffixSplit(resnet, "layer1.0.conv2", shortcut=True).next_conv is None  # the residual add follows
 
 
+
+#: Every way research code writes a ReLU, one per place in the network below.
+_RELUS = (nn.functional.relu, torch.relu, lambda t: t.relu(), lambda t: t.relu_(),
+          lambda t: nn.functional.relu(t, inplace=True), torch.relu_, nn.functional.relu_)
+
+
+class _FunctionalBlock(nn.Module):
+    def __init__(self, c: int, relu1, relu2):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.conv2, self.bn2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.relu1, self.relu2 = relu1, relu2  # plain functions, not modules: the trace records calls
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
+        return self.relu2(out + x)
+
+
+class _FunctionalResNet(nn.Module):
+    """A CIFAR ResNet as research code writes it: no ReLU module anywhere."""
+
+    def __init__(self, c: int = 6):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.blocks = nn.Sequential(*(_FunctionalBlock(c, _RELUS[1 + 2 * i], _RELUS[2 + 2 * i]) for i in range(3)))
+        self.fc = nn.Linear(c, 10)
+
+    def forward(self, x):
+        x = self.blocks(nn.functional.relu(self.bn1(self.conv1(x / 255 - 0.5))))
+        return self.fc(x.mean((2, 3)))
+
+
+def test_functional_relus_get_the_shortcut_and_in_place_suffix_and_exact_counts():
+    """F.relu, torch.relu, relu_, .relu() and inplace=True in a ResNet: the trace sees each as the per-channel
+    map an nn.ReLU is (so each block's conv2 takes the one-channel shortcut and the suffix's ReLUs run in
+    place), and the fast counts still equal Algorithm 1 exactly."""
+    torch.manual_seed(0)
+    model = _FunctionalResNet().eval()
+    for m in model.modules():  # BN statistics away from the identity, so folding them is tested too
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2), m.running_var.uniform_(0.5, 2)
+    layers = ("conv1", "blocks.0.conv1", "blocks.1.conv1", "blocks.2.conv1", "blocks.1.conv2")
+    split = SuffixSplit(model, "blocks.0.conv1", shortcut=True)
+    assert [SuffixSplit(model, f"blocks.{i}.conv1", shortcut=True).next_conv.target for i in range(3)] == [
+        f"blocks.{i}.conv2" for i in range(3)]
+    assert len(split.inplace) == len(_RELUS)  # each reads a value nothing else reads: it may overwrite it
+    g = torch.Generator().manual_seed(4)
+    images = (torch.rand(16, 3, 32, 32, generator=g) * 255).to(torch.uint8)
+    with torch.no_grad():
+        labels = model(images.float()).argmax(1)
+    labels[::3] = (labels[::3] + 1) % 10
+    data = TensorData(images, labels, tuple(map(str, range(10))))
+    cfg = RankingConfig(kinds=("awgn",), levels=(4,), layers=layers, chunk_filters=4, chunk_images=1000)
+    with torch.inference_mode():
+        ranking = rank_filters(model, data, "cifar", cfg, progress=False)
+        for layer in layers:
+            expected, base = reference_counts(model, layer, images.float(), labels, "awgn", 4, "cifar",
+                                              noise_seed(cfg.seed, "awgn", 4, 0))
+            assert torch.equal(ranking.counts[layer][0, 0], expected), layer
+            assert int(ranking.base[0, 0]) == base
+
 def test_mac_counts_of_the_bound_are_the_layers_own_costs():
     """All-Conv-BN at width 0.125 (12 / 24 filters): conv8 (1×1, 24→24) and conv9 (1×1, 24→10) run on 6×6."""
     from deepcorrect.ranking import layer_macs, literal_macs, ranking_macs
