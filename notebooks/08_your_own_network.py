@@ -35,6 +35,7 @@ from deepcorrect.config import RankingConfig, TrainConfig
 from deepcorrect.correction import deepcorrect_model, regulariser, set_training_mode
 from deepcorrect.data import TensorData
 from deepcorrect.data.embedded import CLASSES, make_embedded
+from deepcorrect.parameters import refuse_unknown_parameters
 from deepcorrect.distortions import half_distorted
 from deepcorrect.tables import show
 
@@ -42,6 +43,9 @@ from deepcorrect.tables import show
 images_per_class = 200  # training images per class (the test set has a quarter as many)
 epochs = 10  # epochs of the network's own training (the correction units train half as many)
 seed = 0  # seeds the data, the initialisation and the training order
+
+# %% tags=["hide-cell"]
+refuse_unknown_parameters(globals())  # papermill only warns about a name not declared above
 
 # %% [markdown]
 # ## A network of your own
@@ -98,11 +102,12 @@ show(fast.to_frame().sort_values("rank").groupby("layer").head(3)[["layer", "fil
 # ## Correcting them
 #
 # A correction unit on the top half of each layer's filters, every weight of the network frozen; the units
-# train on batches half clean and half blurred at a random level, with the paper's regulariser.
+# (inner width 8 here, the paper's 64 being sized for wider networks) train on batches half clean and half
+# blurred at a random level, with the paper's regulariser.
 
 # %%
 chosen = ranking.select_local(fast, "blur", 0.5)
-corrected = deepcorrect_model(net, chosen)
+corrected = deepcorrect_model(net, chosen, width=8)  # units of inner width 8: sized for this small network
 history = train.fit(corrected, train_set, TrainConfig(epochs=epochs // 2, batch_size=64, lr=0.05, weight_decay=0.0),
                     batch_transform=lambda x, g: half_distorted(x, "blur", "cifar", g),
                     set_train_mode=set_training_mode, regularizer=regulariser(corrected, 1e-5, 3e-4), progress=False)
