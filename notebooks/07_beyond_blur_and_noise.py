@@ -34,6 +34,7 @@ from IPython.display import Markdown, display
 
 from deepcorrect import pipeline as pipe
 from deepcorrect.config import resolve
+from deepcorrect.parameters import refuse_unknown_parameters
 from deepcorrect.sections import beyond_blur_and_noise as beyond
 from deepcorrect.store import Store
 from deepcorrect.train import resolve_device
@@ -52,6 +53,9 @@ adapt_severity = 5  # the severity of the BN adaptation and TENT runs (the publi
 corrupt_seed = 0  # seed of the image order and of every corruption's random draws
 results_dir = "results"  # artifact store (shared with pages 01–03: the baseline is reused)
 fresh = False  # recompute every cached artifact
+
+# %%
+refuse_unknown_parameters(globals())  # papermill only warns about a name not declared above
 
 # %%
 cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_class=train_per_class,

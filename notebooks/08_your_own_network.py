@@ -44,7 +44,7 @@ images_per_class = 200  # training images per class (the test set has a quarter 
 epochs = 10  # epochs of the network's own training (the correction units train half as many)
 seed = 0  # seeds the data, the initialisation and the training order
 
-# %% tags=["hide-cell"]
+# %%
 refuse_unknown_parameters(globals())  # papermill only warns about a name not declared above
 
 # %% [markdown]
