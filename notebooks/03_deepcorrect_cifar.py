@@ -90,7 +90,7 @@ diagrams.network_figure(deepcorr3, "Figure 8a — Deepcorr-3 (blur ranking)")
 diagrams.unit_figure(next(iter(corrected_layers(deepcorr3).values())), "Figure 7 — the correction unit, as built")
 
 # %% [markdown]
-# ## The correction unit and exact parameter counts
+# ## Table 10 and the parameter counts — the correction unit, counted exactly
 #
 # A unit is a residual block *y ← y + F(y)* on the selected filters' outputs, right after the conv and
 # before its BN. The tables of this page use the project's `identity` unit: the release's layer sizes,

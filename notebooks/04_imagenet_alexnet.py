@@ -79,7 +79,7 @@ Markdown(f"{pipe.describe_splits(data)} The baseline AlexNet ({cfg.model.arch}, 
          f"{cfg.data.describe_input()}) is {imagenet.describe_baseline(cfg)}. " + named.describe_training(cfg, data))
 
 # %% [markdown]
-# ## The baseline under the ImageNet levels (Tables 1–2, ImageNet rows)
+# ## Tables 1–2 on AlexNet — the baseline under the ImageNet levels
 
 # %%
 baseline = effects.baseline_tables(cfg, store, model, data.test)
@@ -116,7 +116,7 @@ plots.figure_2(base_emb)
 Markdown(effects.describe_tsne(base_emb))
 
 # %% [markdown]
-# ## Ranking the five conv layers
+# ## Algorithm 1 on AlexNet — ranking the five conv layers
 #
 # Algorithm 1 on the ImageNet-style ranking set (5 training images per class). Deepcorr-5 corrects the top
 # β = 75, 75, 50, 50, 50 % of conv1–conv5; global ranking picks the same total across layers (Table 9's rows).
