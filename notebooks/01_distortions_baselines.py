@@ -80,7 +80,8 @@ model, history = pipe.baseline(cfg, store, train, progress=False)
 plots.training_curve(history, f"baseline on {cfg.data.source} data") if history else None
 
 # %%
-show(pipe.training_log(history), "The baseline's training, epoch by epoch") if history else None
+show(pipe.training_log(history), "The baseline's training, epoch by epoch",
+     formats={"seconds": "{:.1f}"}) if history else None
 
 # %% [markdown]
 # ## Figure 1 — predictions as distortion grows
