@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import numpy as np
 import pandas as pd
 
 from .evaluate import COLUMNS
@@ -35,6 +38,37 @@ def comparability(family: str, num_classes: int) -> str:
     name, classes = PAPER_DATASETS[family]
     return (f"The measured rows come from a {num_classes}-class task, the paper's from {name} ({classes:,} "
             f"classes): the two are not comparable, so no measured − paper difference is shown.")
+
+
+#: The columns a measured row and the paper's row are subtracted on: accuracies, never counts.
+DIFFERENCED = (*COLUMNS, "Avg")
+
+
+def beside(measured: pd.DataFrame, paper: pd.DataFrame, *, difference: bool,
+           rows: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Each measured row with the paper's row beside it, model by model: a (model, source) index whose sources
+    are ``measured``, ``paper`` and, where ``difference`` (the data comparable: :func:`comparable`),
+    ``measured − paper`` on the accuracy columns. ``rows`` maps a measured name to the paper's where they
+    differ (a ResNet's full fine-tune stands beside Finetune-9); a row the paper lacks prints "–". Columns are
+    the measured ones the paper also has, in the measured order; cells keep their type (a count stays an
+    integer, the paper's "2.81 M" a string)."""
+    rows = rows or {}
+    columns = [c for c in measured.columns if c in paper.columns]
+    sources = ["measured", "paper"] + (["measured − paper"] if difference else [])
+    index, cells = [], {c: [] for c in columns}
+    for name in measured.index:
+        theirs = paper.loc[rows.get(name, name)] if rows.get(name, name) in paper.index else None
+        for source in sources:
+            index.append((name, source))
+            for c in columns:
+                mine, given = measured.loc[name, c], np.nan if theirs is None else theirs[c]
+                if source == "measured − paper":
+                    cells[c].append(float(mine) - float(given) if c in DIFFERENCED else np.nan)
+                else:
+                    cells[c].append(mine if source == "measured" else given)
+    out = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in cells.items()})
+    out.index = pd.MultiIndex.from_tuples(index, names=[measured.index.name or "Method", "source"])
+    return out
 
 
 def baseline_row(kind: str, family: str) -> pd.Series:
@@ -141,12 +175,6 @@ def alexnet_table(kind: str) -> pd.DataFrame:
     """The paper's Tables 7–8 with Tables 11–12's lite and bottleneck rows (ImageNet, AlexNet): per level, Avg
     and # Params in millions; the restoration row (NCSR for blur, BM3D for AWGN) is named ``Restoration``."""
     return _parse_table(_T78[kind], "# Params (M)")
-
-
-def alexnet_averages() -> pd.DataFrame:
-    """The paper's Avg of every Table 7–8 and 11–12 model for both kinds, with # Params in millions."""
-    blur, awgn = alexnet_table("blur"), alexnet_table("awgn")
-    return pd.DataFrame({"Avg (blur)": blur["Avg"], "Avg (AWGN)": awgn["Avg"], "# Params (M)": blur["# Params (M)"]})
 
 
 #: Table 9: Deepcorr-5 Avg under local and global ranking; the paper's t-test p-value.

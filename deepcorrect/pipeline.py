@@ -129,6 +129,19 @@ def summary(profile: Profile) -> pd.DataFrame:
     return pd.DataFrame({"value": rows}).rename_axis("setting")
 
 
+#: A training log's columns as a page shows them (``train.fit``'s row keys → headers).
+LOG_COLUMNS = {"epoch": "epoch", "loss": "loss", "accuracy": "train accuracy", "val_accuracy": "val accuracy",
+               "lr": "learning rate", "seconds": "seconds"}
+
+
+def training_log(history: list[dict]) -> pd.DataFrame:
+    """``train.fit``'s per-epoch log as one table, indexed by epoch: what a page shows instead of the lines
+    printed while training (one output box per line, and none when the model came from the store)."""
+    frame = pd.DataFrame(history)
+    frame = frame[[c for c in LOG_COLUMNS if c in frame]].rename(columns=LOG_COLUMNS)
+    return frame.set_index("epoch") if "epoch" in frame else frame
+
+
 def save_metrics(results_dir: str | Path, name: str, metrics: dict) -> Path:
     """Write a notebook's headline numbers as JSON (``results_dir/metrics/name.json``) for tests and readers."""
     import json

@@ -76,14 +76,17 @@ def show(frame: pd.DataFrame, caption: str | None = None, *, highlight: Iterable
          formats: dict[str, str | Callable] | None = None, collapsed: bool = False) -> Table:
     """``frame`` in the book's table style. ``highlight``: columns whose largest value is set in bold;
     ``formats``: a format string (``"{:+.1%}"``) or function per column where the default does not fit;
-    ``collapsed``: inside a closed ``<details>`` headed by ``caption`` (provenance tables)."""
+    ``collapsed``: inside a closed ``<details>`` headed by ``caption`` (provenance tables). A row whose label
+    names a difference (``measured − paper``: :func:`is_signed`) prints signed, like a difference column."""
     formats = formats or {}
     highlight = set(highlight)
-    formatters = {}
-    for column in frame.columns:
+    cells = pd.DataFrame(index=frame.index, columns=frame.columns, dtype=object)
+    for j, column in enumerate(frame.columns):
         best = frame[column].max() if column in highlight else None
-        formatters[column] = _cell_formatter(column, formats.get(column), best)
-    body = frame.to_html(formatters=formatters, escape=False, border=0, classes="dc-table", na_rep="–")
+        for i, label in enumerate(frame.index):
+            signed = any(is_signed(part) for part in (label if isinstance(label, tuple) else (label,)))
+            cells.iat[i, j] = _cell(frame.iat[i, j], "Δ" if signed else column, formats.get(column), best)
+    body = cells.to_html(escape=False, border=0, classes="dc-table", na_rep="–")
     if caption and not collapsed:
         start = body.index(">") + 1
         body = f"{body[:start]}\n<caption>{html.escape(caption)}</caption>{body[start:]}"
@@ -95,15 +98,13 @@ def show(frame: pd.DataFrame, caption: str | None = None, *, highlight: Iterable
     return Table(frame, page)
 
 
-def _cell_formatter(column, given: str | Callable | None, best) -> Callable[[object], str]:
-    def cell(value) -> str:
-        if given is None or value is None or (isinstance(value, float) and math.isnan(value)):
-            text = format_value(value, column)
-        else:
-            text = given(value) if callable(given) else given.format(value)
-        if not isinstance(value, numbers.Number):
-            return f'<span class="dc-text">{html.escape(text)}</span>' if len(text) > 24 else html.escape(text)
-        text = html.escape(text)
-        return f"<strong>{text}</strong>" if best is not None and value == best else text
-
-    return cell
+def _cell(value, column, given: str | Callable | None, best) -> str:
+    """One cell's HTML: ``given`` format where there is one, else :func:`format_value`; long text wraps."""
+    if given is None or value is None or (isinstance(value, float) and math.isnan(value)):
+        text = format_value(value, column)
+    else:
+        text = given(value) if callable(given) else given.format(value)
+    if not isinstance(value, numbers.Number):
+        return f'<span class="dc-text">{html.escape(text)}</span>' if len(text) > 24 else html.escape(text)
+    text = html.escape(text)
+    return f"<strong>{text}</strong>" if best is not None and value == best else text

@@ -78,8 +78,12 @@ display(Markdown(pipe.describe_splits(data)))
 # (2016) from its published weights: nothing is trained here.
 
 # %%
-model, history = pipe.baseline(cfg, store, train)
+model, history = pipe.baseline(cfg, store, train, progress=False)
 plots.training_curve(history, f"baseline on {cfg.data.source} data") if history else None
+
+# %%
+show(pipe.training_log(history), "The baseline's training, epoch by epoch",
+     formats={"seconds": "{:.1f}"}) if history else None
 
 # %% [markdown]
 # ## Figure 1 — predictions as distortion grows

@@ -66,7 +66,7 @@ model, _ = pipe.baseline(cfg, store, data.train)
 Markdown(pipe.describe_splits(data))
 
 # %% [markdown]
-# ## Algorithm 1, computed exactly and fast
+# ## Algorithm 1 — computed exactly and fast
 #
 # For every distortion kind and level 1–6, the library runs the network once on the clean and once on the
 # distorted ranking set up to layer *i*, then stacks many copies of that layer's output — each with one
@@ -135,7 +135,7 @@ plots.figure_6(priority.first_layer_weights(model, rank),
                {kind: rank.order(rank.layers[0], kind).tolist() for kind in rank.kinds})
 
 # %% [markdown]
-# ## Local vs global selection — "# corrected per layer" (Tables 5 and 9)
+# ## Tables 5 and 9 — filters corrected per layer, local vs global
 #
 # Local ranking keeps the top β_i·N_i filters of each layer; global ranking keeps the same total K across
 # all ranked layers. The paper's counts are for the full-width network; at other widths compare the shares.

@@ -32,7 +32,7 @@ from deepcorrect.editions import render as editions
 from deepcorrect.parameters import refuse_unknown_parameters
 from deepcorrect.config import resolve
 from deepcorrect.correction import corrected_layers
-from deepcorrect.paper import TABLE_5_P, correction_table
+from deepcorrect.paper import TABLE_5_P, comparability, correction_table
 from deepcorrect.sections import cifar_analysis as cifar
 from deepcorrect.store import Store
 from deepcorrect.tables import show
@@ -92,7 +92,7 @@ diagrams.network_figure(deepcorr3, "Figure 8a — Deepcorr-3 (blur ranking)")
 diagrams.unit_figure(next(iter(corrected_layers(deepcorr3).values())), "Figure 7 — the correction unit, as built")
 
 # %% [markdown]
-# ## The correction unit and exact parameter counts
+# ## Table 10 and the parameter counts — the correction unit, counted exactly
 #
 # A unit is a residual block *y ← y + F(y)* on the selected filters' outputs, right after the conv and
 # before its BN. The tables of this page use the project's `identity` unit: the release's layer sizes,
@@ -119,7 +119,8 @@ show(cifar.unit_counts(), "Table 10 — the AlexNet units, built and counted")
 #
 # Each Finetune and Deepcorr model is trained for one distortion kind (half of every batch distorted at a
 # random level, one model for all levels) and measured on the same distorted test images as the baseline.
-# "# Params" counts trainable parameters on this profile's network.
+# "# Params" counts trainable parameters: the measured row's on this profile's network, the paper's on the
+# full-width All-Conv-BN.
 
 # %%
 rows = cifar.table3_models(model)  # Finetune-9 is the full fine-tune of All-Conv-BN; Finetune-20 of ResNet-20
@@ -132,22 +133,21 @@ as_measured = {paper: name for name, paper in cifar.paper_row_names(rows).items(
 plots.correction_tables(main, {kind: correction_table(kind).rename(index=as_measured) for kind in main})
 
 # %% [markdown]
-# ### Table 3 — Gaussian blur (measured, this profile)
+# ### Table 3 — Gaussian blur, measured beside the paper
+#
+# Each model's measured row with the paper's CIFAR-100 row beneath it, per level.
 
 # %%
-show(main["blur"], "Table 3 — Gaussian blur, measured", highlight=main["blur"].columns[:-1])
-
-# %%
-show(cifar.compare_table(main["blur"], "blur"), "Table 3 — measured beside the paper")
+show(cifar.compare_table(main["blur"], "blur", data.test.num_classes), "Table 3 — Gaussian blur")
 
 # %% [markdown]
-# ### Table 4 — AWGN (measured, this profile)
+# ### Table 4 — AWGN, measured beside the paper
 
 # %%
-show(main["awgn"], "Table 4 — AWGN, measured", highlight=main["awgn"].columns[:-1])
+show(cifar.compare_table(main["awgn"], "awgn", data.test.num_classes), "Table 4 — AWGN")
 
 # %%
-show(cifar.compare_table(main["awgn"], "awgn"), "Table 4 — measured beside the paper")
+Markdown(comparability(cfg.data.family, data.test.num_classes))
 
 # %% [markdown]
 # ### Deepcorr-k against Finetune-k, with statistics

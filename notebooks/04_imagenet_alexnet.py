@@ -39,7 +39,7 @@ from IPython.display import Markdown, display
 from deepcorrect import claims, diagrams, named_models as named, pipeline as pipe, plots
 from deepcorrect.parameters import refuse_unknown_parameters
 from deepcorrect.config import alexnet_profile, resolve
-from deepcorrect.paper import TABLE_9, TABLE_9_P, alexnet_averages, comparability
+from deepcorrect.paper import TABLE_9, TABLE_9_P, comparability
 from deepcorrect.sections import (cifar_analysis as cifar, correction_priority as priority,
                                   distortion_effects as effects, imagenet_analysis as imagenet)
 from deepcorrect.store import Store
@@ -81,7 +81,7 @@ Markdown(f"{pipe.describe_splits(data)} The baseline AlexNet ({cfg.model.arch}, 
          f"{cfg.data.describe_input()}) is {imagenet.describe_baseline(cfg)}. " + named.describe_training(cfg, data))
 
 # %% [markdown]
-# ## The baseline under the ImageNet levels (Tables 1–2, ImageNet rows)
+# ## Tables 1–2 on AlexNet — the baseline under the ImageNet levels
 
 # %%
 baseline = effects.baseline_tables(cfg, store, model, data.test)
@@ -118,7 +118,7 @@ plots.figure_2(base_emb)
 Markdown(effects.describe_tsne(base_emb))
 
 # %% [markdown]
-# ## Ranking the five conv layers
+# ## Algorithm 1 on AlexNet — ranking the five conv layers
 #
 # Algorithm 1 on the ImageNet-style ranking set (5 training images per class). Deepcorr-5 corrects the top
 # β = 75, 75, 50, 50, 50 % of conv1–conv5; global ranking picks the same total across layers (Table 9's rows).
@@ -178,37 +178,34 @@ main = {kind: t.loc[list(named.TABLE_7_MODELS)] for kind, t in tables.items()}
 plots.correction_tables(main)
 
 # %% [markdown]
-# ### Table 7 — Gaussian blur (measured, this profile)
-
-# %%
-show(main["blur"], "Table 7 — Gaussian blur, measured", highlight=main["blur"].columns[:-1])
+# ### Table 7 — Gaussian blur, measured beside the paper
+#
+# Each model's measured row with the paper's row beneath it (ImageNet validation set, the ImageNet-pretrained
+# Caffe AlexNet; its trainable parameters in millions as printed), per level; the restoration row beside the
+# paper's NCSR. First the restoration rows themselves: the baseline on the distorted and on the restored
+# versions of the same test images.
 
 # %%
 show(restoration["blur"], imagenet.describe_restoration_rows(restoration["blur"]))
 
 # %%
-show(imagenet.compare_alexnet(main["blur"], "blur", restoration["blur"]),
-     "Table 7 — measured beside the paper")
+show(imagenet.compare_alexnet(main["blur"], "blur", restoration["blur"], data.test.num_classes),
+     "Table 7 — Gaussian blur")
 
 # %% [markdown]
-# ### Table 8 — AWGN (measured, this profile)
-
-# %%
-show(main["awgn"], "Table 8 — AWGN, measured", highlight=main["awgn"].columns[:-1])
+# ### Table 8 — AWGN, measured beside the paper
+#
+# The same for AWGN; the restoration row beside the paper's BM3D.
 
 # %%
 show(restoration["awgn"], imagenet.describe_restoration_rows(restoration["awgn"]))
 
 # %%
-show(imagenet.compare_alexnet(main["awgn"], "awgn", restoration["awgn"]),
-     "Table 8 — measured beside the paper")
-
-# %% [markdown]
-# The paper's Tables 7–8 for reference (ImageNet validation set, the ImageNet-pretrained Caffe AlexNet;
-# trainable parameters in millions; "Restoration" is NCSR for blur and BM3D for AWGN):
+show(imagenet.compare_alexnet(main["awgn"], "awgn", restoration["awgn"], data.test.num_classes),
+     "Table 8 — AWGN")
 
 # %%
-show(alexnet_averages(), "Tables 7–8 and 11–12 — the paper's Avg and parameters")
+Markdown(comparability(cfg.data.family, data.test.num_classes))
 
 # %%
 Markdown(claims.guard(cfg.name, imagenet.describe_alexnet_claims(main, restoration)))
@@ -246,12 +243,13 @@ example = data.test.view(data.test.images[:1].float())  # what the network sees 
 show(imagenet.variant_costs(cfg, model, rank, "blur", example), "Tables 10–12 — cost of each variant")
 
 # %% [markdown]
-# Tables 11–12 (measured): accuracy of the three unit variants per level.
+# Tables 11–12: accuracy of the three unit variants per level, each beside the paper's row.
 
 # %%
 variants = {kind: t.loc[list(imagenet.VARIANT_MODELS)] for kind, t in tables.items()}
 for kind, t in variants.items():
-    display(show(t, "Table 11 — Gaussian blur" if kind == "blur" else "Table 12 — AWGN"))
+    display(show(imagenet.compare_alexnet(t, kind, num_classes=data.test.num_classes),
+                 "Table 11 — Gaussian blur" if kind == "blur" else "Table 12 — AWGN"))
 
 # %% [markdown]
 # ## Figure 10 — t-SNE of Deepcorr-5 features

@@ -109,3 +109,40 @@ def test_the_map_runs_in_the_papers_order():
     assert items == sorted(items, key=paper_order)
     assert items[0] == "Figure 1" and items.index("Figure 12") < items.index("Tables 1–2 (CIFAR)")
     assert items.index("Tables 1–2 (CIFAR)") < items.index("Tables 1–2 (ImageNet)") < items.index("Tables 3–4")
+
+
+def _heading_slugs(page: str) -> dict[str, str]:
+    """Slug → heading of every heading (levels 1–3, as ``myst_heading_anchors: 3``) in a notebook's markdown
+    cells, computed as MyST computes them: markdown-it's inline text, MyST's slugify, "-1" for a later twin."""
+    import jupytext
+    import pytest
+
+    myst = pytest.importorskip("myst_parser.mdit_to_docutils.base")
+    from markdown_it import MarkdownIt
+
+    slugs: dict[str, str] = {}
+    for cell in jupytext.read(REPO / "notebooks" / f"{page}.py").cells:
+        if cell.cell_type != "markdown":
+            continue
+        tokens = MarkdownIt("commonmark").parse(cell.source)
+        for opening, inline in zip(tokens, tokens[1:]):
+            if opening.type == "heading_open" and int(opening.tag[1]) <= 3:
+                text = "".join(c.content for c in inline.children if c.type in ("text", "code_inline"))
+                slug, i = myst.default_slugify(text), 1
+                while slug in slugs:
+                    slug, i = f"{myst.default_slugify(text)}-{i}", i + 1
+                slugs[slug] = text
+    return slugs
+
+
+def test_every_map_row_links_to_a_heading_its_page_has():
+    """The book's map links each row to its section's anchor (page.ipynb#slug); the anchor is one the page's
+    headings get, so a renamed heading fails here before the strict book build."""
+    from deepcorrect.contents import PAPER_MAP, map_markdown, slug
+
+    links = re.findall(r"\]\(([0-9]{2}_\w+)\.ipynb#([^)]+)\)", map_markdown(links=True))
+    assert len(links) == len(PAPER_MAP)
+    for page, anchor in links:
+        headings = _heading_slugs(page)
+        assert anchor in headings and slug(headings[anchor]) == anchor, (page, anchor)
+    assert slug("Figure 1 — predictions as distortion grows") == "figure-1--predictions-as-distortion-grows"

@@ -65,6 +65,24 @@ def test_training_learns_and_logs_each_epoch():
     assert {"loss", "accuracy", "images_per_s", "lr"} <= set(history[0])
 
 
+def test_a_page_shows_the_training_log_as_one_table_and_prints_nothing(capsys):
+    """Page 01 trains quietly and shows the log as one table: lines printed per epoch rendered as one grey
+    box each, and not at all when the model came from the store."""
+    import yaml
+
+    from conftest import REPO
+    from deepcorrect.pipeline import training_log
+
+    history = fit(_model(), _data(), replace(CFG, epochs=2), progress=False)
+    assert capsys.readouterr().out == ""
+    table = training_log(history)
+    assert list(table.index) == [1, 2] and list(table.columns) == ["loss", "train accuracy", "learning rate",
+                                                                   "seconds"]
+    assert "progress=False" in (REPO / "notebooks" / "01_distortions_baselines.py").read_text()
+    config = yaml.safe_load((REPO / "_config.yml").read_text())["sphinx"]["config"]
+    assert config["nb_merge_streams"] is True  # what other cells print shows as one block
+
+
 def test_nan_loss_stops_with_a_clear_error():
     data = _data()
     with pytest.raises(FloatingPointError, match="training loss became nan"):

@@ -16,7 +16,8 @@ from ..evaluate import COLUMNS
 from ..models import AllConvBN, build_model, count_params
 from ..named_models import (PAPER_FULL_FINETUNE, TABLE_3_MODELS, full_finetune_name, parse_model,
                             unit_width)
-from ..paper import TABLE_5, TABLE_6, TABLE_10, TABLE_10_FILTERS, alexnet_table, correction_table
+from ..paper import (TABLE_5, TABLE_6, TABLE_10, TABLE_10_FILTERS, alexnet_table, beside, comparable,
+                     correction_table)
 from ..ranking import n_selected
 from ..statistics import Paired, mcnemar, paired_ttest, sign_test_counts
 
@@ -33,17 +34,12 @@ def paper_row_names(names) -> dict[str, str]:
     return {n: PAPER_FULL_FINETUNE if n in full else n for n in names}
 
 
-def compare_table(measured: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Measured Avg and parameters next to the paper's Table 3 (blur) or 4 (AWGN), with the differences."""
-
-    paper = correction_table(kind)
-    rows = [paper_row_names(measured.index)[n] for n in measured.index]
-    out = pd.DataFrame({"measured Avg": measured["Avg"], "paper Avg": paper["Avg"].reindex(rows).to_numpy()},
-                       index=measured.index)
-    out["Δ Avg"] = out["measured Avg"] - out["paper Avg"]
-    out["measured # Params"] = measured["# Params"]
-    out["paper # Params"] = paper["# Params"].reindex(rows).to_numpy()
-    return out
+def compare_table(measured: pd.DataFrame, kind: str, num_classes: int | None = None) -> pd.DataFrame:
+    """Table 3 (blur) or 4 (AWGN) as measured, each model with the paper's row beside it — Clean, Levels 1–6,
+    Avg and # Params (the paper's on the full-width CIFAR-100 network) — and ``measured − paper`` only where
+    the measured task is the paper's (``num_classes`` 100: :func:`paper.comparable`)."""
+    difference = num_classes is not None and comparable("cifar", num_classes)
+    return beside(measured, correction_table(kind), difference=difference, rows=paper_row_names(measured.index))
 
 
 def deepcorr_vs_finetune(tables: dict[str, pd.DataFrame], records: dict[str, dict[str, dict]],

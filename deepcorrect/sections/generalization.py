@@ -15,7 +15,7 @@ from ..config import Profile
 from ..data import TensorData
 from ..distortions import NUM_LEVELS
 from ..evaluate import COLUMNS, features
-from ..paper import TABLE_13, TABLE_14_15
+from ..paper import TABLE_13, TABLE_14_15, comparable
 from ..pipeline import artifact_key, evaluation_key
 from ..store import Store
 from ..train import resolve_device
@@ -56,14 +56,15 @@ def transfer_accuracy(profile: Profile, store: Store, model: nn.Module, name: st
 
 def transfer_table(results: dict[str, dict[str, dict]]) -> pd.DataFrame:
     """Rows (kind, model): mean per-class accuracy per level averaged over splits, ``Avg`` over the six
-    distortion levels (the paper's Tables 14–15 average distorted images) and the spread over splits."""
+    distortion levels (the paper's Tables 14–15 average distorted images; a clean-only row's is its one
+    column) and the spread over splits."""
     rows = {}
     for kind, per_model in results.items():
         for name, r in per_model.items():
             acc = r["accuracy"].double()  # splits × levels
             mean = acc.mean(0).tolist()
             row = dict(zip(COLUMNS, mean))
-            row["Avg"] = float(acc[:, 1:].mean()) if acc.shape[1] > 1 else mean[0]
+            row["Avg"] = float(acc[:, 1:].mean()) if acc.shape[1] > 1 else mean[0]  # clean-only: its one column
             row["± (std over splits)"] = float((acc[:, 1:] if acc.shape[1] > 1 else acc).mean(1).std(unbiased=False))
             rows[(kind, name)] = row
     out = pd.DataFrame.from_dict(rows, orient="index")
@@ -72,11 +73,11 @@ def transfer_table(results: dict[str, dict[str, dict]]) -> pd.DataFrame:
 
 
 def compare_transfer(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """Measured Table 13 (clean, Baseline) and Tables 14–15 (Avg over levels) beside the paper's row for
-    ``dataset`` (Caltech-101, Caltech-256 or SUN-397)."""
+    """Measured Table 13 (clean, Baseline: its one clean column) and Tables 14–15 (Avg over levels) beside the
+    paper's row for ``dataset`` (Caltech-101, Caltech-256 or SUN-397)."""
     rows = []
     if ("clean", "Baseline") in table.index:
-        rows.append({"table": "13 (clean)", "model": "Baseline", "measured": table.loc[("clean", "Baseline"), "Avg"],
+        rows.append({"table": "13 (clean)", "model": "Baseline", "measured": table.loc[("clean", "Baseline"), "Clean"],
                      "paper": TABLE_13.get(dataset, np.nan)})
     for kind, number in (("blur", "14 (blur)"), ("awgn", "15 (AWGN)")):
         for i, name in enumerate(("Baseline", "Finetune-8", "Deepcorr-5")):
@@ -93,17 +94,37 @@ def compare_transfer(table: pd.DataFrame, dataset: str) -> pd.DataFrame:
 TABLE_KINDS = {13: "clean", 14: "blur", 15: "awgn"}
 
 
-def paper_table(table: pd.DataFrame, number: int, dataset: str) -> pd.DataFrame:
-    """Table ``number`` (13, 14 or 15) as measured — per level, Avg and spread over splits — with the paper's
-    Avg for ``dataset`` and the difference beside each row."""
+def transfer_comparable(dataset: str, num_classes: int) -> bool:
+    """Whether measured transfer accuracies can be subtracted from the paper's: the same transfer dataset, and
+    features from an AlexNet trained on ImageNet's 1,000 classes (``num_classes``: :func:`paper.comparable`)."""
+    return dataset in TABLE_13 and comparable("imagenet", num_classes)
+
+
+def transfer_comparability(dataset: str, reference: str, num_classes: int) -> str:
+    """A sentence for transfer tables whose measured rows cannot be set against the paper's (empty when they
+    can)."""
+    if transfer_comparable(dataset, num_classes):
+        return ""
+    return (f"The measured rows are SVMs on {dataset} over features of an AlexNet trained on a {num_classes:,}-class "
+            f"task; the paper's on {reference} over features of the ImageNet-pretrained AlexNet (1,000 classes): "
+            f"the two are not comparable, so no measured − paper difference is shown.")
+
+
+def paper_table(table: pd.DataFrame, number: int, dataset: str, difference: bool = True) -> pd.DataFrame:
+    """Table ``number`` (13, 14 or 15) as measured, with the paper's value for ``dataset`` beside each row and,
+    where ``difference`` (the data comparable: :func:`transfer_comparable`), measured − paper. Table 13 is
+    clean-only in the paper: its clean column and the spread over splits, no Avg; Tables 14–15 per level, Avg
+    over the six levels and the spread, beside the paper's Avg (the paper prints only that)."""
     kind = TABLE_KINDS[number]
     measured = table.xs(kind, level="kind")
+    column = "Clean" if kind == "clean" else "Avg"
     if kind == "clean":
-        measured = measured[["Clean", "Avg", "± (std over splits)"]]
+        measured = measured[["Clean", "± (std over splits)"]]
     label = {13: "13 (clean)", 14: "14 (blur)", 15: "15 (AWGN)"}[number]
     paper = compare_transfer(table, dataset)
     paper = paper.xs(label, level="table") if label in paper.index.get_level_values("table") else paper.iloc[:0]
-    return measured.join(paper[["paper", "Δ"]].rename(columns={"paper": "paper Avg", "Δ": "Δ Avg"}))
+    out = measured.join(paper[["paper", "Δ"]].rename(columns={"paper": f"paper {column}", "Δ": f"Δ {column}"}))
+    return out if difference else out.drop(columns=f"Δ {column}")
 
 
 def describe_transfer(table: pd.DataFrame, dataset: str) -> str:

@@ -20,7 +20,7 @@ from ..distortions import NUM_LEVELS, sigma_for
 from ..evaluate import COLUMNS, correct_predictions, distorted_batches, per_class_accuracy
 from ..models import count_params
 from ..named_models import build, parse_model, subsets
-from ..paper import FIGURE_11_COUNTS, PAPER_RESTORATION, TABLE_10, alexnet_table
+from ..paper import FIGURE_11_COUNTS, PAPER_RESTORATION, TABLE_10, alexnet_table, beside, comparable
 from ..pipeline import artifact_key, evaluation_key
 from ..restoration import method_name, restore_batch
 from ..store import Store, derived
@@ -90,23 +90,24 @@ def describe_restoration_rows(table: pd.DataFrame) -> str:
             f" = {1 / n:.4f}")
 
 
-def compare_alexnet(measured: pd.DataFrame, kind: str, restoration: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Measured Avg and trainable parameters next to the paper's Tables 7–8 (and 11–12), with the differences;
-    the restoration row is matched with the paper's NCSR / BM3D."""
+def compare_alexnet(measured: pd.DataFrame, kind: str, restoration: pd.DataFrame | None = None,
+                    num_classes: int | None = None) -> pd.DataFrame:
+    """Tables 7–8 (blur / AWGN; Tables 11–12 for the unit variants) as measured, each model with the paper's
+    row beside it — Clean, Levels 1–6, Avg, trainable parameters (the paper's in millions as printed) — and
+    ``measured − paper`` only where the measured task is ImageNet's 1,000 classes (:func:`paper.comparable`).
+    The restoration row (the last of ``restoration``) stands beside the paper's NCSR / BM3D."""
     paper = alexnet_table(kind)
-    rows = {name: {"measured Avg": float(measured.loc[name, "Avg"]),
-                   "paper Avg": paper["Avg"].get(name, np.nan),
-                   "measured # Params": float(measured.loc[name, "# Params"]),
-                   "paper # Params": paper["# Params (M)"].get(name, np.nan) * 1e6} for name in measured.index}
+    paper["# Params"] = [f"{m:.2f} M" if np.isfinite(m) else np.nan for m in paper.pop("# Params (M)")]
+    measured = measured.astype({"# Params": object})
+    rows = {}
     if restoration is not None:
         name = restoration.index[-1]
-        rows[f"{name} (paper: {PAPER_RESTORATION[kind]})"] = {
-            "measured Avg": float(restoration.loc[name, "Avg"]), "paper Avg": paper.loc["Restoration", "Avg"],
-            "measured # Params": np.nan, "paper # Params": np.nan}
-    out = pd.DataFrame.from_dict(rows, orient="index")
-    out.insert(2, "Δ Avg", out["measured Avg"] - out["paper Avg"])
-    out.index.name = "Method"
-    return out
+        label = f"{name} (paper: {PAPER_RESTORATION[kind]})"
+        measured = pd.concat([measured, restoration.loc[[name], [*COLUMNS, "Avg"]].rename(index={name: label})])
+        rows[label] = "Restoration"
+    measured.index.name = "Method"
+    difference = num_classes is not None and comparable("imagenet", num_classes)
+    return beside(measured, paper, difference=difference, rows=rows)
 
 
 def per_class_difference(profile: Profile, store: Store, models: dict[str, nn.Module], data, kind: str,
