@@ -22,7 +22,6 @@ from deepcorrect.correction import (
     set_training_mode,
     unit_macs,
     unit_weights,
-    weight_layers,
 )
 from deepcorrect.data import TensorData
 from deepcorrect.distortions import half_distorted
