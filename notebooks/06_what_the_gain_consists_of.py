@@ -32,7 +32,7 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown, display
 
-from deepcorrect import pipeline as pipe, plots
+from deepcorrect import named_models as named, pipeline as pipe, plots
 from deepcorrect.editions import render as editions
 from deepcorrect.parameters import refuse_unknown_parameters
 from deepcorrect.config import resolve
@@ -75,8 +75,8 @@ runs = {kind: gain.seeded_tables(cfg, store, model, data, rank, kind, names, ran
         for kind in ("blur", "awgn")}
 summaries = {kind: gain.summary(*run) for kind, run in runs.items()}
 tests = {kind: gain.contrasts(run[0]) for kind, run in runs.items()}
-Markdown(f"{pipe.describe_splits(data)} Every trained model is repeated over {seeds} training seeds on the same "
-         f"baseline, ranking and test images; tables show the mean over seeds.")
+Markdown(f"{pipe.describe_splits(data)} {named.describe_training(cfg, data)} Every trained model is repeated over "
+         f"{seeds} training seeds on the same baseline, ranking and test images; tables show the mean over seeds.")
 
 # %% [markdown]
 # ## At a glance
