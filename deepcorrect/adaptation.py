@@ -1,4 +1,4 @@
-"""Baselines that correct no filter, for page 06 ("what the gain consists of"): BN adaptation and TENT.
+"""Baselines that correct no filter, for page 04 ("what the gain consists of"): BN adaptation and TENT.
 
 The authors' release trains its units with Keras 1, whose "frozen" BatchNorms still normalise with batch
 statistics and update their running statistics (Keras 1's BatchNormalization in training mode). Re-estimating BN statistics on distorted images

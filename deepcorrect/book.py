@@ -71,10 +71,10 @@ def check_parameters(sources: list[Path], params: dict[str, Any]) -> dict[Path, 
     return {src: {k: v for k, v in params.items() if k in names} for src, names in declared.items()}
 
 
-#: Notebooks that share cached artifacts run in order within one chain; the chains are independent (01–03
-#: and 06–07 use the CIFAR-style profile, 04–05 its AlexNet counterpart) and may run side by side (``jobs=2``).
+#: Notebooks that share cached artifacts run in order within one chain; the chains are independent (01–05
+#: use the CIFAR-style profile, 06–07 its AlexNet counterpart) and may run side by side (``jobs=2``).
 #: A notebook in no chain joins the first.
-CHAINS = (("01", "02", "03", "06", "07"), ("04", "05"))
+CHAINS = (("01", "02", "03", "04", "05"), ("06", "07"))
 
 
 def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, out_dir: Path | None = None,
@@ -165,7 +165,7 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 
 def _alexnet_line(cfg: Profile) -> str:
-    """Which profile the AlexNet pages (04–05) ran, when it is not the book's own."""
+    """Which profile the AlexNet pages (06–07) ran, when it is not the book's own."""
     name = alexnet_profile(cfg.name)
     if name == cfg.name:
         return ""

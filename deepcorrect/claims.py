@@ -209,7 +209,7 @@ def _versus(metrics: Metrics, kind: str, k: int) -> dict | None:
 
 def beats_full_finetune(metrics: Metrics) -> list[Verdict]:
     """Claim 7: Deepcorr-6c ahead of the full fine-tune with fewer trainable parameters — over training seeds
-    where page 06 ran them, else as two single models."""
+    where page 04 ran them, else as two single models."""
     out = []
     seeded = metrics.get("what_the_gain_consists_of", {}).get("avg_by_seed")
     for kind, table in _kinds(metrics["deepcorrect_cifar"]["tables"]):
@@ -228,7 +228,7 @@ def beats_full_finetune(metrics: Metrics) -> list[Verdict]:
             out.append(Verdict("7", KIND_NAMES[kind], paper_text,
                                f"{a[keep].mean():.4f} vs {b[keep].mean():.4f} ({diff:+.4f}) over {keep.sum()} seeds; "
                                f"{ratio:.2f}× the parameters", decided,
-                               f"paired t-test over {keep.sum()} training seeds (page 06), p = {p:.2g}"))
+                               f"paired t-test over {keep.sum()} training seeds (page 04), p = {p:.2g}"))
             continue
         row = _single_model(metrics, kind, "Deepcorr-6c", full, +1, "7", paper_text)
         if row:
@@ -351,7 +351,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("16", "Deepcorr-5's features transfer better than Finetune-8's", "§5.3, Tables 13–15", ("transfer",), None, paper="Caltech-101 +8.5 % / +4.2 % relative (blur / AWGN)"),
     Claim("17", "DeepCorrect keeps a very good performance on clean images", "Conclusion", ("deepcorrect_cifar",),
           clean_kept),
-    Claim("B", "Beyond the paper: how much of the gain BN statistics alone give", "page 06",
+    Claim("B", "Beyond the paper: how much of the gain BN statistics alone give", "page 04",
           ("what_the_gain_consists_of",), bn_share),
 )
 

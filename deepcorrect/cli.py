@@ -26,7 +26,7 @@ EPILOG = """examples:
   deepcorrect baseline --profile smoke -p width=0.5 # train (or load) and print Tables 1-2
   deepcorrect rank --profile smoke --out ranking.csv # correction priority of every filter (Algorithm 1)
   deepcorrect correct --model Deepcorr-6c --kind blur # train correction units, print its row of Table 3
-  deepcorrect correct --model BN-adapt TENT Deepcorr-6-release-adapt   # page 06's baselines and the release
+  deepcorrect correct --model BN-adapt TENT Deepcorr-6-release-adapt   # page 04's baselines and the release
   deepcorrect finetune --k 9 --kind awgn            # fine-tune the first 9 conv layers, print its row of Table 4
   deepcorrect profiles                              # the named profiles and their settings
   deepcorrect record --profile resnet20-cifar10 --only 01 02   # record pages as an edition the book shows
@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     book.add_argument("--strict", action="store_true", help="fail the build on Sphinx warnings (-W -n)")
     book.add_argument("--force", action="store_true", help="re-execute notebooks even if unchanged")
     book.add_argument("--jobs", type=int, default=1, metavar="N",
-                      help="run the independent notebook chains (01-03, 04-05) in N processes (default 1)")
+                      help="run the independent notebook chains (01-05, 06-07) in N processes (default 1)")
     book.set_defaults(func=_cmd_book)
 
     rec = sub.add_parser("record", help="run pages of a profile and record their numbers as an edition",

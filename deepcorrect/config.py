@@ -256,7 +256,7 @@ class CorrectConfig:
     select: str = "last"  # which epoch's weights a model keeps: last (the paper) | best_val (the release)
     passes: int = 1  # passes over the training images per epoch (the release: 2, a clean and a distorted copy)
     l2_convention: str = "half"  # l2 adds l2/2·Σw² (SGD weight decay) | keras: l2·Σw² (the release's l2(λ))
-    correct_seed: int = 0  # seeds these models' training only (page 06 repeats them over several)
+    correct_seed: int = 0  # seeds these models' training only (page 04 repeats them over several)
 
     def __post_init__(self):
         _choice("variant", self.variant, ("identity", "release", "cw", "lite", "bottleneck", "nobn"))
@@ -376,7 +376,7 @@ def _pretrained_resnet(depth: int) -> Profile:
         f"(reported test error on the original CIFAR-10: {REPORTED_ERROR[arch]:.2%}). No baseline is "
         f"trained. Every conv layer is ranked on 10 held-out images per class; Finetune/Deepcorr models train "
         f"{epochs} epochs on {per_class} images per class and are measured on {test} test images per class. The "
-        f"AlexNet pages (04–05) run smoke-alexnet: no pretrained AlexNet exists here.",
+        f"AlexNet pages (06–07) run smoke-alexnet: no pretrained AlexNet exists here.",
         data=DataConfig(source="folder", root=_CIFAR10_JPG, fallback="cifar10", train_per_class=1050,
                         val_per_class=50),
         model=ModelConfig(arch=arch, weights=f"data/pretrained/{weights}"),
@@ -419,7 +419,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             device="auto"),
     # Pretrained networks nobody here trained: the CIFAR-10 ResNets of He et al. (weights by Y. Idelbayev).
     *(_pretrained_resnet(depth) for depth in (20, 56)),
-    # §5.2–5.3 (AlexNet, ImageNet-style levels, transfer): the profiles notebooks 04 and 05 run.
+    # §5.2–5.3 (AlexNet, ImageNet-style levels, transfer): the profiles notebooks 06 and 07 run.
     Profile("smoke-alexnet", "Embedded synthetic data at 80 px seen as 72 px crops, with the ImageNet levels, the Caffe AlexNet at "
             "width 0.25 trained here; Deepcorr-5 variants and Finetune-8 train 2 short epochs; restoration on 3 "
             "test images (BM3D takes ~1 s each); transfer SVMs on a second embedded draw: the code path, not the paper's numbers.",
@@ -437,7 +437,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             "and 50 validation images per class, 100 per class of its validation split for the tables), resized to "
             "160×160, distorted there and seen as 144 px crops (the release's order at its 256 → 227 scale); the Caffe AlexNet at width 0.5 trained from scratch here (not ImageNet-pretrained); "
             "Finetune/Deepcorr models 3 epochs on 100 images per class; transfer to the real Caltech-101 (5 splits, "
-            "every other image tested, as the paper). On 2 CPU cores page 04 takes about 2 h and page 05 about "
+            "every other image tested, as the paper). On 2 CPU cores page 06 takes about 2 h and page 07 about "
             "75 min (101-class SVMs with the lbfgs solver).",
             data=DataConfig(source="folder", root="data/imagenette160.tar.gz", family="imagenet",
                             image_size=160, stretch=True, crop=144, test_per_class=100, val_per_class=50),
@@ -473,7 +473,7 @@ ALEXNET_COUNTERPART = {"smoke": "smoke-alexnet", "cifar10-jpg": "imagenette", "c
 
 
 def alexnet_profile(name: str) -> str:
-    """The profile notebooks 04–05 run for ``name``: itself when it is ImageNet-style, else its counterpart."""
+    """The profile notebooks 06–07 run for ``name``: itself when it is ImageNet-style, else its counterpart."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILES)}")
     return name if PROFILES[name].data.family == "imagenet" else ALEXNET_COUNTERPART.get(name, "imagenet")

@@ -226,7 +226,7 @@ def finetune_model(model: nn.Module, k: int | None = None) -> nn.Module:
 
 
 def finetune_bn_model(model: nn.Module) -> nn.Module:
-    """Finetune-BN: a copy of ``model`` in which only the BatchNorm γ and β train (page 06's baseline between
+    """Finetune-BN: a copy of ``model`` in which only the BatchNorm γ and β train (page 04's baseline between
     BN adaptation and fine-tuning); a network without BN has no such model."""
     require_batchnorm(model, "Finetune-BN")
     out = copy.deepcopy(model).requires_grad_(False)

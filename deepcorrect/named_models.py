@@ -55,7 +55,7 @@ ALEXNET_MODELS = (*TABLE_7_MODELS, "Deepcorr-5-lite", "Deepcorr-5-bottleneck", "
 #: Unit variants named in model names (``Deepcorr-5-lite``) → correction.VARIANTS.
 _VARIANT_NAMES = {"cw": "cw", "lite": "lite", "bottleneck": "bottleneck", "no-bn": "nobn", "release": "release",
                   "identity": "identity"}
-#: Baselines with no correction unit (page 06) → their method.
+#: Baselines with no correction unit (page 04) → their method.
 BASELINES = {"BN-adapt": "bn-adapt", "TENT": "tent", "Finetune-BN": "finetune-bn"}
 
 _NAME = re.compile(r"^(?:(?P<ft>Finetune)-(?P<ftk>\d+)|Deepcorr-(?P<k>\d+)(?P<c>c?)(?P<glob>-global)?"

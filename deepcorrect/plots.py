@@ -339,7 +339,7 @@ def transfer_bars(measured: pd.DataFrame, paper: dict[str, float] | None = None)
 
 
 def gain_bars(summaries: dict[str, pd.DataFrame]) -> plt.Figure:
-    """Page 06 at a glance: Avg top-1 (mean ± std over training seeds) of every model, one panel per kind,
+    """Page 04 at a glance: Avg top-1 (mean ± std over training seeds) of every model, one panel per kind,
     coloured by what it trains — nothing, BN statistics or affine parameters only, base layers, or units —
     with the baseline as a dashed line."""
     colours = {"no unit": "#4c72b0", "fine-tuning": "#dd8452", "DeepCorrect": "#55a868", "baseline": "0.5"}

@@ -99,7 +99,7 @@ diagrams.unit_figure(next(iter(corrected_layers(deepcorr3).values())), "Figure 7
 # BN → 1×1 conv to 64 → BN → 3×3 → BN → 3×3 → BN → 1×1 back → BN, the last BN starting at zero so attaching it
 # changes nothing until it trains, the network's own BN frozen. The authors' release wires it differently — no
 # last BN, no identity start, the sum through the network's own BN whose γ, β train for the corrected
-# channels — with the same parameter count; page 06 sets the two side by side (`Deepcorr-6-release`).
+# channels — with the same parameter count; page 04 sets the two side by side (`Deepcorr-6-release`).
 # Counted on the built full-width networks, every trainable-parameter figure of Tables 3–4 and Deepcorr-5c's
 # is reproduced exactly — with the release's 50 / 100 corrected filters of 96 / 192 (round(β·N·1.0417))
 # the paper's text and Table 5 say 48 / 96, which is what this project corrects by default.

@@ -1,4 +1,4 @@
-"""Page 07's measurements on a tiny BN network: the error grid, BN adaptation and TENT, the verdict."""
+"""Page 05's measurements on a tiny BN network: the error grid, BN adaptation and TENT, the verdict."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Page 06's parts: the release-exact unit, the base-network BN modes, the release's training options and the
+"""Page 04's parts: the release-exact unit, the base-network BN modes, the release's training options and the
 baselines that correct no filter (BN-adapt, TENT, Finetune-BN)."""
 
 

@@ -11,10 +11,10 @@ from deepcorrect.book import check_parameters, notebook_parameters, notebook_sou
 TINY = {"epochs": 1, "width": 0.125, "train_per_class": 30, "test_per_class": 10, "val_per_class": 4,
         "tsne_per_class": 5, "per_class": 2, "ideal_per_class": 5, "correct_epochs": 1, "correct_train_per_class": 3,
         "correct_test_per_class": 3, "draws": 1,
-        # notebooks 04-05 (AlexNet): a 1-epoch baseline on 12 images per class, 2 BM3D images, 1 SVM split
+        # notebooks 06-07 (AlexNet): a 1-epoch baseline on 12 images per class, 2 BM3D images, 1 SVM split
         "alexnet_epochs": 1, "alexnet_train_per_class": 32, "alexnet_test_per_class": 6, "restore_max": 2,
         "splits": 1, "svm_test_per_class": 2,
-        "seeds": 2}  # page 06: two training seeds
+        "seeds": 2}  # page 04: two training seeds
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_notebook_03_trains_every_model_of_tables_3_to_6(executed):
 @pytest.mark.slow
 def test_notebook_04_trains_the_alexnet_models_and_restoration_rows(executed):
     _, results = executed
-    metrics = json.loads((results / "metrics" / "04_imagenet_alexnet.json").read_text())
+    metrics = json.loads((results / "metrics" / "06_imagenet_alexnet.json").read_text())
     assert metrics["profile"] == "smoke-alexnet"
     names = {"Baseline", "Finetune-8", "Deepcorr-5c", "Deepcorr-5", "Deepcorr-5-no-bn", "Deepcorr-5-lite",
              "Deepcorr-5-bottleneck", "Deepcorr-5-global"}
@@ -105,7 +105,7 @@ def test_notebook_04_trains_the_alexnet_models_and_restoration_rows(executed):
 @pytest.mark.slow
 def test_notebook_05_fits_svms_for_every_model_and_kind(executed):
     _, results = executed
-    metrics = json.loads((results / "metrics" / "05_transfer.json").read_text())
+    metrics = json.loads((results / "metrics" / "07_transfer.json").read_text())
     assert set(metrics["table"]) == {"clean/Baseline", *(f"{k}/{m}" for k in ("blur", "awgn")
                                                           for m in ("Baseline", "Finetune-8", "Deepcorr-5"))}
     for row in metrics["table"].values():
@@ -116,7 +116,7 @@ def test_notebook_05_fits_svms_for_every_model_and_kind(executed):
 @pytest.mark.slow
 def test_notebook_06_sets_every_model_beside_the_baselines_with_paired_tests(executed):
     _, results = executed
-    metrics = json.loads((results / "metrics" / "06_what_the_gain_consists_of.json").read_text())
+    metrics = json.loads((results / "metrics" / "04_what_the_gain_consists_of.json").read_text())
     assert metrics["seeds"] == 2
     for kind in ("blur", "awgn"):
         rows = metrics["summary"][kind]
@@ -171,7 +171,7 @@ def test_notebook_lines_fit_the_books_column():
 @pytest.mark.slow
 def test_notebook_07_measures_the_corruption_benchmark(executed):
     _, results = executed
-    metrics = json.loads((results / "metrics" / "07_beyond_blur_and_noise.json").read_text())
+    metrics = json.loads((results / "metrics" / "05_beyond_blur_and_noise.json").read_text())
     assert len(metrics["error_grid"]) == 15 and all(len(row) == 5 for row in metrics["error_grid"].values())
     assert set(metrics["mean_error"]) == {"Source", "BN adaptation", "TENT"}
     assert all(0 <= v <= 100 for v in metrics["mean_error"].values())

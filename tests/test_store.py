@@ -68,7 +68,7 @@ def test_fresh_recomputes_each_artifact_once_per_run(tmp_path):
     since = time.time()
     for _notebook in range(3):
         store = Store(tmp_path, fresh=since)
-        for _use in range(2):  # page 04 asks for Deepcorr-5 twice
+        for _use in range(2):  # page 06 asks for Deepcorr-5 twice
             store.get("baseline", {"a": 1}, lambda f: calls.append(f) or {"x": 2})
     assert len(calls) == 2  # once before, once in the fresh run
     assert Store(tmp_path).get("baseline", {"a": 1}, lambda f: {"x": 3}) == {"x": 2}

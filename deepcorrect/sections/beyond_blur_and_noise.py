@@ -1,4 +1,4 @@
-"""Beyond blur and noise (book page 07): the baseline on the field's 15-corruption benchmark, and the two
+"""Beyond blur and noise (book page 05): the baseline on the field's 15-corruption benchmark, and the two
 test-time baselines the field reports there, BN adaptation and TENT, with TENT's protocol.
 
 The benchmark is CIFAR-10-C's (Hendrycks & Dietterich, ICLR 2019), regenerated seeded by

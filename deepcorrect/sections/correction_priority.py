@@ -1,4 +1,4 @@
-"""§4.1 (page 02, and page 04 for AlexNet): ranking filters by correction priority — the ideal-correction
+"""§4.1 (page 02, and page 06 for AlexNet): ranking filters by correction priority — the ideal-correction
 curves of Figures 4–5, Figure 6's first-layer kernels, the filters corrected per layer under local and global
 selection (Tables 5 and 9's counts), and their verdicts.
 """

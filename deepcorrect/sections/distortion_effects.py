@@ -1,4 +1,4 @@
-"""§1–3 (page 01, and page 04 for AlexNet): what blur and noise do to a baseline — Tables 1–2 beside the
+"""§1–3 (page 01, and page 06 for AlexNet): what blur and noise do to a baseline — Tables 1–2 beside the
 paper's rows, Figure 1's predictions as distortion grows, Figure 2's t-SNE of penultimate features, and the
 sentences that say whether the measurement agrees with the paper.
 """

@@ -1,4 +1,4 @@
-"""§5.3 (page 05): how well DeepCorrect features transfer — linear SVMs on fc6 features of the Baseline,
+"""§5.3 (page 07): how well DeepCorrect features transfer — linear SVMs on fc6 features of the Baseline,
 Finetune-8 and Deepcorr-5 (Tables 13–15), beside the paper's numbers, with their verdicts.
 """
 

@@ -1,4 +1,4 @@
-"""What DeepCorrect's gain consists of (book page 06): the paper's models beside the baselines it never met.
+"""What DeepCorrect's gain consists of (book page 04): the paper's models beside the baselines it never met.
 
 The release lets every "frozen" BN of the base network re-estimate its statistics while the units train, and
 wires its unit differently from the paper's reading (the authors' public Keras 1 release). This page measures, over several training

@@ -135,7 +135,7 @@ Markdown(generalization.transfer_comparability(dataset, reference, data.test.num
 Markdown(generalization.describe_transfer(table, reference))
 
 # %% tags=["hide-cell"]
-saved = pipe.save_metrics(results_dir, "05_transfer", generalization.metrics(cfg, dataset, table, results))
+saved = pipe.save_metrics(results_dir, "07_transfer", generalization.metrics(cfg, dataset, table, results))
 
 # %% [markdown]
 # ## Provenance

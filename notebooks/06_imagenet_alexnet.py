@@ -295,7 +295,7 @@ fig12 = ["Finetune-8", "Deepcorr-5", "Deepcorr-5-lite", "Deepcorr-5-bottleneck",
 plots.validation_curves({kind: {n: records[kind][n] for n in fig12} for kind in records})
 
 # %% tags=["hide-cell"]
-saved = pipe.save_metrics(results_dir, "04_imagenet_alexnet", imagenet.metrics(cfg, tables, restoration, lg, diffs))
+saved = pipe.save_metrics(results_dir, "06_imagenet_alexnet", imagenet.metrics(cfg, tables, restoration, lg, diffs))
 
 # %% [markdown]
 # ## What this page found

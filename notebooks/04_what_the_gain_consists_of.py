@@ -110,7 +110,7 @@ for kind, t in tests.items():
 # ## What the measurement says
 
 # %% tags=["hide-cell"]
-saved = pipe.save_metrics(results_dir, "06_what_the_gain_consists_of", gain.metrics(cfg, seeds, summaries, tests, runs))
+saved = pipe.save_metrics(results_dir, "04_what_the_gain_consists_of", gain.metrics(cfg, seeds, summaries, tests, runs))
 
 # %%
 Markdown(editions.findings("what_the_gain_consists_of", saved, gain.verdict(summaries, tests)))

@@ -102,7 +102,7 @@ display(tests.style.format("{:.3g}", subset=["mean difference (points)", "std. e
 Markdown(beyond.verdict(grid, adapted, tests, clean))
 
 # %% tags=["hide-cell"]
-saved = pipe.save_metrics(results_dir, "07_beyond_blur_and_noise",
+saved = pipe.save_metrics(results_dir, "05_beyond_blur_and_noise",
                           beyond.metrics(grid, adapted, tests, len(test), adapt_severity))
 
 # %% [markdown]
