@@ -14,7 +14,8 @@
 # %% [markdown]
 # # What the gain consists of: BN statistics, test-time adaptation and the release's training
 #
-# Reading the authors' public release (Keras 1) shows two things the paper's text does not say: its Keras 1 BatchNorms keep re-estimating their statistics while the base network is
+# Reading the authors' public release (Keras 1) shows two things the paper's text does not say: its Keras 1
+# BatchNorms keep re-estimating their statistics while the base network is
 # "frozen", so every Deepcorr and Finetune model of the release also adapts its BN statistics to the distorted
 # data; and its CIFAR unit ends in the network's own pretrained BN, whose γ, β train, with no identity start.
 # Re-estimating BN statistics alone is a strong corruption baseline (BN adaptation, Schneider et al. 2020), and
