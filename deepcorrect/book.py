@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ from typing import Any
 
 from .config import PROFILES, Profile, alexnet_profile, is_override_key, resolve
 from .contents import map_markdown
+from .editions.record import page_id
 from .editions.render import load_editions, scoreboard_markdown
 from .runtime import keep_freed_memory
 from .files import atomic_write
@@ -184,13 +186,15 @@ def build_book(repo: Path, strict: bool = False) -> Path:
 
 
 def _stamp(src: Path, params: dict[str, Any], editions: Path) -> str:
-    """What an executed page depends on: its source, its parameters, the package's source and the recorded
-    editions its "At scale" section shows."""
+    """What an executed page depends on: its source, its parameters, the package's source and the records of
+    this page in the editions its "At scale" section shows (an edition of another page leaves it alone)."""
     digest = hashlib.sha256(src.read_bytes())
     digest.update(repr(sorted(params.items())).encode())
     digest.update(package_fingerprint().encode())
-    for path in sorted(editions.glob("*.json")) if editions.is_dir() else ():
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for name, edition in load_editions(editions).items():
+        record = edition["pages"].get(page_id(src))
+        if record is not None:
+            digest.update(name.encode() + b"\0" + json.dumps(record, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:20]
 
 

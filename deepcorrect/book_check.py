@@ -177,7 +177,7 @@ def check_layout(html_dir: Path, chromium: str | None = None) -> list[str]:
                                      check=True, capture_output=True, text=True, timeout=120).stdout
         finally:
             probe.unlink(missing_ok=True)
-        found = re.search(r'<pre id="dc-layout">(.*?)</pre>', dom, re.S)
+        found = re.search(r'<pre id="dc-layout"[^>]*>(.*?)</pre>', dom, re.S)  # the theme adds attributes
         if not found:
             problems.append(f"{page.name}: the layout probe did not run")
             continue

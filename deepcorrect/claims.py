@@ -19,6 +19,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from .paper import correction_table
+from .tables import format_value
 from .statistics import ALPHA, CODE_PATH_ONLY, FAILS, HOLDS, UNDECIDED, binomial_interval, paired_ttest, verdict
 
 #: Profiles whose budget only exercises the code: their numbers decide no claim.
@@ -63,6 +64,11 @@ CODE_PATH_SENTENCE = ("**Code path only.** Profile `{profile}` has a smoke budge
 def guard(profile: str, text: str) -> str:
     """``text`` (a verdict in words) where the run can decide; the code-path-only sentence where it cannot."""
     return CODE_PATH_SENTENCE.format(profile=profile) if profile in SMOKE_PROFILES else text
+
+
+def _p(p: float) -> str:
+    """A p-value as the book's tables print it (1.4e-04, never 0.00014)."""
+    return format_value(p, "p-value")
 
 
 def _kinds(per_kind: dict) -> list[tuple[str, object]]:
@@ -129,7 +135,7 @@ def best_layer(metrics: Metrics) -> list[Verdict]:
         decided = (HOLDS if first and rho < 0 and p < ALPHA else FAILS if not first and rho > 0 and p < ALPHA
                    else UNDECIDED)
         out.append(Verdict("3", KIND_NAMES[kind], "conv-1 best, gain falls with depth",
-                           f"best {best}; Spearman ρ = {rho:+.2f} (p = {p:.2g}) over {len(gains)} layers",
+                           f"best {best}; Spearman ρ = {rho:+.2f} (p = {_p(p)}) over {len(gains)} layers",
                            CODE_PATH_ONLY if _smoke(metrics) else decided,
                            "holds: the first layer best and ρ < 0 significantly; fails: another best and ρ > 0"))
     return out
@@ -163,7 +169,7 @@ def _single_model(metrics: Metrics, kind: str, first: str, second: str, expected
     if _smoke(metrics) or _below_baseline(table, first, second):
         decided = CODE_PATH_ONLY
     return Verdict(claim, KIND_NAMES[kind], paper, measured, decided,
-                   f"exact sign test over images ({n_img:,} untied), p = {pair['p (images)']:.2g}; one training "
+                   f"exact sign test over images ({n_img:,} untied), p = {_p(pair['p (images)'])}; one training "
                    f"seed{f', {steps:,} steps' if steps else ''}")
 
 
@@ -228,7 +234,7 @@ def beats_full_finetune(metrics: Metrics) -> list[Verdict]:
             out.append(Verdict("7", KIND_NAMES[kind], paper_text,
                                f"{a[keep].mean():.4f} vs {b[keep].mean():.4f} ({diff:+.4f}) over {keep.sum()} seeds; "
                                f"{ratio:.2f}× the parameters", decided,
-                               f"paired t-test over {keep.sum()} training seeds (page 04), p = {p:.2g}"))
+                               f"paired t-test over {keep.sum()} training seeds (page 04), p = {_p(p)}"))
             continue
         row = _single_model(metrics, kind, "Deepcorr-6c", full, +1, "7", paper_text)
         if row:
@@ -252,7 +258,7 @@ def global_vs_local(metrics: Metrics) -> list[Verdict]:
             decided = CODE_PATH_ONLY
         out.append(Verdict("8", KIND_NAMES[kind], "global marginally ahead, not significant (p = 0.2151)",
                            f"global − local {pair['difference']:+.4f}, 95 % interval [{lo:+.4f}, {hi:+.4f}]",
-                           decided, f"exact sign test over images, p = {pair['p (images)']:.2g}; similar = interval "
+                           decided, f"exact sign test over images, p = {_p(pair['p (images)'])}; similar = interval "
                                     "within ±0.01"))
     return out
 
@@ -318,7 +324,7 @@ def bn_share(metrics: Metrics) -> list[Verdict]:
                            f"Deepcorr-6 − BN-adapt {diff:+.4f} over {keep.sum()} seeds",
                            CODE_PATH_ONLY if _smoke(metrics) else
                            {HOLDS: "units add more", FAILS: "BN-adapt ahead", UNDECIDED: UNDECIDED}[verdict(diff, p)],
-                           f"paired t-test over {keep.sum()} training seeds, p = {p:.2g}"))
+                           f"paired t-test over {keep.sum()} training seeds, p = {_p(p)}"))
     return out
 
 

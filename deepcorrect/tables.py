@@ -45,7 +45,7 @@ class Table:
 
 def is_p_value(column) -> bool:
     name = str(column).lower()
-    return "p-value" in name or name in ("p", "p value")
+    return "p-value" in name or name in ("p", "p value") or name.startswith("p (")
 
 
 def is_signed(column) -> bool:
@@ -64,7 +64,7 @@ def format_value(value, column="") -> str:
         return f"{int(value):,}"
     value = float(value)
     if is_p_value(column):
-        return f"{value:.2g}" if value < 1e-3 else f"{value:.4f}"
+        return f"{value:.1e}" if 0 < value < 1e-3 else f"{value:.4f}"  # 1.4e-04, never 0.00014
     if value.is_integer() and abs(value) >= 1000:
         return f"{value:,.0f}"
     if abs(value) >= 1e5:

@@ -37,6 +37,7 @@ from deepcorrect.config import resolve
 from deepcorrect.parameters import refuse_unknown_parameters
 from deepcorrect.sections import beyond_blur_and_noise as beyond
 from deepcorrect.store import Store
+from deepcorrect.tables import show
 from deepcorrect.train import resolve_device
 
 # %% tags=["parameters", "hide-cell"]
@@ -80,25 +81,29 @@ Markdown(f"{len(test):,} test images ({len(test) // len(test.classes)} per class
 # ## The baseline's error per corruption and severity
 
 # %%
-beyond.heatmap(grid, f"{cfg.name}: top-1 error (%)");
+beyond.heatmap(grid, f"{cfg.name}: top-1 error (%)")
 
 # %% [markdown]
 # ## BN adaptation and TENT, reset per corruption
 
 # %%
-adapted.style.format("{:.1f}")
+show(adapted, f"Top-1 error (%) at severity {adapt_severity}, per corruption",
+     formats=beyond.percent_formats(adapted))
 
 # %% [markdown]
 # ## Mean error over the 15, beside the published row
 
 # %%
-beyond.beside_published(adapted, cfg.name, adapt_severity).style.format("{:.1f}")
+published = beyond.beside_published(adapted, cfg.name, adapt_severity)
+show(published, "Mean error over the 15 corruptions (%), beside the published row",
+     formats=beyond.percent_formats(published))
 
 # %% [markdown]
 # ## What the measurement says
 
 # %%
-display(tests.style.format("{:.3g}", subset=["mean difference (points)", "std. error", "p-value"]))
+display(show(tests, "Paired tests over the 15 corruptions", formats={"mean difference (points)": "{:+.2f}",
+                                                                      "std. error": "{:.2f}"}))
 Markdown(beyond.verdict(grid, adapted, tests, clean))
 
 # %% tags=["hide-cell"]
@@ -112,4 +117,4 @@ saved = pipe.save_metrics(results_dir, "05_beyond_blur_and_noise",
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-pipe.provenance(store)
+show(pipe.provenance(store), "Provenance: every cached artifact of this page", collapsed=True)

@@ -50,7 +50,7 @@ def test_the_notebooks_show_tables_through_the_library_and_return_their_figures(
     for src in notebook_sources(REPO):
         text = src.read_text()
         assert ".style." not in text and "highlight_max" not in text, src.name
-        assert "collapsed=True" in text, src.name
+        assert "collapsed=True" in text or "provenance(" not in text, src.name
         for cell in jupytext.read(src).cells:
             if cell.cell_type == "code":
                 ast.parse(cell.source)

@@ -153,6 +153,7 @@ def heatmap(grid: pd.DataFrame, title: str):
     fig.colorbar(im, ax=ax, label="top-1 error (%)")
     ax.set_title(title)
     fig.tight_layout()
+    plt.close(fig)  # detached from pyplot: the page shows the returned figure once
     return fig
 
 
@@ -182,3 +183,8 @@ def metrics(grid: pd.DataFrame, adapted: pd.DataFrame, tests: pd.DataFrame, imag
             "adaptation": adapted.round(3).to_dict(orient="index"),
             "mean_error": {k: round(float(v), 3) for k, v in adapted.mean().items()},
             "contrasts": tests.to_dict(orient="records")}
+
+
+def percent_formats(frame: pd.DataFrame) -> dict[str, str]:
+    """Error rates in percent print with one decimal: the format of every numeric column of ``frame``."""
+    return {c: "{:.1f}" for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])}
