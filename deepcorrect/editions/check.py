@@ -63,8 +63,10 @@ def _compare(what: str, recorded: dict, fresh: dict) -> list[str]:
     problems = []
     for key, value in recorded.items():
         now = fresh.get(key)
-        a = np.array(list(value.values()) if isinstance(value, dict) else value, float)
-        b = np.array(list(now.values()) if isinstance(now, dict) else (now or []), float)
+        if isinstance(value, dict):  # a row of a table: compared column by column (JSON sorts the keys)
+            now = [now.get(column, np.nan) for column in value] if isinstance(now, dict) else []
+            value = list(value.values())
+        a, b = np.array(value, float), np.array(now or [], float)
         if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=TOLERANCE):
             worst = float(np.max(np.abs(a - b))) if a.shape == b.shape else float("inf")
             problems.append(f"{what} ({key}) moved by up to {worst:.3g}")
