@@ -177,7 +177,7 @@ def test_the_scoreboard_has_a_row_per_claim_and_shows_who_made_each_edition(tmp_
         "metrics": metrics["deepcorrect_cifar"], "seconds": 60.0, "provenance": made, "parameters": {}}}}
     board = render.scoreboard({"e": edition})
     assert set(board["#"]) == {c.number for c in claims.CLAIMS}
-    assert (board[board["#"] == "6"]["verdict"] == "✅ holds").all()
+    assert (board[board["#"] == "6"]["verdict"] == "✓ holds").all()
     assert (board[board["#"] == "1"]["verdict"] == "not measured").all()
     text = render.describe_edition("e", edition)
     assert "commit `abc`" in text and "has changed since" in text

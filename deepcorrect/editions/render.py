@@ -17,7 +17,7 @@ from ..paper import correction_table
 from ..tables import show
 from .record import load_edition
 
-VERDICT_MARK = {"holds": "✅ holds", "fails": "❌ fails", "undecided": "◻️ undecided",
+VERDICT_MARK = {"holds": "✓ holds", "fails": "✗ fails", "undecided": "undecided",
                 "code path only": "code path only", "not measured": "not measured"}
 
 
