@@ -56,7 +56,7 @@ def test_a_changed_setting_recomputes_exactly_what_lies_downstream(root, change,
 
 def test_a_new_ranking_retrains_at_most_the_deepcorrect_model(root):
     """Finetune-1 never reads the ranking; Deepcorr-1 retrains only if its selected filters changed."""
-    computed = pages(root, rank_seed=11, rank_per_class=2)
+    computed = pages(root, rank_seed=11, per_class=2)  # per_class is rank.per_class (one name per setting)
     assert computed[0] == "ranking" and computed.count("corrected") <= 1
     assert set(computed) <= {"ranking", "corrected", "corrected_eval"}
 
