@@ -309,4 +309,4 @@ def _archive_problem(archive: Path, err: BaseException) -> str:
                 f"replace it with a .tar.gz of the dataset folder")
     reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
     return (f"archive {archive} is truncated or corrupt ({type(err).__name__}{': ' + reason if reason else ''}); "
-            f"replace it with a complete copy (../shared/data/SHA256SUMS lists the checksums)")
+            f"replace it with a complete copy (check it against the checksum its source publishes)")
