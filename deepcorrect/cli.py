@@ -102,39 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"deepcorrect {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    book = sub.add_parser("book", help="execute the notebooks with papermill and build the Jupyter Book",
-                          description="Execute every notebook (or --only some) with papermill into book/, "
-                                      "reusing unchanged ones, then run 'jupyter-book build book/'.")
-    _common(book)
-    book.add_argument("--only", nargs="+", metavar="NN", help="run only notebooks whose name starts with these")
-    book.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build the HTML")
-    book.add_argument("--strict", action="store_true", help="fail the build on Sphinx warnings (-W -n)")
-    book.add_argument("--force", action="store_true", help="re-execute notebooks even if unchanged")
-    book.add_argument("--jobs", type=int, default=1, metavar="N",
-                      help="run the independent notebook chains (01-05, 06-07) in N processes (default 1)")
-    book.set_defaults(func=_cmd_book)
+    _book_command(sub)
 
-    rec = sub.add_parser("record", help="run pages of a profile and record their numbers as an edition",
-                         description="Run the chosen pages of a profile as scripts (no Jupyter needed) and write "
-                                     "their metrics and provenance to editions/NAME.json, which the book shows.")
-    _common(rec)
-    rec.add_argument("--only", nargs="+", metavar="NN", help="pages to record (default: all), e.g. 01 02 03 06")
-    rec.add_argument("--name", help="edition name (default: the profile's)")
-    rec.add_argument("--editions", default="editions", help="folder of the edition files (default: editions)")
-    rec.set_defaults(func=_cmd_record)
-
-    chk = sub.add_parser("check-editions", help="recompute a cheap slice of every recorded edition and compare",
-                         description="For each edition whose data and weights are present, recompute a cheap "
-                                     "deterministic slice (the baseline's Tables 1-2, the first layer's ranking) "
-                                     "and fail when it no longer equals the record.")
-    chk.add_argument("--editions", default="editions", help="folder of the edition files (default: editions)")
-    chk.set_defaults(func=_cmd_check_editions)
-
-    board = sub.add_parser("scoreboard", help="print the paper's claims as decided by the recorded editions",
-                           description="The scoreboard of the book's front page, from editions/*.json.")
-    board.add_argument("--editions", default="editions", help="folder of the edition files (default: editions)")
-    board.add_argument("--update-readme", metavar="README", help="rewrite this file's scoreboard block instead")
-    board.set_defaults(func=_cmd_scoreboard)
+    _edition_commands(sub)
 
     base = sub.add_parser("baseline", help="train (or load) the baseline and print Tables 1-2",
                           description="Train the profile's baseline on clean images (cached, resumable) and "
@@ -181,6 +151,46 @@ def _parser() -> argparse.ArgumentParser:
     prof = sub.add_parser("profiles", help="list the named profiles and the override keys")
     prof.set_defaults(func=_cmd_profiles)
     return parser
+
+
+def _book_command(sub) -> None:
+    """book: execute the pages and build the HTML."""
+    book = sub.add_parser("book", help="execute the notebooks with papermill and build the Jupyter Book",
+                          description="Execute every notebook (or --only some) with papermill into book/, "
+                                      "reusing unchanged ones, then run 'jupyter-book build book/'.")
+    _common(book)
+    book.add_argument("--only", nargs="+", metavar="NN", help="run only notebooks whose name starts with these")
+    book.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build the HTML")
+    book.add_argument("--strict", action="store_true", help="fail the build on Sphinx warnings (-W -n)")
+    book.add_argument("--force", action="store_true", help="re-execute notebooks even if unchanged")
+    book.add_argument("--jobs", type=int, default=1, metavar="N",
+                      help="run the independent notebook chains (01-05, 06-07) in N processes (default 1)")
+    book.set_defaults(func=_cmd_book)
+
+
+def _edition_commands(sub) -> None:
+    """record, check-editions and scoreboard: the commands of the recorded editions."""
+    rec = sub.add_parser("record", help="run pages of a profile and record their numbers as an edition",
+                         description="Run the chosen pages of a profile as scripts (no Jupyter needed) and write "
+                                     "their metrics and provenance to editions/NAME.json, which the book shows.")
+    _common(rec)
+    rec.add_argument("--only", nargs="+", metavar="NN", help="pages to record (default: all), e.g. 01 02 03 04")
+    rec.add_argument("--name", help="edition name (default: the profile's)")
+    rec.add_argument("--editions", default="editions", help="folder of the edition files (default: editions)")
+    rec.set_defaults(func=_cmd_record)
+
+    chk = sub.add_parser("check-editions", help="recompute a cheap slice of every recorded edition and compare",
+                         description="For each edition whose data and weights are present, recompute a cheap "
+                                     "deterministic slice (the baseline's Tables 1-2, the first layer's ranking) "
+                                     "and fail when it no longer equals the record.")
+    chk.add_argument("--editions", default="editions", help="folder of the edition files (default: editions)")
+    chk.set_defaults(func=_cmd_check_editions)
+
+    board = sub.add_parser("scoreboard", help="print the paper's claims as decided by the recorded editions",
+                           description="The scoreboard of the book's front page, from editions/*.json.")
+    board.add_argument("--editions", default="editions", help="folder of the edition files (default: editions)")
+    board.add_argument("--update-readme", metavar="README", help="rewrite this file's scoreboard block instead")
+    board.set_defaults(func=_cmd_scoreboard)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
