@@ -131,7 +131,8 @@ class Store:
         in from the reproduction layer, ``compute``'s own) and its inputs' keys (``inputs`` holds the objects
         or their keys)."""
         inputs = {name: key_of(value) for name, value in (inputs or {}).items()}
-        code = self.code + (f"+{function_fingerprint(compute)}" if compute and function_fingerprint(compute) else "")
+        own = function_fingerprint(compute) if compute is not None else ""
+        code = f"{self.code}+{own}" if own else self.code
         return f"{kind}/{config_hash(kind, config, code, inputs)}"
 
     def folder(self, kind: str, config: Any, inputs: dict[str, Any] | None = None,
