@@ -66,3 +66,39 @@ def test_verdict_and_published_row(test_set):
     side = beyond.beside_published(adapted, "tiny", 5)
     assert side.iloc[:, 1].tolist() == [43.5, 20.4, 18.6]
     assert side.iloc[:, 0].tolist() == pytest.approx(adapted.mean().tolist())
+
+
+class Wrong(nn.Module):
+    """Always answers class 9: right on the images of class 9 only."""
+    def forward(self, x):
+        return torch.zeros(len(x), 10).index_fill_(1, torch.tensor([9]), 1.0)
+
+
+def test_hit_grids_show_every_model_the_same_corrupted_images(test_set):
+    hits = beyond.hit_grids({"Baseline": Scaled(), "again": Scaled()}, test_set, "cifar", seed=1, device="cpu",
+                            names=NAMES)
+    assert hits["Baseline"].shape == (3, 5, 30) and hits["Baseline"].dtype == torch.bool
+    assert torch.equal(hits["Baseline"], hits["again"])  # same weights, same images: same answers
+    grid = beyond.grid_of(hits["Baseline"], NAMES)
+    assert np.allclose(grid.to_numpy(), beyond.error_grid(Scaled(), test_set, "cifar", seed=1, device="cpu",
+                                                          names=NAMES).to_numpy())
+
+
+def test_transfer_table_and_tests_against_the_baseline(test_set):
+    hits = beyond.hit_grids({"Baseline": Scaled(), "same": Scaled(), "wrong": Wrong()}, test_set, "cifar",
+                            seed=0, device="cpu", names=NAMES)
+    table = beyond.transfer_table(hits, NAMES)
+    assert list(table.index) == [*NAMES, "noise (mean)", "digital (mean)", "all 3 (mean)"]
+    assert table.loc["gaussian_noise", "Baseline"] == pytest.approx(beyond.grid_of(hits["Baseline"], NAMES)
+                                                                     .loc["gaussian_noise"].mean())
+    right = int((test_set.labels == 9).sum())  # Wrong is right only on class 9
+    assert table.loc["all 3 (mean)", "wrong"] == pytest.approx(100 * (1 - right / 30))
+    tests = beyond.transfer_tests(hits, names=NAMES).set_index(["model", "family"])
+    assert tests.loc[("same", "noise"), "Δ error (points)"] == 0 and tests.loc[("same", "noise"), "p-value"] == 1
+    worse = tests.loc[("wrong", "digital")]
+    base_err = table.loc["digital (mean)", "Baseline"]
+    assert worse["Δ error (points)"] == pytest.approx(table.loc["digital (mean)", "wrong"] - base_err)
+    text = beyond.describe_transfer(tests.reset_index())
+    assert text.count("- **") == 2 and "not distinguishable" in text
+    fig = beyond.transfer_heatmap(table)
+    assert len(fig.axes[0].texts) == table.shape[0] * 2

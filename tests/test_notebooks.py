@@ -169,9 +169,12 @@ def test_notebook_lines_fit_the_books_column():
 
 
 @pytest.mark.slow
-def test_notebook_07_measures_the_corruption_benchmark(executed):
+def test_notebook_05_measures_the_corruption_benchmark(executed):
     _, results = executed
     metrics = json.loads((results / "metrics" / "05_beyond_blur_and_noise.json").read_text())
     assert len(metrics["error_grid"]) == 15 and all(len(row) == 5 for row in metrics["error_grid"].values())
     assert set(metrics["mean_error"]) == {"Source", "BN adaptation", "TENT"}
     assert all(0 <= v <= 100 for v in metrics["mean_error"].values())
+    # the blur- and AWGN-trained Deepcorr-6c and full fine-tune, each against the baseline on the four families
+    assert {t["family"] for t in metrics["transfer_tests"]} == {"noise", "blur", "weather", "digital"}
+    assert len({t["model"] for t in metrics["transfer_tests"]}) == 4 and len(metrics["transfer"]) == 15 + 4 + 1

@@ -20,9 +20,12 @@ import torch
 from scipy import stats
 from torch import nn
 
+from .. import named_models as named
 from ..adaptation import TENT_LR, tent_model
-from ..corruptions import CORRUPTIONS, NUM_SEVERITIES, corrupt
+from ..config import Profile
+from ..corruptions import CORRUPTIONS, GROUPS, NUM_SEVERITIES, corrupt
 from ..data import TensorData
+from ..statistics import ALPHA, sign_test_counts
 
 #: TENT's test batch on CIFAR-10-C (its ``cifar10`` configuration).
 TENT_CORRUPTION_BATCH = 200
@@ -56,18 +59,36 @@ def corrupted_batches(data: TensorData, name: str, severity: int, family: str, *
 
 
 @torch.inference_mode()
+def hit_grids(models: dict[str, nn.Module], data: TensorData, family: str, *, seed: int,
+              device: torch.device | str, batch_size: int = 500,
+              names: tuple[str, ...] = CORRUPTIONS) -> dict[str, torch.Tensor]:
+    """Per model a (corruptions, severities, images) boolean tensor of right answers. Every corrupted batch is
+    made once and shown to every model, so the models are compared on the very same corrupted images."""
+    models = {label: m.to(device).eval() for label, m in models.items()}
+    hits = {label: torch.zeros(len(names), NUM_SEVERITIES, len(data), dtype=torch.bool) for label in models}
+    for c, name in enumerate(names):
+        for s in range(1, NUM_SEVERITIES + 1):
+            start = 0
+            for x, y in corrupted_batches(data, name, s, family, batch_size=batch_size, seed=seed, device=device):
+                for label, m in models.items():
+                    hits[label][c, s - 1, start:start + len(y)] = (m(x).argmax(1) == y).cpu()
+                start += len(y)
+    return hits
+
+
+def grid_of(hits: torch.Tensor, names: tuple[str, ...] = CORRUPTIONS) -> pd.DataFrame:
+    """Top-1 error (%) per corruption (rows) and severity (columns 1–5) from one model's hits."""
+    grid = pd.DataFrame(100 * (1 - hits.double().mean(-1)).numpy(), index=list(names),
+                        columns=range(1, NUM_SEVERITIES + 1))
+    grid.index.name, grid.columns.name = "corruption", "severity"
+    return grid
+
+
 def error_grid(model: nn.Module, data: TensorData, family: str, *, seed: int, device: torch.device | str,
                batch_size: int = 500, names: tuple[str, ...] = CORRUPTIONS) -> pd.DataFrame:
     """Top-1 error (%) of ``model`` per corruption (rows) and severity (columns 1–5)."""
-    model = model.to(device).eval()
-    grid = pd.DataFrame(index=list(names), columns=range(1, NUM_SEVERITIES + 1), dtype=float)
-    for name in names:
-        for s in grid.columns:
-            wrong = sum(int((model(x).argmax(1) != y).sum()) for x, y in
-                        corrupted_batches(data, name, s, family, batch_size=batch_size, seed=seed, device=device))
-            grid.loc[name, s] = 100 * wrong / len(data)
-    grid.index.name, grid.columns.name = "corruption", "severity"
-    return grid
+    hits = hit_grids({"model": model}, data, family, seed=seed, device=device, batch_size=batch_size, names=names)
+    return grid_of(hits["model"], names)
 
 
 @torch.inference_mode()
@@ -141,6 +162,88 @@ def contrasts(adapted: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([paired(adapted, "BN adaptation", "Source"), paired(adapted, "TENT", "BN adaptation")])
 
 
+def transfer_models(profile: Profile, store, base: nn.Module, data, ranking,
+                    kinds: tuple[str, ...] = ("blur", "awgn")) -> dict[str, nn.Module]:
+    """Deepcorr-6c and the full fine-tune trained for each of the paper's two distortions — the models of
+    Tables 3–4, taken from the store where page 03 made them — labelled ``name (kind)``."""
+    names = ("Deepcorr-6c", named.full_finetune_name(base))
+    return {f"{name} ({kind})": named.corrected_model(profile, store, base, data, ranking, kind, name,
+                                                      progress=False)[0]
+            for kind in kinds for name in names}
+
+
+def _rows(names: tuple[str, ...]) -> dict[str, list[int]]:
+    """Row label → indices into ``names``: each corruption, each of the four families, all of them."""
+    rows = {name: [i] for i, name in enumerate(names)}
+    for group, members in GROUPS.items():
+        rows[f"{group} (mean)"] = [names.index(m) for m in members if m in names]
+    rows[f"all {len(names)} (mean)"] = list(range(len(names)))
+    return {label: idx for label, idx in rows.items() if idx}
+
+
+def transfer_table(hits: dict[str, torch.Tensor], names: tuple[str, ...] = CORRUPTIONS) -> pd.DataFrame:
+    """Error (%) of every model per corruption, per family and over all, averaged over the five severities."""
+    table = pd.DataFrame({label: {row: 100 * (1 - float(h[idx].double().mean())) for row, idx in _rows(names).items()}
+                          for label, h in hits.items()})
+    table.index.name = "corruption"
+    return table
+
+
+def transfer_tests(hits: dict[str, torch.Tensor], baseline: str = "Baseline",
+                   names: tuple[str, ...] = CORRUPTIONS) -> pd.DataFrame:
+    """Every corrected model against the baseline on each family of corruptions: the change in error (points,
+    all severities), its standard error over the test images, and the exact sign test over images of their
+    number of right answers across the family's corruptions × severities (models and baseline see the same
+    corrupted images)."""
+    base = hits[baseline]
+    out = []
+    for label, h in hits.items():
+        if label == baseline:
+            continue
+        for group in GROUPS:
+            idx = _rows(names).get(f"{group} (mean)")
+            if not idx:
+                continue
+            cols = h.shape[-1]
+            test = sign_test_counts(h[idx].reshape(-1, cols), base[idx].reshape(-1, cols))
+            out.append({"model": label, "family": group, "Δ error (points)": 0.0 - 100 * test.difference,
+                        "std. error": 100 * test.se, "p-value": test.p, "images": cols})
+    return pd.DataFrame(out)
+
+
+def transfer_heatmap(table: pd.DataFrame, baseline: str = "Baseline", title: str = ""):
+    """Each corrected model's change in error against the baseline per corruption (blue: fewer errors)."""
+    delta = table.drop(columns=baseline).sub(table[baseline], axis=0)
+    values = delta.to_numpy(float)
+    limit = max(1.0, float(np.nanmax(np.abs(values))))
+    fig, ax = plt.subplots(figsize=(min(7.4, 2.5 + 1.1 * delta.shape[1]), 6.8))
+    im = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(range(delta.shape[1]), delta.columns, rotation=30, ha="right")
+    ax.set_yticks(range(delta.shape[0]), delta.index)
+    for (i, j), v in np.ndenumerate(values):
+        ax.text(j, i, f"{v:+.1f}", ha="center", va="center", fontsize=7,
+                color="white" if abs(v) > 0.6 * limit else "black")
+    fig.colorbar(im, ax=ax, label="error − baseline's (points)")
+    ax.set_title(title or "Change in error against the baseline")
+    fig.tight_layout()
+    plt.close(fig)  # detached from pyplot: the page shows the returned figure once
+    return fig
+
+
+def describe_transfer(tests: pd.DataFrame) -> str:
+    """One line per corrected model: on which families it has fewer / more errors than the baseline, each
+    with its standard error and sign-test p-value (p < 0.05 decides; otherwise not distinguishable here)."""
+    lines = []
+    for label, rows in tests.groupby("model", sort=False):
+        parts = []
+        for _, r in rows.iterrows():
+            d, se, p = r["Δ error (points)"], r["std. error"], r["p-value"]
+            word = ("fewer errors" if d < 0 else "more errors") if p < ALPHA else "not distinguishable"
+            parts.append(f"{r['family']} {d:+.1f} ± {se:.1f} (p = {p:.2g}, {word})")
+        lines.append(f"- **{label}** against the baseline: " + "; ".join(parts) + ".")
+    return "\n".join(lines)
+
+
 def heatmap(grid: pd.DataFrame, title: str):
     """The error grid as a heat map, each cell labelled with its error (%)."""
     fig, ax = plt.subplots(figsize=(5.5, 6.5))
@@ -178,11 +281,17 @@ def verdict(grid: pd.DataFrame, adapted: pd.DataFrame, tests: pd.DataFrame, clea
     return "\n".join(lines)
 
 
-def metrics(grid: pd.DataFrame, adapted: pd.DataFrame, tests: pd.DataFrame, images: int, severity: int) -> dict:
-    return {"images": images, "adapt_severity": severity, "error_grid": grid.round(3).to_dict(orient="index"),
-            "adaptation": adapted.round(3).to_dict(orient="index"),
-            "mean_error": {k: round(float(v), 3) for k, v in adapted.mean().items()},
-            "contrasts": tests.to_dict(orient="records")}
+def metrics(grid: pd.DataFrame, adapted: pd.DataFrame, tests: pd.DataFrame, images: int, severity: int,
+            transfer: pd.DataFrame | None = None, transfer_tests: pd.DataFrame | None = None) -> dict:
+    out = {"images": images, "adapt_severity": severity, "error_grid": grid.round(3).to_dict(orient="index"),
+           "adaptation": adapted.round(3).to_dict(orient="index"),
+           "mean_error": {k: round(float(v), 3) for k, v in adapted.mean().items()},
+           "contrasts": tests.to_dict(orient="records")}
+    if transfer is not None:
+        out["transfer"] = transfer.round(3).to_dict(orient="index")
+    if transfer_tests is not None:
+        out["transfer_tests"] = transfer_tests.to_dict(orient="records")
+    return out
 
 
 def percent_formats(frame: pd.DataFrame) -> dict[str, str]:
