@@ -328,6 +328,30 @@ def bn_share(metrics: Metrics) -> list[Verdict]:
     return out
 
 
+#: Claim C: the family of corruptions each of the paper's distortions belongs to (CIFAR-10-C's grouping).
+TRANSFER_FAMILY = {"blur": "blur", "awgn": "noise"}
+
+
+def carries_over(metrics: Metrics) -> list[Verdict]:
+    """Beyond the paper: whether Deepcorr-6c trained for Gaussian blur (AWGN) has fewer errors than the
+    baseline on the other blurs (noises) of the 15-corruption benchmark — the exact sign test over images."""
+    m = metrics["beyond_blur_and_noise"]
+    rows = {(r["model"], r["family"]): r for r in m.get("transfer_tests", [])}
+    out = []
+    for kind, family in TRANSFER_FAMILY.items():
+        r = rows.get((f"Deepcorr-6c ({kind})", family))
+        if r is None:
+            continue
+        d, se, p = r["Δ error (points)"], r["std. error"], r["p-value"]
+        decided = verdict(d, p, expected_sign=-1)
+        out.append(Verdict("C", KIND_NAMES[kind], "—",
+                           f"Deepcorr-6c ({KIND_NAMES[kind]}) on the {family} corruptions: error {d:+.1f} ± {se:.1f} "
+                           f"points against the baseline ({r['images']:,} images × 5 severities)",
+                           CODE_PATH_ONLY if _smoke(metrics) else decided,
+                           f"exact sign test over images, p = {_p(p)}"))
+    return out
+
+
 CLAIMS: tuple[Claim, ...] = (
     Claim("1", "Networks trained on clean images perform poorly on blurred and noisy ones", "Tables 1–2",
           ("distortions_baselines",), baseline_loss),
@@ -359,6 +383,8 @@ CLAIMS: tuple[Claim, ...] = (
           clean_kept),
     Claim("B", "Beyond the paper: how much of the gain BN statistics alone give", "page 04",
           ("what_the_gain_consists_of",), bn_share),
+    Claim("C", "Beyond the paper: a correction for blur (noise) carries over to the other blurs (noises)",
+          "page 05", ("beyond_blur_and_noise",), carries_over),
 )
 
 

@@ -37,6 +37,7 @@ from IPython.display import Markdown, display
 
 from deepcorrect import claims, named_models as named, pipeline as pipe
 from deepcorrect.config import resolve
+from deepcorrect.editions import render as editions
 from deepcorrect.parameters import refuse_unknown_parameters
 from deepcorrect.sections import beyond_blur_and_noise as beyond
 from deepcorrect.store import Store
@@ -137,14 +138,27 @@ show(published, "Mean error over the 15 corruptions (%), beside the published ro
 # ## What the measurement says
 
 # %%
-display(show(tests, "Paired tests over the 15 corruptions", formats={"mean difference (points)": "{:+.2f}",
-                                                                      "std. error": "{:.2f}"}))
-Markdown(beyond.verdict(grid, adapted, tests, clean))
+show(tests, "Paired tests over the 15 corruptions", formats={"mean difference (points)": "{:+.2f}",
+                                                            "std. error": "{:.2f}"})
 
 # %% tags=["hide-cell"]
 saved = pipe.save_metrics(results_dir, "05_beyond_blur_and_noise",
-                          beyond.metrics(grid, adapted, tests, len(test), adapt_severity,
+                          beyond.metrics(cfg.name, grid, adapted, tests, len(test), adapt_severity,
                                          transfer_table, transfer_tests))
+
+# %%
+Markdown(editions.findings("beyond_blur_and_noise", saved, beyond.verdict(grid, adapted, tests, clean)))
+
+# %% [markdown]
+# ## At scale — the recorded editions
+#
+# This page's tables and figures as recorded by `deepcorrect record` on profiles worth reading — a
+# well-trained network on real photographs — drawn by the same functions as above, each with the claims it
+# decides. Each edition says which commit, code, data and machine made it.
+
+# %% tags=["remove-input"]
+for part in editions.at_scale("beyond_blur_and_noise"):
+    display(part)
 
 # %% [markdown]
 # ## Provenance

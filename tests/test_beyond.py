@@ -1,5 +1,7 @@
 """Page 05's measurements on a tiny BN network: the error grid, BN adaptation and TENT, the verdict."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -102,3 +104,26 @@ def test_transfer_table_and_tests_against_the_baseline(test_set):
     assert text.count("- **") == 2 and "not distinguishable" in text
     fig = beyond.transfer_heatmap(table)
     assert len(fig.axes[0].texts) == table.shape[0] * 2
+
+
+def test_an_editions_page_05_draws_and_decides_claim_c(test_set):
+    """An edition's metrics of page 05 draw its At scale section, and claim C is decided from them (the
+    smoke profile decides nothing)."""
+    from deepcorrect import claims
+    from deepcorrect.editions import render
+
+    hits = beyond.hit_grids({"Baseline": Scaled(), "Deepcorr-6c (blur)": Wrong(), "Deepcorr-6c (awgn)": Scaled()},
+                            test_set, "cifar", seed=0, device="cpu", names=NAMES)
+    grid = beyond.grid_of(hits["Baseline"], NAMES)
+    adapted = beyond.adaptation_errors(Scaled(), test_set, "cifar", 5, seed=0, device="cpu", source=grid[5],
+                                       names=NAMES)
+    saved = beyond.metrics("resnet20-cifar10", grid, adapted, beyond.contrasts(adapted), len(test_set), 5,
+                           beyond.transfer_table(hits, NAMES), beyond.transfer_tests(hits, names=NAMES))
+    plain = json.loads(json.dumps(saved, default=float))  # as an edition file holds it
+    parts = render.PAGE_PARTS["beyond_blur_and_noise"](plain, "cifar")
+    assert len(parts) == 5
+    rows = {v.kind: v for v in claims.carries_over({"beyond_blur_and_noise": plain})}
+    assert set(rows) == {"AWGN"}  # no blur family in NAMES: the blur-trained model's row is absent
+    assert rows["AWGN"].verdict == "undecided" and "+0.0 ± 0.0" in rows["AWGN"].measured
+    smoke = {**plain, "profile": "smoke"}
+    assert {v.verdict for v in claims.carries_over({"beyond_blur_and_noise": smoke})} == {"code path only"}

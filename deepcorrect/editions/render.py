@@ -142,10 +142,32 @@ def _gain(metrics: dict, family: str) -> list[Any]:
         for kind, s in summaries.items()]
 
 
+def _beyond(metrics: dict, family: str) -> list[Any]:
+    from ..sections import beyond_blur_and_noise as beyond
+
+    grid = _frame(metrics["error_grid"])
+    grid.columns = [int(c) for c in grid.columns]
+    adapted = _frame(metrics["adaptation"])
+    out: list[Any] = [beyond.heatmap(grid, f"Top-1 error (%) on {metrics['images']:,} test images"),
+                      show(adapted, f"BN adaptation and TENT at severity {metrics['adapt_severity']}, error (%)",
+                           formats=beyond.percent_formats(adapted))]
+    if "transfer" in metrics:
+        table = _frame(metrics["transfer"])
+        order = [r for r in beyond.transfer_table_rows() if r in table.index]
+        table = table.loc[order]
+        tests = pd.DataFrame(metrics["transfer_tests"])
+        out += [show(table, "Top-1 error (%) per corruption, mean over severities 1–5",
+                     formats=beyond.percent_formats(table)),
+                beyond.transfer_heatmap(table, title="Error − baseline's (points)"),
+                show(tests, "Each corrected model against the baseline, per family of corruptions",
+                     formats={"Δ error (points)": "{:+.2f}", "std. error": "{:.2f}"})]
+    return out
+
+
 #: Page id → what its "At scale" section draws from an edition's metrics of that page.
 PAGE_PARTS: dict[str, Callable[[dict, str], list[Any]]] = {
     "distortions_baselines": _baselines, "ranking": _ranking, "deepcorrect_cifar": _cifar,
-    "what_the_gain_consists_of": _gain}
+    "what_the_gain_consists_of": _gain, "beyond_blur_and_noise": _beyond}
 
 
 def verdict_table(page: str, metrics: dict[str, dict]) -> pd.DataFrame:

@@ -181,6 +181,11 @@ def _rows(names: tuple[str, ...]) -> dict[str, list[int]]:
     return {label: idx for label, idx in rows.items() if idx}
 
 
+def transfer_table_rows(names: tuple[str, ...] = CORRUPTIONS) -> list[str]:
+    """The transfer table's rows in order: the corruptions, the families' means, the mean of all."""
+    return list(_rows(names))
+
+
 def transfer_table(hits: dict[str, torch.Tensor], names: tuple[str, ...] = CORRUPTIONS) -> pd.DataFrame:
     """Error (%) of every model per corruption, per family and over all, averaged over the five severities."""
     table = pd.DataFrame({label: {row: 100 * (1 - float(h[idx].double().mean())) for row, idx in _rows(names).items()}
@@ -281,9 +286,9 @@ def verdict(grid: pd.DataFrame, adapted: pd.DataFrame, tests: pd.DataFrame, clea
     return "\n".join(lines)
 
 
-def metrics(grid: pd.DataFrame, adapted: pd.DataFrame, tests: pd.DataFrame, images: int, severity: int,
-            transfer: pd.DataFrame | None = None, transfer_tests: pd.DataFrame | None = None) -> dict:
-    out = {"images": images, "adapt_severity": severity, "error_grid": grid.round(3).to_dict(orient="index"),
+def metrics(profile: str, grid: pd.DataFrame, adapted: pd.DataFrame, tests: pd.DataFrame, images: int,
+            severity: int, transfer: pd.DataFrame | None = None, transfer_tests: pd.DataFrame | None = None) -> dict:
+    out = {"profile": profile, "images": images, "adapt_severity": severity, "error_grid": grid.round(3).to_dict(orient="index"),
            "adaptation": adapted.round(3).to_dict(orient="index"),
            "mean_error": {k: round(float(v), 3) for k, v in adapted.mean().items()},
            "contrasts": tests.to_dict(orient="records")}
