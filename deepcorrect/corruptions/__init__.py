@@ -49,10 +49,10 @@ import torch
 from ..distortions import _check_images
 from . import blur, digital, noise, weather
 from .filters import cpu_generator
-from .tables import (CORRUPTIONS, EXTRA_CORRUPTIONS, GROUPS, NUM_SEVERITIES, TABLES, check_family, check_name,
+from .tables import (CORRUPTIONS, EXTRA_CORRUPTIONS, NUM_SEVERITIES, TABLES, check_family, check_name,
                      check_severity, parameters)
 
-__all__ = ["CORRUPTIONS", "EXTRA_CORRUPTIONS", "GROUPS", "NUM_SEVERITIES", "TABLES", "corrupt", "parameters"]
+__all__ = ["CORRUPTIONS", "EXTRA_CORRUPTIONS", "NUM_SEVERITIES", "TABLES", "corrupt", "parameters"]
 
 _FUNCTIONS = {
     "gaussian_noise": noise.gaussian_noise, "shot_noise": noise.shot_noise, "impulse_noise": noise.impulse_noise,

@@ -22,9 +22,6 @@ CORRUPTIONS = ("gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", 
 #: The held-out validation corruptions that the sources also define (spatter is not implemented).
 EXTRA_CORRUPTIONS = ("speckle_noise", "gaussian_blur", "saturate")
 NUM_SEVERITIES = 5
-#: The sources' four families of the 15 (Hendrycks & Dietterich, 2019, Figure 1).
-GROUPS = {"noise": CORRUPTIONS[:3], "blur": CORRUPTIONS[3:7], "weather": CORRUPTIONS[7:11],
-          "digital": CORRUPTIONS[11:]}
 
 
 def _zooms(*ranges: tuple[float, float, float]) -> tuple[tuple[float, ...], ...]:

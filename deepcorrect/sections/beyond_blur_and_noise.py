@@ -23,7 +23,7 @@ from torch import nn
 from .. import named_models as named
 from ..adaptation import TENT_LR, tent_model
 from ..config import Profile
-from ..corruptions import CORRUPTIONS, GROUPS, NUM_SEVERITIES, corrupt
+from ..corruptions import CORRUPTIONS, NUM_SEVERITIES, corrupt
 from ..data import TensorData
 from ..statistics import ALPHA, sign_test_counts
 
@@ -34,6 +34,9 @@ METHODS = ("Source", "BN adaptation", "TENT")
 #: repository's README (github.com/DequanWang/tent). Another network than the page's.
 PUBLISHED = {"Source": 43.5, "BN adaptation": 20.4, "TENT": 18.6}
 PUBLISHED_NETWORK = "WRN-28-10 (TENT's README)"
+#: The benchmark's four families of the 15 (Hendrycks & Dietterich, 2019, Figure 1).
+GROUPS = {"noise": CORRUPTIONS[:3], "blur": CORRUPTIONS[3:7], "weather": CORRUPTIONS[7:11],
+          "digital": CORRUPTIONS[11:]}
 
 
 def test_images(data: TensorData, per_class: int, seed: int) -> TensorData:
