@@ -5,11 +5,11 @@ CLI take flat ``key=value`` overrides (``width=0.5``, ``epochs=3``) that :func:`
 maps onto the nested fields, rejecting unknown keys with the valid ones.
 """
 
-from .overrides import is_override_key, override_keys, parse_assignments, resolve
+from .overrides import is_override_key, override_keys, parse_assignments, parse_value, resolve
 from .profiles import PROFILES, alexnet_profile, named_profile
 from .schema import (CorrectConfig, DataConfig, EvalConfig, ModelConfig, Profile, RankingConfig, RestoreConfig,
                      TrainConfig, TransferConfig, result_fields)
 
 __all__ = ["PROFILES", "CorrectConfig", "DataConfig", "EvalConfig", "ModelConfig", "Profile", "RankingConfig",
            "RestoreConfig", "TrainConfig", "TransferConfig", "alexnet_profile", "is_override_key", "named_profile",
-           "override_keys", "parse_assignments", "resolve", "result_fields"]
+           "override_keys", "parse_assignments", "parse_value", "resolve", "result_fields"]

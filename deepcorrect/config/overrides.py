@@ -1,10 +1,11 @@
 """Flat ``key=value`` overrides of a profile, as notebooks and the command line give them: the keys
-(``width``, ``epochs``, ``data_seed``), their parsing, and :func:`resolve`, which maps
+(``width``, ``epochs``, ``data_seed``), the one parser of command-line values, and :func:`resolve`, which maps
 the overrides onto the nested fields and rejects unknown keys naming the valid ones."""
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+import ast
+from dataclasses import Field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,8 @@ def resolve(profile: str | Profile, **overrides: Any) -> Profile:
                 raise ValueError(f"{named[sec, name]}={overrides[named[sec, name]]} and {key}={value} both set "
                                  f"{'.'.join(filter(None, (sec, name)))}; give it once")
             named[sec, name] = key
-            changes.setdefault(sec, {})[name] = _coerce(sec, name, value)
+            parsed = parse_value(value, _field(sec, name)) if isinstance(value, str) else value
+            changes.setdefault(sec, {})[name] = parsed
             given.setdefault(sec, []).append(f"{key}={value}")
     top = changes.pop(None, {})
     sections = {}
@@ -92,24 +94,47 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _coerce(sec: str | None, name: str, value: Any) -> Any:
-    """Values from the command line arrive as strings; give them the field's type."""
-    if not isinstance(value, str):
-        return value
-    ftype = "str" if sec is None else {f.name: f.type for f in fields(SECTIONS[sec])}[name]
+def _field(sec: str | None, name: str) -> Field:
+    """The dataclass field an override sets: of a section, or of the profile itself (``device``)."""
+    return {f.name: f for f in fields(SECTIONS[sec] if sec else Profile)}[name]
+
+
+def parse_value(text: str, spec: Field | None = None) -> Any:
+    """Command-line text as the value it stands for. For a profile field ``spec``: a value of the field's type
+    (a bool from true/false/1/0/yes/no, a tuple from ``1,6``), else a ``ValueError`` naming the field. For a
+    notebook parameter no field declares (``spec`` None): a Python literal (``0.5`` → 0.5, ``true`` → True,
+    ``none`` → None), else the text itself."""
+    if spec is None:
+        return _literal(text)
     try:
-        if ftype == "bool":
-            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(value)
-            return value.lower() in ("true", "1", "yes")
-        if ftype == "int":
-            return int(value)
-        if ftype == "float":
-            return float(value)
-        if ftype.startswith("tuple["):
-            items = [v.strip() for v in value.split(",") if v.strip()]
-            kind = {"tuple[int": int, "tuple[flo": float}.get(ftype[:9], str)
-            return tuple(kind(v) for v in items)
+        return _of_type(text, spec.type)
     except ValueError:
-        raise ValueError(f"parameter {name}={value!r} is not a valid {ftype}") from None
-    return value
+        raise ValueError(f"parameter {spec.name}={text!r} is not a valid {spec.type}") from None
+
+
+def _literal(text: str) -> Any:
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _of_type(text: str, ftype: str) -> Any:
+    """``text`` as a value of the field type ``ftype`` (the annotation as written: ``int``, ``tuple[int, ...]``)."""
+    if ftype == "bool":
+        if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(text)
+        return text.lower() in ("true", "1", "yes")
+    if ftype == "int":
+        return int(text)
+    if ftype == "float":
+        return float(text)
+    if ftype.startswith("tuple["):
+        item = int if ftype.startswith("tuple[int") else float if ftype.startswith("tuple[float") else str
+        return tuple(item(v.strip()) for v in text.split(",") if v.strip())
+    return text
