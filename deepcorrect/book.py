@@ -8,7 +8,6 @@ an error naming the valid ones (papermill itself only warns).
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import hashlib
 import json
@@ -37,19 +36,6 @@ def notebook_sources(repo: Path) -> list[Path]:
     if not found:
         raise FileNotFoundError(f"no notebooks (NN_name.py) found in {repo / 'notebooks'}")
     return found
-
-
-def parse_value(text: str) -> Any:
-    """Command-line text to a Python literal: ``0.5`` → 0.5, ``true`` → True, ``none`` → None, else the text."""
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
 
 
 def notebook_parameters(source: Path) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 
 from . import __version__
-from .config import PROFILES, override_keys, parse_assignments, resolve
+from .config import PROFILES, named_profile, override_keys, parse_assignments, parse_value, resolve
 from .distortions import KINDS
 from .runtime import exit_cleanly_on_sigterm, keep_freed_memory, one_line_warnings
 from .files import atomic_write
@@ -209,11 +209,10 @@ def _table_output(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_book(args: argparse.Namespace) -> int:
-    from .book import build_book, parse_value, run_notebooks
+    from .book import build_book, run_notebooks
 
     repo = Path.cwd()
-    if args.profile not in PROFILES:
-        raise ValueError(f"unknown profile {args.profile!r}; valid profiles: {', '.join(PROFILES)}")
+    named_profile(args.profile)  # an unknown profile fails before anything runs
     params = {k: parse_value(v) for k, v in parse_assignments(args.param).items()}
     params.update(results_dir=args.results, fresh=args.fresh)
     from .store import check_writable
@@ -233,12 +232,10 @@ def _cmd_book(args: argparse.Namespace) -> int:
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
-    from .book import parse_value
     from .editions.record import record_edition
     from .store import check_writable
 
-    if args.profile not in PROFILES:
-        raise ValueError(f"unknown profile {args.profile!r}; valid profiles: {', '.join(PROFILES)}")
+    named_profile(args.profile)  # an unknown profile fails before anything runs
     params = {k: parse_value(v) for k, v in parse_assignments(args.param).items()}
     if args.fresh:
         params["fresh"] = True

@@ -51,3 +51,16 @@ def test_a_missing_data_folder_says_which_option_to_set(tmp_path):
 
     with pytest.raises((FileNotFoundError, ValueError), match="data_root=.*download=true"):
         resolve_tree(str(tmp_path / "data" / "cifar10-jpg.tar.gz"), str(tmp_path / "cache"))
+
+
+def test_one_parser_reads_a_field_by_its_type_and_a_notebook_parameter_as_a_literal():
+    from dataclasses import fields
+
+    from deepcorrect.config import RankingConfig, TrainConfig, parse_value
+
+    spec = {f.name: f for f in fields(RankingConfig) + fields(TrainConfig)}
+    assert parse_value("3", spec["levels"]) == (3,) and parse_value("yes", spec["bf16"]) is True
+    assert parse_value("0.5") == 0.5 and parse_value("none") is None and parse_value("true") is True
+    assert parse_value("1,6") == (1, 6) and parse_value("blur,awgn") == "blur,awgn"
+    with pytest.raises(ValueError, match="parameter epochs='two' is not a valid int"):
+        parse_value("two", spec["epochs"])
