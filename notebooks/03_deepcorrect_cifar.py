@@ -25,6 +25,7 @@
 # with paired t-tests), and the training curves of every model.
 
 # %% tags=["hide-cell"]
+import pandas as pd
 from IPython.display import Markdown, display
 
 from deepcorrect import claims, diagrams, named_models as named, pipeline as pipe, plots
@@ -51,6 +52,7 @@ correct_epochs = None  # epochs of every Finetune and Deepcorr model (None: from
 correct_train_per_class = None  # their training images per class (None: from the profile; 0 means all)
 correct_test_per_class = None  # test images per class of their tables (None: from the profile; 0 means all)
 draws = None  # random draws per size in Figure 9 (None: from the profile; the paper 10)
+figure9 = True  # train Figure 9's ranked / random / least Deepcorr-1 models (False: skip them and Table 6)
 variant = None  # correction unit: identity | release | cw | lite | bottleneck | nobn (None: from the profile)
 results_dir = "results"  # artifact store (cached weights, rankings, tables)
 fresh = False  # recompute every cached artifact
@@ -190,8 +192,8 @@ Markdown(claims.guard(cfg.name, f"Paired t-test, global vs local, over the clean
 # random at every *l* (p < 0.05) and least is far worse — the ranking, not the extra parameters, matters.
 
 # %%
-fig9 = cifar.figure9(cfg, store, model, data, rank)
-plots.figure_9(fig9)
+fig9 = cifar.figure9(cfg, store, model, data, rank) if figure9 else {}
+plots.figure_9(fig9) if fig9 else Markdown("Not measured in this run (`figure9 = False`).")
 
 # %%
 first = cifar.first_layer_size(rank)
@@ -199,11 +201,11 @@ Markdown(f"Sizes l = {cifar.figure9_sizes(cfg, first)} of {first} first-layer fi
          f"of 96, scaled), {cfg.correct.draws} random draws each.")
 
 # %%
-table6 = cifar.table_6(cfg, fig9, first)
-show(table6, "Table 6 — ranked vs random filters, paired t-tests")
+table6 = cifar.table_6(cfg, fig9, first) if fig9 else pd.DataFrame(columns=["p-value"])
+show(table6, "Table 6 — ranked vs random filters, paired t-tests") if fig9 else Markdown("")
 
 # %%
-Markdown(claims.guard(cfg.name, cifar.describe_ranked_random(fig9, table6)))
+Markdown(claims.guard(cfg.name, cifar.describe_ranked_random(fig9, table6)) if fig9 else "")
 
 # %% [markdown]
 # ## Training curves
