@@ -32,13 +32,16 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown, display
 
-from deepcorrect import pipeline as pipe
+from deepcorrect.baseline import baseline_model
 from deepcorrect.config import resolve
+from deepcorrect.context import Run
+from deepcorrect.metrics import save_metrics
 from deepcorrect.parameters import refuse_unknown_parameters
+from deepcorrect.report import provenance, summary
 from deepcorrect.sections import beyond_blur_and_noise as beyond
+from deepcorrect.splits import datasets
 from deepcorrect.store import Store
 from deepcorrect.tables import show
-from deepcorrect.train import resolve_device
 
 # %% tags=["parameters", "hide-cell"]
 profile = "smoke"  # named profile: smoke | cifar10-jpg | resnet20-cifar10 | resnet56-cifar10 | cifar10 | cifar100
@@ -61,17 +64,16 @@ refuse_unknown_parameters(globals())  # papermill only warns about a name not de
 # %%
 cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_class=train_per_class,
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root)
-store = Store(results_dir, fresh=fresh)
-pipe.summary(cfg)
+run = Run.of(cfg, Store(results_dir, fresh=fresh))
+summary(cfg)
 
 # %%
-data = pipe.datasets(cfg)
-model, _ = pipe.baseline(cfg, store, data.train)
-dev = resolve_device(cfg.device)
+data = datasets(cfg)
+model, _ = baseline_model(run, data.train)
 test = beyond.test_images(data.test, corrupt_per_class, corrupt_seed)
-clean = beyond.clean_error(model, test, device=dev)
-grid = beyond.error_grid(model, test, "cifar", seed=corrupt_seed, device=dev)
-adapted = beyond.adaptation_errors(model, test, "cifar", adapt_severity, seed=corrupt_seed, device=dev,
+clean = beyond.clean_error(model, test, device=run.device)
+grid = beyond.error_grid(model, test, "cifar", seed=corrupt_seed, device=run.device)
+adapted = beyond.adaptation_errors(model, test, "cifar", adapt_severity, seed=corrupt_seed, device=run.device,
                                    source=grid[adapt_severity])
 tests = beyond.contrasts(adapted)
 Markdown(f"{len(test):,} test images ({len(test) // len(test.classes)} per class), each corrupted 15 × 5 times; "
@@ -107,7 +109,7 @@ display(show(tests, "Paired tests over the 15 corruptions", formats={"mean diffe
 Markdown(beyond.verdict(grid, adapted, tests, clean))
 
 # %% tags=["hide-cell"]
-saved = pipe.save_metrics(results_dir, "05_beyond_blur_and_noise",
+saved = save_metrics(results_dir, "05_beyond_blur_and_noise",
                           beyond.metrics(grid, adapted, tests, len(test), adapt_severity))
 
 # %% [markdown]
@@ -117,4 +119,4 @@ saved = pipe.save_metrics(results_dir, "05_beyond_blur_and_noise",
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-show(pipe.provenance(store), "Provenance: every cached artifact of this page", collapsed=True)
+show(provenance(run.store), "Provenance: every cached artifact of this page", collapsed=True)
