@@ -13,13 +13,20 @@ from __future__ import annotations
 
 import torch
 from _report import embedded_images, save
-from _report import parser as bench_parser  # bench/ is on sys.path when a benchmark runs as a script
+from _report import (
+    parser as bench_parser,  # bench/ is on sys.path when a benchmark runs as a script
+)
 
 from deepcorrect.config import TrainConfig, resolve
-from deepcorrect.correction import deepcorrect_model, finetune_model, regulariser, set_training_mode
+from deepcorrect.corrected_models import unit_width
+from deepcorrect.correction import (
+    deepcorrect_model,
+    finetune_model,
+    regulariser,
+    set_training_mode,
+)
 from deepcorrect.distortions import half_distorted
 from deepcorrect.models import AllConvBN, count_params
-from deepcorrect.named_models import unit_width
 from deepcorrect.ranking import n_selected
 from deepcorrect.runtime import keep_freed_memory
 from deepcorrect.train import fit

@@ -146,10 +146,14 @@ def main() -> int:
     if checked is None:
         return 2
     device, archive = checked
-    from deepcorrect import named_models, pipeline
+    from deepcorrect import corrected_models
+    from deepcorrect.baseline import baseline_model
     from deepcorrect.config import resolve
+    from deepcorrect.context import Run
     from deepcorrect.paper import correction_table
+    from deepcorrect.priorities import filter_priorities
     from deepcorrect.ranking import layer_macs, ranking_macs
+    from deepcorrect.splits import datasets
     from deepcorrect.store import Store
 
     stages, name, peak, peak32 = start(device)
@@ -160,10 +164,10 @@ def main() -> int:
                   lr_step=0, per_class=10, correct_epochs=args.correct_epochs,
                   correct_lr_step=max(1, args.correct_epochs // 4), correct_batch_size=250,
                   correct_train_per_class=0, correct_test_per_class=0)
-    store = Store(args.results)
-    data, _ = stages.run("unpack and decode the archive", lambda: pipeline.datasets(cfg))
+    run = Run.of(cfg, Store(args.results))
+    data, _ = stages.run("unpack and decode the archive", lambda: datasets(cfg))
     n_train = len(data.train)
-    (model, history), t_base = stages.run("baseline training", lambda: pipeline.baseline(cfg, store, data.train))
+    (model, history), t_base = stages.run("baseline training", lambda: baseline_model(run, data.train))
     x1 = data.test.images[:1].float().to(device)
     macs = sum(layer_macs(model, x1).values())
     if history:
@@ -172,17 +176,17 @@ def main() -> int:
         print(f"baseline: {macs / 1e6:.0f} M MACs/image, {rate:.0f} images/s, {tflops:.1f} TFLOP/s "
               f"({100 * tflops / peak:.0f} % of the matmul rate)")
 
-    rank, t_rank = stages.run("ranking (blur + AWGN, 6 levels)", lambda: pipeline.ranking(cfg, store, model, data))
-    filters = sum(c.shape[-1] for c in rank.counts.values())
-    evaluations = filters * len(rank.kinds) * len(rank.levels)
-    suffix_macs = ranking_macs(model, rank.layers, x1)
-    rank_tflops = 2 * suffix_macs * rank.n_images * len(rank.kinds) * len(rank.levels) / max(rank.seconds, 1e-9) / 1e12
-    print(f"ranking: {evaluations} filter-evaluations on {rank.n_images} images in {rank.seconds:.1f} s "
-          f"({evaluations / max(rank.seconds, 1e-9):.0f}/s), {rank_tflops:.1f} TFLOP/s "
+    priorities, t_rank = stages.run("ranking (blur + AWGN, 6 levels)", lambda: filter_priorities(run, model, data))
+    filters = sum(c.shape[-1] for c in priorities.counts.values())
+    evaluations = filters * len(priorities.kinds) * len(priorities.levels)
+    suffix_macs = ranking_macs(model, priorities.layers, x1)
+    rank_tflops = 2 * suffix_macs * priorities.n_images * len(priorities.kinds) * len(priorities.levels) / max(priorities.seconds, 1e-9) / 1e12
+    print(f"ranking: {evaluations} filter-evaluations on {priorities.n_images} images in {priorities.seconds:.1f} s "
+          f"({evaluations / max(priorities.seconds, 1e-9):.0f}/s), {rank_tflops:.1f} TFLOP/s "
           f"({100 * rank_tflops / peak32:.0f} % of the float32 matmul rate; target 30 %)")
 
-    tables = paper_tables(stages, "Deepcorr-6c + Finetune-9", lambda kind: named_models.evaluate_models(
-        cfg, store, model, data, rank, kind, ["Baseline", "Finetune-9", "Deepcorr-6c"]),
+    tables = paper_tables(stages, "Deepcorr-6c + Finetune-9", lambda kind: corrected_models.evaluate_models(
+        run, model, data, priorities, kind, ["Baseline", "Finetune-9", "Deepcorr-6c"]),
         {"blur": "Table 3", "awgn": "Table 4"}, "CIFAR-10 JPEG", correction_table, "CIFAR-100")
     write_report(stages, Path(args.results) / "gpu_check.json",
                  {"device": name, "matmul_tflops": peak, "matmul_tflops_float32": peak32, "tables": tables})

@@ -28,7 +28,12 @@ import sys
 from pathlib import Path
 
 import torch
-from gpu_check import device_and_archive, paper_tables, start, write_report  # bench/ is on sys.path when a benchmark runs as a script
+from gpu_check import (  # bench/ is on sys.path when a benchmark runs as a script
+    device_and_archive,
+    paper_tables,
+    start,
+    write_report,
+)
 
 
 def main() -> int:
@@ -51,10 +56,14 @@ def main() -> int:
     if checked is None:
         return 2
     device, archive = checked
-    from deepcorrect import named_models, pipeline
+    from deepcorrect import corrected_models
+    from deepcorrect.baseline import baseline_model
     from deepcorrect.config import resolve
+    from deepcorrect.context import Run
     from deepcorrect.paper import alexnet_table
+    from deepcorrect.priorities import filter_priorities
     from deepcorrect.ranking import layer_macs
+    from deepcorrect.splits import datasets
     from deepcorrect.store import Store
 
     stages, name, peak, peak32 = start(device)
@@ -66,11 +75,11 @@ def main() -> int:
                   stream=args.stream, correct_epochs=args.correct_epochs,
                   correct_lr_step=max(1, args.correct_epochs // 3), correct_batch_size=256,
                   correct_train_per_class=0, correct_test_per_class=0)
-    store = Store(args.results)
-    data, _ = stages.run("list (stream) or decode the archive", lambda: pipeline.datasets(cfg))
+    run = Run.of(cfg, Store(args.results))
+    data, _ = stages.run("list (stream) or decode the archive", lambda: datasets(cfg))
     print(f"{len(data.train):,} training, {len(data.val):,} validation, {len(data.test):,} test images; "
           f"{cfg.data.describe_input()}; {'streamed' if args.stream else 'in memory'}")
-    (model, history), _ = stages.run("baseline training", lambda: pipeline.baseline(cfg, store, data.train))
+    (model, history), _ = stages.run("baseline training", lambda: baseline_model(run, data.train))
     x1 = torch.zeros(1, 3, data.train.input_size, data.train.input_size, device=device)
     macs = sum(layer_macs(model, x1).values())
     if history:
@@ -78,13 +87,13 @@ def main() -> int:
         tflops = 3 * 2 * macs * rate / 1e12
         print(f"baseline: {macs / 1e6:.0f} M MACs/image, {rate:.0f} images/s, {tflops:.1f} TFLOP/s "
               f"({100 * tflops / peak:.1f} % of the bf16 matmul rate)")
-    rank, _ = stages.run("ranking (blur + AWGN, 6 levels)", lambda: pipeline.ranking(cfg, store, model, data))
-    filters = sum(c.shape[-1] for c in rank.counts.values())
-    print(f"ranking: {filters * len(rank.kinds) * len(rank.levels)} filter-evaluations on {rank.n_images} images "
-          f"in {rank.seconds:.1f} s")
+    priorities, _ = stages.run("ranking (blur + AWGN, 6 levels)", lambda: filter_priorities(run, model, data))
+    filters = sum(c.shape[-1] for c in priorities.counts.values())
+    print(f"ranking: {filters * len(priorities.kinds) * len(priorities.levels)} filter-evaluations on {priorities.n_images} images "
+          f"in {priorities.seconds:.1f} s")
 
-    tables = paper_tables(stages, "Finetune-8 + Deepcorr-5", lambda kind: named_models.evaluate_models(
-        cfg, store, model, data, rank, kind, ["Baseline", "Finetune-8", "Deepcorr-5"]),
+    tables = paper_tables(stages, "Finetune-8 + Deepcorr-5", lambda kind: corrected_models.evaluate_models(
+        run, model, data, priorities, kind, ["Baseline", "Finetune-8", "Deepcorr-5"]),
         {"blur": "Table 7", "awgn": "Table 8"}, "Imagenette val", alexnet_table, "ILSVRC2012 val, 1000 classes")
     write_report(stages, Path(args.results) / "gpu_check_imagenet.json",
                  {"device": name, "matmul_tflops": peak, "matmul_tflops_float32": peak32, "stream": args.stream,

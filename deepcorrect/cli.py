@@ -269,15 +269,17 @@ def _cmd_scoreboard(args: argparse.Namespace) -> int:
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:
-    from . import pipeline
+    from .baseline import baseline_model
+    from .context import Run
     from .sections import distortion_effects as effects
+    from .splits import datasets
     from .store import Store
 
     cfg = _resolve_cli(args)
-    store = Store(args.results, fresh=args.fresh, group=args.group)
-    data = pipeline.datasets(cfg)
-    model, _ = pipeline.baseline(cfg, store, data.train)
-    measured = effects.baseline_tables(cfg, store, model, data.test)
+    run = Run.of(cfg, Store(args.results, fresh=args.fresh, group=args.group))
+    data = datasets(cfg)
+    model, _ = baseline_model(run, data.train)
+    measured = effects.baseline_tables(run, model, data.test)
     for kind, title in (("blur", "Table 1 - Gaussian blur"), ("awgn", "Table 2 - AWGN")):
         print(f"\n{title} (profile {cfg.name})")
         print(effects.compare_with_paper(measured, kind, cfg.data.family).round(4).to_string())
@@ -285,8 +287,11 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
 
 
 def _cmd_rank(args: argparse.Namespace) -> int:
-    from . import pipeline
+    from .baseline import baseline_model
+    from .context import Run
+    from .priorities import check_rank_layers, filter_priorities
     from .sections import correction_priority as priority
+    from .splits import datasets
     from .store import Store
 
     out = Path(args.out)
@@ -294,48 +299,52 @@ def _cmd_rank(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must end in .csv or .json, got {args.out!r}")
     _check_out(out)
     cfg = _resolve_cli(args)
-    data = pipeline.datasets(cfg)
-    pipeline.check_rank_layers(cfg, data.train.num_classes)  # before any training, so bad input writes nothing
-    store = Store(args.results, fresh=args.fresh, group=args.group)
-    model, _ = pipeline.baseline(cfg, store, data.train)
-    ranking = pipeline.ranking(cfg, store, model, data)
-    frame = ranking.to_frame(args.score)
+    data = datasets(cfg)
+    check_rank_layers(cfg, data.train.num_classes)  # before any training, so bad input writes nothing
+    run = Run.of(cfg, Store(args.results, fresh=args.fresh, group=args.group))
+    model, _ = baseline_model(run, data.train)
+    priorities = filter_priorities(run, model, data)
+    frame = priorities.to_frame(args.score)
     if _is_main(args):
         atomic_write(out, lambda tmp: frame.to_csv(tmp, index=False) if out.suffix == ".csv"
                      else frame.to_json(tmp, orient="records", indent=1))
-    print(priority.top_filters(ranking).to_string())
-    print(f"\n{len(frame)} rows written to {out} ({ranking.seconds:.1f} s of ranking)")
+    print(priority.top_filters(priorities).to_string())
+    print(f"\n{len(frame)} rows written to {out} ({priorities.seconds:.1f} s of ranking)")
     return 0
 
 
 def _cmd_correct(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from . import named_models
-    from . import pipeline
+    from . import corrected_models
+    from .baseline import baseline_model
+    from .context import Run
+    from .model_names import parse_model
     from .paper import alexnet_table, correction_table
+    from .priorities import filter_priorities
+    from .splits import datasets
     from .store import Store
 
     names = args.model if args.command == "correct" else [f"Finetune-{k}" for k in args.k]
-    specs = [named_models.parse_model(n) for n in names]  # bad names fail here, before anything trains
+    specs = [parse_model(n) for n in names]  # bad names fail here, before anything trains
     if args.out and not args.out.endswith(".csv"):
         raise ValueError(f"--out must end in .csv, got {args.out!r}")
     if args.out:
         _check_out(Path(args.out))
     cfg = _resolve_cli(args)
-    data = pipeline.datasets(cfg)
+    data = datasets(cfg)
     # before anything trains, so bad input writes nothing
-    named_models.check_specs(cfg, data.train.num_classes, specs, tuple(args.kind))
-    store = Store(args.results, fresh=args.fresh, group=args.group)
-    model, _ = pipeline.baseline(cfg, store, data.train)
-    rank = pipeline.ranking(cfg, store, model, data)
+    corrected_models.check_specs(cfg, data.train.num_classes, specs, tuple(args.kind))
+    run = Run.of(cfg, Store(args.results, fresh=args.fresh, group=args.group))
+    model, _ = baseline_model(run, data.train)
+    priorities = filter_priorities(run, model, data)
     frames, measured = [], set()
     for kind in args.kind:
-        table, records = named_models.evaluate_models(cfg, store, model, data, rank, kind, ["Baseline", *names])
-        for name, why in named_models.failures(records).items():
+        table, records = corrected_models.evaluate_models(run, model, data, priorities, kind, ["Baseline", *names])
+        for name, why in corrected_models.failures(records).items():
             print(f"warning: {name} ({kind}) has no measurement: {why}", file=sys.stderr)
         measured.update(table.index)
-        table = named_models.with_failures(table, records)
+        table = corrected_models.with_failures(table, records)
         imagenet = cfg.data.family == "imagenet"
         paper = (alexnet_table if imagenet else correction_table)(kind).reindex(table.index).dropna(how="all")
         number = {("blur", False): 3, ("awgn", False): 4, ("blur", True): 7, ("awgn", True): 8}[kind, imagenet]

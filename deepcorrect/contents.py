@@ -28,7 +28,7 @@ PAPER_MAP: tuple[tuple[str, str, str, str], ...] = (
      "Figure 2 on AlexNet — t-SNE of the baseline's fc7 features",
      "sections.distortion_effects.tsne_embeddings, plots.figure_2"),
     ("Algorithm 1, Eq. 1", "02_ranking", "Algorithm 1 — computed exactly and fast",
-     "pipeline.ranking → ranking.rank_filters (literal: ranking.literal_counts)"),
+     "priorities.filter_priorities → ranking.rank_filters (literal: ranking.literal_counts)"),
     ("Figure 4", "02_ranking", "Figure 4 — correcting a share β₁ of the first layer",
      "sections.correction_priority.ideal_correction(first_layer_fractions) → ranking.ideal_curve"),
     ("Figure 5", "02_ranking", "Figure 5 — correcting β = 50 % of one layer at a time",
@@ -42,12 +42,12 @@ PAPER_MAP: tuple[tuple[str, str, str, str], ...] = (
      "sections.correction_priority.selection_counts → ranking.select_local / select_global"),
     ("Figures 3a, 7, 8a (networks, unit)", "03_deepcorrect_cifar",
      "Figures 3, 7 and 8 — the networks and the unit, drawn from the built modules",
-     "diagrams.network_figure, diagrams.unit_figure of named_models.build"),
+     "diagrams.network_figure, diagrams.unit_figure of corrected_models.build"),
     ("Figures 3b, 8b (AlexNet, Deepcorr-5)", "06_imagenet_alexnet",
      "Figures 3b and 8b — AlexNet and Deepcorr-5, drawn from the built modules",
-     "diagrams.network_figure of named_models.build"),
+     "diagrams.network_figure of corrected_models.build"),
     ("Tables 3–4", "03_deepcorrect_cifar", "Tables 3 and 4 — every model, per distortion level",
-     "named_models.evaluate_models → named_models.corrected_model → train.fit; "
+     "corrected_models.evaluate_models → corrected_models.corrected_model → train.fit; "
      "sections.cifar_analysis.compare_table"),
     ("Table 5", "03_deepcorrect_cifar", "Table 5 — local vs global ranking for Deepcorr-6c",
      "sections.cifar_analysis.local_vs_global, sections.cifar_analysis.ttest_local_vs_global"),
@@ -67,12 +67,12 @@ PAPER_MAP: tuple[tuple[str, str, str, str], ...] = (
      "corruptions.corrupt, sections.beyond_blur_and_noise.error_grid, "
      "sections.beyond_blur_and_noise.adaptation_errors"),
     ("Tables 7–8", "06_imagenet_alexnet", "Tables 7 and 8 — every model and the restoration baselines",
-     "named_models.evaluate_models, sections.imagenet_analysis.restoration_rows → "
+     "corrected_models.evaluate_models, sections.imagenet_analysis.restoration_rows → "
      "restoration.restore_batch, sections.imagenet_analysis.compare_alexnet"),
     ("Table 9", "06_imagenet_alexnet", "Table 9 — local vs global ranking for Deepcorr-5",
      "sections.cifar_analysis.local_vs_global"),
     ("Tables 10–12", "06_imagenet_alexnet", "Tables 10–12 — correction-unit variants",
-     "sections.imagenet_analysis.variant_costs, named_models.evaluate_models"),
+     "sections.imagenet_analysis.variant_costs, corrected_models.evaluate_models"),
     ("Figure 10", "06_imagenet_alexnet", "Figure 10 — t-SNE of Deepcorr-5 features",
      "sections.distortion_effects.tsne_embeddings of Deepcorr-5"),
     ("Figure 11", "06_imagenet_alexnet",

@@ -1,5 +1,6 @@
 """Process-level settings, applied by the entry points (the CLI, benchmarks, notebook kernels), never by
-library functions — CPU memory, how SIGTERM and warnings are handled — and a timer of device work.
+library functions — CPU memory, how SIGTERM and warnings are handled — the device a run computes on,
+resolved once, and a timer of device work.
 
 glibc's ``malloc`` serves large blocks (every activation tensor of a batch) with fresh ``mmap`` pages and
 returns them to the OS on ``free``; each new tensor then page-faults in again. On a small CPU box that makes
@@ -41,6 +42,16 @@ def keep_freed_memory(children: bool = True) -> bool:
         return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
     except (OSError, AttributeError):
         return False
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; an unavailable CUDA request is an error, not a silent CPU run."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} requested but CUDA is not available here; use device=cpu or auto")
+    return dev
 
 
 class DeviceTimer:

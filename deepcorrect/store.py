@@ -1,9 +1,9 @@
 """Artifact store: results cached under ``root/<kind>/<key>/``, the key a hash of what made them.
 
-A key chains: it hashes the artifact's own settings, the library's :func:`code_fingerprint` and the keys of
-the artifacts it consumes (``inputs``: the data split, the model, the ranking …, each read with
-:func:`key_of`). Whatever a computation returns is :func:`stamp`-ed with its key, so the next one names it as
-an input and nothing downstream of a changed setting, input or line of code is reused. Each artifact is
+A key chains: it hashes the artifact's own settings, the library's code fingerprint and the keys of the
+artifacts it consumes (``inputs``: the data split, the model, the ranking …); :mod:`deepcorrect.keys` builds
+it. Whatever a computation returns is stamped with its key, so the next one names it as an input and nothing
+downstream of a changed setting, input or line of code is reused. Each artifact is
 ``payload.pt`` (tensors, numbers, strings, lists and dicts; read back with ``weights_only=True``) plus
 ``meta.json`` holding the settings, the input keys, the code fingerprint, the wall time and the payload's
 SHA-256.
@@ -17,9 +17,7 @@ leaves no empty folder behind, up to the first folder that existed before the st
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -34,76 +32,10 @@ from . import __version__
 from . import distributed as dd
 from .checksums import remove_checked, sha256_file
 from .files import atomic_write
-from .fingerprint import core_fingerprint, function_fingerprint
-
+from .keys import artifact_name, code_fingerprint, key_of
 
 #: Name of the training checkpoint a computation keeps in its artifact folder until its payload is saved.
 CHECKPOINT = "checkpoint.pt"
-
-
-def config_hash(kind: str, config: Any, code: str = "", inputs: dict[str, Any] | None = None) -> str:
-    blob = json.dumps({"kind": kind, "config": config, **({"code": code} if code else {}),
-                       **({"inputs": inputs} if inputs else {})}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-#: Attribute under which an object carries the key of the artifact (or data) it is.
-_KEY = "_deepcorrect_key"
-
-
-def stamp(obj: Any, key: str) -> Any:
-    """Mark ``obj`` (a model, a data split, a ranking) as the artifact ``key``; returns it."""
-    object.__setattr__(obj, _KEY, key)
-    return obj
-
-
-def derived(obj: Any, parent: Any, **how: Any) -> Any:
-    """Stamp ``obj``, made from ``parent`` by a deterministic selection ``how`` (e.g. ``per_class=100,
-    seed=3``), with a key that follows from the parent's — cheaper than hashing its content."""
-    parent_key = key_of(parent)
-    return stamp(obj, f"{parent_key}/{config_hash('derived', how, inputs={'parent': parent_key})[:8]}")
-
-
-def key_of(obj: Any) -> Any:
-    """The key an input is known by: its stamp, else a hash of its content (a user's own model or data set:
-    exact, only slower; not remembered, since the object may change). Dicts and lists take their members'
-    keys."""
-    key = getattr(obj, _KEY, None)
-    if key is not None:
-        return key
-    if isinstance(obj, str):  # already a key
-        return obj
-    if isinstance(obj, dict):
-        return {str(k): key_of(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [key_of(v) for v in obj]
-    digest = hashlib.sha256(type(obj).__name__.encode())
-    if isinstance(obj, torch.nn.Module):
-        tensors = sorted(obj.state_dict().items())
-    elif hasattr(obj, "images") and hasattr(obj, "labels"):  # a TensorData
-        tensors = [("images", obj.images), ("labels", obj.labels), ("classes", list(getattr(obj, "classes", ())))]
-        tensors += [("crop", obj.crop)] if getattr(obj, "crop", 0) else []
-    elif hasattr(obj, "files") and hasattr(obj, "labels"):  # a StreamedData: its files and how they are read
-        stats = [os.stat(f) for f in obj.files]  # size and time, not content: ILSVRC2012 is 1.28 M files
-        tensors = [("files", [(f, st.st_size, st.st_mtime_ns) for f, st in zip(obj.files, stats)]), ("labels", obj.labels),
-                   ("read", (obj.classes, obj.size, obj.resize, obj.stretch, obj.crop))]
-    else:
-        raise TypeError(f"cannot key a {type(obj).__name__}: stamp it with store.stamp(obj, key) first")
-    for name, value in tensors:
-        digest.update(name.encode() + b"\0")
-        if isinstance(value, torch.Tensor):
-            value = value.detach().cpu().contiguous()
-            digest.update(f"{value.dtype}{tuple(value.shape)}".encode())
-            digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
-        else:
-            digest.update(repr(value).encode())
-    return "content:" + digest.hexdigest()[:16]
-
-
-def code_fingerprint() -> str:
-    """The fingerprint of the library code that computes (:func:`fingerprint.core_fingerprint`): part of every
-    artifact's key, so results of older code are never reused; prose, plots and docstrings are not in it."""
-    return core_fingerprint()
 
 
 class Store:
@@ -131,9 +63,7 @@ class Store:
         in from the reproduction layer, ``compute``'s own) and its inputs' keys (``inputs`` holds the objects
         or their keys)."""
         inputs = {name: key_of(value) for name, value in (inputs or {}).items()}
-        own = function_fingerprint(compute) if compute is not None else ""
-        code = f"{self.code}+{own}" if own else self.code
-        return f"{kind}/{config_hash(kind, config, code, inputs)}"
+        return artifact_name(kind, config, self.code, inputs, compute)
 
     def folder(self, kind: str, config: Any, inputs: dict[str, Any] | None = None,
                compute: Callable | None = None) -> Path:

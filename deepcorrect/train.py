@@ -30,16 +30,6 @@ from .runtime import DeviceTimer, cudnn_benchmark
 BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; an unavailable CUDA request is an error, not a silent CPU run."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available here; use device=cpu or auto")
-    return dev
-
-
 def lr_at(cfg: TrainConfig, epoch: int) -> float:
     """Step schedule: ÷(1/γ) every ``lr_step`` epochs, or at 50 % and 75 % of the run when ``lr_step`` is 0."""
     if cfg.lr_step:

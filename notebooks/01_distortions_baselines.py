@@ -26,12 +26,17 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown, display
 
-from deepcorrect import pipeline as pipe, plots
-from deepcorrect.editions import render as editions
-from deepcorrect.parameters import refuse_unknown_parameters
+from deepcorrect import plots
+from deepcorrect.baseline import baseline_model
 from deepcorrect.config import resolve
+from deepcorrect.context import Run
+from deepcorrect.editions import render as editions
+from deepcorrect.metrics import save_metrics
 from deepcorrect.paper import comparability
+from deepcorrect.parameters import refuse_unknown_parameters
+from deepcorrect.report import provenance, summary, training_log
 from deepcorrect.sections import distortion_effects as effects
+from deepcorrect.splits import datasets, describe_splits
 from deepcorrect.store import Store
 from deepcorrect.tables import show
 
@@ -53,8 +58,8 @@ refuse_unknown_parameters(globals())  # papermill only warns about a name not de
 cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_class=train_per_class,
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root,
               tsne_per_class=tsne_per_class)
-store = Store(results_dir, fresh=fresh)
-show(pipe.summary(cfg), "The profile these numbers come from")
+run = Run.of(cfg, Store(results_dir, fresh=fresh))
+show(summary(cfg), "The profile these numbers come from")
 
 # %% [markdown]
 # ## Data
@@ -66,9 +71,9 @@ show(pipe.summary(cfg), "The profile these numbers come from")
 # profiles run the same cells on real photographs.
 
 # %%
-data = pipe.datasets(cfg)
+data = datasets(cfg)
 train, test = data.train, data.test
-display(Markdown(pipe.describe_splits(data)))
+display(Markdown(describe_splits(data)))
 
 # %% [markdown]
 # ## The baseline network
@@ -78,11 +83,11 @@ display(Markdown(pipe.describe_splits(data)))
 # (2016) from its published weights: nothing is trained here.
 
 # %%
-model, history = pipe.baseline(cfg, store, train, progress=False)
+model, history = baseline_model(run, train, progress=False)
 plots.training_curve(history, f"baseline on {cfg.data.source} data") if history else None
 
 # %%
-show(pipe.training_log(history), "The baseline's training, epoch by epoch",
+show(training_log(history), "The baseline's training, epoch by epoch",
      formats={"seconds": "{:.1f}"}) if history else None
 
 # %% [markdown]
@@ -93,7 +98,7 @@ show(pipe.training_log(history), "The baseline's training, epoch by epoch",
 # ImageNet: confident, correct predictions on clean images turn into confident mistakes under blur and noise.
 
 # %%
-examples = effects.example_predictions(cfg, model, test)
+examples = effects.example_predictions(run, model, test)
 plots.figure_1(examples, test.classes, cfg.data.family)
 
 # %% [markdown]
@@ -103,7 +108,7 @@ plots.figure_1(examples, test.classes, cfg.data.family)
 # itself), their difference. *Avg* is the mean over the clean column and the six levels, as in the paper.
 
 # %%
-measured = effects.baseline_tables(cfg, store, model, test)
+measured = effects.baseline_tables(run, model, test)
 table_1 = effects.compare_with_paper(measured, "blur", cfg.data.family, test.num_classes)
 show(table_1, "Table 1 — Gaussian blur")
 
@@ -127,14 +132,14 @@ Markdown(effects.describe_pretrained(cfg, measured, len(test)) + "\n\n" + effect
 # paper observes tight, well-separated clusters on clean images that widen and merge as distortion grows.
 
 # %%
-tsne = effects.tsne_embeddings(cfg, store, model, test)
+tsne = effects.tsne_embeddings(run, model, test)
 plots.figure_2(tsne)
 
 # %%
 Markdown(effects.describe_tsne(tsne))
 
 # %% tags=["hide-cell"]
-saved = pipe.save_metrics(results_dir, "01_distortions_baselines", effects.metrics(cfg, measured, tsne, len(test)))
+saved = save_metrics(results_dir, "01_distortions_baselines", effects.metrics(cfg, measured, tsne, len(test)))
 
 # %% [markdown]
 # ## What this page found
@@ -160,4 +165,4 @@ for part in editions.at_scale("distortions_baselines"):
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-show(pipe.provenance(store), "Provenance: every cached artifact of this page", collapsed=True)
+show(provenance(run.store), "Provenance: every cached artifact of this page", collapsed=True)

@@ -30,11 +30,17 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown, display
 
-from deepcorrect import claims, pipeline as pipe, plots
-from deepcorrect.editions import render as editions
-from deepcorrect.parameters import refuse_unknown_parameters
+from deepcorrect import claims, plots
+from deepcorrect.baseline import baseline_model
 from deepcorrect.config import resolve
+from deepcorrect.context import Run
+from deepcorrect.editions import render as editions
+from deepcorrect.metrics import save_metrics
+from deepcorrect.parameters import refuse_unknown_parameters
+from deepcorrect.priorities import filter_priorities
+from deepcorrect.report import provenance, summary
 from deepcorrect.sections import correction_priority as priority
+from deepcorrect.splits import datasets, describe_splits
 from deepcorrect.store import Store
 from deepcorrect.tables import show
 
@@ -57,13 +63,13 @@ refuse_unknown_parameters(globals())  # papermill only warns about a name not de
 cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_class=train_per_class,
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root, per_class=per_class,
               ideal_per_class=ideal_per_class)
-store = Store(results_dir, fresh=fresh)
-show(pipe.summary(cfg), "The profile these numbers come from")
+run = Run.of(cfg, Store(results_dir, fresh=fresh))
+show(summary(cfg), "The profile these numbers come from")
 
 # %%
-data = pipe.datasets(cfg)
-model, _ = pipe.baseline(cfg, store, data.train)
-Markdown(pipe.describe_splits(data))
+data = datasets(cfg)
+model, _ = baseline_model(run, data.train)
+Markdown(describe_splits(data))
 
 # %% [markdown]
 # ## Algorithm 1 — computed exactly and fast
@@ -75,14 +81,14 @@ Markdown(pipe.describe_splits(data))
 # this on All-Conv-BN, both AlexNets and a ResNet). τ̄ is τ averaged over the six levels.
 
 # %%
-rank = pipe.ranking(cfg, store, model, data)
-Markdown(f"Ranked {sum(rank.counts[l].shape[-1] for l in rank.layers)} filters in {len(rank.layers)} layers "
-         f"on {rank.n_images} images ({cfg.rank.per_class} per class from the {cfg.rank.split} split), "
-         f"{len(rank.kinds)} kinds × {len(rank.levels)} levels, in {rank.seconds:.0f} s "
-         f"({rank.meta['method']} path, {rank.meta['device']}).")
+priorities = filter_priorities(run, model, data)
+Markdown(f"Ranked {sum(priorities.counts[l].shape[-1] for l in priorities.layers)} filters in {len(priorities.layers)} layers "
+         f"on {priorities.n_images} images ({cfg.rank.per_class} per class from the {cfg.rank.split} split), "
+         f"{len(priorities.kinds)} kinds × {len(priorities.levels)} levels, in {priorities.seconds:.0f} s "
+         f"({priorities.meta['method']} path, {priorities.meta['device']}).")
 
 # %%
-show(priority.top_filters(rank), "The five highest-priority filters of each layer")
+show(priority.top_filters(priorities), "The five highest-priority filters of each layer")
 
 # %% [markdown]
 # ### How τ spreads within each layer
@@ -91,7 +97,7 @@ show(priority.top_filters(rank), "The five highest-priority filters of each laye
 # correcting only the top-ranked ones.
 
 # %%
-plots.tau_distribution(rank.to_frame())
+plots.tau_distribution(priorities.to_frame())
 
 # %% [markdown]
 # ## Figure 4 — correcting a share β₁ of the first layer
@@ -100,7 +106,7 @@ plots.tau_distribution(rank.to_frame())
 # a large part of the lost accuracy, for blur and for AWGN alike.
 
 # %%
-fig4 = priority.ideal_correction(cfg, store, model, data, rank, "figure4", priority.first_layer_fractions(rank))
+fig4 = priority.ideal_correction(run, model, data, priorities, "figure4", priority.first_layer_fractions(priorities))
 plots.ideal_curves(fig4, "Figure 4 — ideal correction of the top β₁ filters of the first layer")
 
 # %%
@@ -116,12 +122,12 @@ Markdown(claims.guard(cfg.name, priority.describe_first_layer(fig4, cfg.data.fam
 # layer lies deeper. A residual network ranks every conv (19 for ResNet-20), in forward order.
 
 # %%
-fig5 = priority.ideal_correction(cfg, store, model, data, rank, "figure5",
-                                 priority.single_layer_fractions(rank, cfg.data.family))
+fig5 = priority.ideal_correction(run, model, data, priorities, "figure5",
+                                 priority.single_layer_fractions(priorities, cfg.data.family))
 plots.ideal_curves(fig5, "Figure 5 — ideal correction of 50 % of the filters of a single layer")
 
 # %%
-Markdown(claims.guard(cfg.name, priority.describe_layers(fig5, rank, cfg.data.family)))
+Markdown(claims.guard(cfg.name, priority.describe_layers(fig5, priorities, cfg.data.family)))
 
 # %% [markdown]
 # ## Figure 6 — which first-layer filters are most susceptible
@@ -131,8 +137,8 @@ Markdown(claims.guard(cfg.name, priority.describe_layers(fig5, rank, cfg.data.fa
 # and of the CIFAR ResNets are 3×3, so this view is coarser than the paper's 11×11 AlexNet kernels.
 
 # %%
-plots.figure_6(priority.first_layer_weights(model, rank),
-               {kind: rank.order(rank.layers[0], kind).tolist() for kind in rank.kinds})
+plots.figure_6(priority.first_layer_weights(model, priorities),
+               {kind: priorities.order(priorities.layers[0], kind).tolist() for kind in priorities.kinds})
 
 # %% [markdown]
 # ## Tables 5 and 9 — filters corrected per layer, local vs global
@@ -141,16 +147,16 @@ plots.figure_6(priority.first_layer_weights(model, rank),
 # all ranked layers. The paper's counts are for the full-width network; at other widths compare the shares.
 
 # %%
-show(priority.selection_counts(cfg, rank), "Filters corrected per layer")
+show(priority.selection_counts(cfg, priorities), "Filters corrected per layer")
 
 # %% tags=["hide-cell"]
-saved = pipe.save_metrics(results_dir, "02_ranking", priority.metrics(cfg, rank, fig4, fig5))
+saved = save_metrics(results_dir, "02_ranking", priority.metrics(cfg, priorities, fig4, fig5))
 
 # %% [markdown]
 # ## What this page found
 
 # %%
-Markdown(editions.findings("ranking", saved, priority.findings(fig4, fig5, rank, cfg.data.family)))
+Markdown(editions.findings("ranking", saved, priority.findings(fig4, fig5, priorities, cfg.data.family)))
 
 # %% [markdown]
 # ## At scale — the recorded editions
@@ -170,4 +176,4 @@ for part in editions.at_scale("ranking"):
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-show(pipe.provenance(store), "Provenance: every cached artifact of this page", collapsed=True)
+show(provenance(run.store), "Provenance: every cached artifact of this page", collapsed=True)

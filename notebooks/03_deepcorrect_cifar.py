@@ -28,13 +28,20 @@
 import pandas as pd
 from IPython.display import Markdown, display
 
-from deepcorrect import claims, diagrams, named_models as named, pipeline as pipe, plots
-from deepcorrect.editions import render as editions
-from deepcorrect.parameters import refuse_unknown_parameters
+from deepcorrect import claims, corrected_models as corrected, diagrams, plots
+from deepcorrect.baseline import baseline_model
 from deepcorrect.config import resolve
+from deepcorrect.context import Run
 from deepcorrect.correction import corrected_layers
+from deepcorrect.editions import render as editions
+from deepcorrect.metrics import save_metrics
+from deepcorrect.model_names import full_finetune_name, parse_model
 from deepcorrect.paper import TABLE_5_P, comparability, correction_table
+from deepcorrect.parameters import refuse_unknown_parameters
+from deepcorrect.priorities import filter_priorities
+from deepcorrect.report import provenance, summary
 from deepcorrect.sections import cifar_analysis as cifar
+from deepcorrect.splits import datasets, describe_splits
 from deepcorrect.store import Store
 from deepcorrect.tables import show
 
@@ -63,17 +70,17 @@ cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_clas
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root, per_class=per_class,
               correct_epochs=correct_epochs, correct_train_per_class=correct_train_per_class,
               correct_test_per_class=correct_test_per_class, draws=draws, variant=variant)
-store = Store(results_dir, fresh=fresh)
-show(pipe.summary(cfg), "The profile these numbers come from")
+run = Run.of(cfg, Store(results_dir, fresh=fresh))
+show(summary(cfg), "The profile these numbers come from")
 
 # %%
 show(cifar.describe_setup(cfg), "How every model of this page is trained")
 
 # %%
-data = pipe.datasets(cfg)
-model, _ = pipe.baseline(cfg, store, data.train)
-rank = pipe.ranking(cfg, store, model, data)
-Markdown(pipe.describe_splits(data) + " " + named.describe_training(cfg, data))
+data = datasets(cfg)
+model, _ = baseline_model(run, data.train)
+priorities = filter_priorities(run, model, data)
+Markdown(describe_splits(data) + " " + corrected.describe_training(run, data))
 
 # %% [markdown]
 # ## Figures 3, 7 and 8 — the networks and the unit, drawn from the built modules
@@ -87,7 +94,7 @@ diagrams.network_figure(model, f"Figure 3a — the baseline ({cfg.model.arch}, w
                         show_training=False)
 
 # %%
-deepcorr3, _ = named.build(cfg, model, rank, "blur", named.parse_model("Deepcorr-3"))
+deepcorr3, _ = corrected.build(cfg, model, priorities, "blur", parse_model("Deepcorr-3"))
 diagrams.network_figure(deepcorr3, "Figure 8a — Deepcorr-3 (blur ranking)")
 
 # %%
@@ -129,7 +136,7 @@ rows = cifar.table3_models(model)  # Finetune-9 is the full fine-tune of All-Con
 names = [*rows, "Deepcorr-6c-global"]
 tables, records = {}, {}
 for kind in ("blur", "awgn"):
-    tables[kind], records[kind] = named.evaluate_models(cfg, store, model, data, rank, kind, names, progress=False)
+    tables[kind], records[kind] = corrected.evaluate_models(run, model, data, priorities, kind, names, progress=False)
 main = {kind: t.loc[list(rows)] for kind, t in tables.items()}
 as_measured = {paper: name for name, paper in cifar.paper_row_names(rows).items()}  # Finetune-9 → the full fine-tune
 plots.correction_tables(main, {kind: correction_table(kind).rename(index=as_measured) for kind in main})
@@ -192,11 +199,11 @@ Markdown(claims.guard(cfg.name, f"Paired t-test, global vs local, over the clean
 # random at every *l* (p < 0.05) and least is far worse — the ranking, not the extra parameters, matters.
 
 # %%
-fig9 = cifar.figure9(cfg, store, model, data, rank) if figure9 else {}
+fig9 = cifar.figure9(run, model, data, priorities) if figure9 else {}
 plots.figure_9(fig9) if fig9 else Markdown("Not measured in this run (`figure9 = False`).")
 
 # %%
-first = cifar.first_layer_size(rank)
+first = cifar.first_layer_size(priorities)
 Markdown(f"Sizes l = {cifar.figure9_sizes(cfg, first)} of {first} first-layer filters (the paper's 6, 12, 24, 48 "
          f"of 96, scaled), {cfg.correct.draws} random draws each.")
 
@@ -220,9 +227,9 @@ plots.validation_curves({kind: {n: records[kind][n] for n in names if n != "Base
 Markdown(cifar.describe_convergence({kind: {n: records[kind][n] for n in names} for kind in records}))
 
 # %% tags=["hide-cell"]
-paired = cifar.paired_comparisons(tables, records, named.full_finetune_name(model))
-saved = pipe.save_metrics(results_dir, "03_deepcorrect_cifar", cifar.metrics(
-    cfg, tables, versus, table6, lg, fig9, paired, named.training_budget(cfg, data)))
+paired = cifar.paired_comparisons(tables, records, full_finetune_name(model))
+saved = save_metrics(results_dir, "03_deepcorrect_cifar", cifar.metrics(
+    cfg, tables, versus, table6, lg, fig9, paired, corrected.training_budget(run, data)))
 
 # %% [markdown]
 # ## What this page found
@@ -248,4 +255,4 @@ for part in editions.at_scale("deepcorrect_cifar"):
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-show(pipe.provenance(store), "Provenance: every cached artifact of this page", collapsed=True)
+show(provenance(run.store), "Provenance: every cached artifact of this page", collapsed=True)

@@ -33,11 +33,17 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown, display
 
-from deepcorrect import named_models as named, pipeline as pipe, plots
-from deepcorrect.editions import render as editions
-from deepcorrect.parameters import refuse_unknown_parameters
+from deepcorrect import corrected_models as corrected, plots
+from deepcorrect.baseline import baseline_model
 from deepcorrect.config import resolve
+from deepcorrect.context import Run
+from deepcorrect.editions import render as editions
+from deepcorrect.metrics import save_metrics
+from deepcorrect.parameters import refuse_unknown_parameters
+from deepcorrect.priorities import filter_priorities
+from deepcorrect.report import provenance, summary
 from deepcorrect.sections import what_the_gain_consists_of as gain
+from deepcorrect.splits import datasets, describe_splits
 from deepcorrect.store import Store
 from deepcorrect.tables import show
 
@@ -64,19 +70,19 @@ cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_clas
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root, per_class=per_class,
               correct_epochs=correct_epochs, correct_train_per_class=correct_train_per_class,
               correct_test_per_class=correct_test_per_class)
-store = Store(results_dir, fresh=fresh)
-show(pipe.summary(cfg), "The profile these numbers come from")
+run = Run.of(cfg, Store(results_dir, fresh=fresh))
+show(summary(cfg), "The profile these numbers come from")
 
 # %%
-data = pipe.datasets(cfg)
-model, _ = pipe.baseline(cfg, store, data.train)
-rank = pipe.ranking(cfg, store, model, data, progress=False)
+data = datasets(cfg)
+model, _ = baseline_model(run, data.train)
+priorities = filter_priorities(run, model, data, progress=False)
 names = gain.page_models(model)
-runs = {kind: gain.seeded_tables(cfg, store, model, data, rank, kind, names, range(seeds))
+runs = {kind: gain.seeded_tables(run, model, data, priorities, kind, names, range(seeds))
         for kind in ("blur", "awgn")}
 summaries = {kind: gain.summary(*run) for kind, run in runs.items()}
 tests = {kind: gain.contrasts(run[0]) for kind, run in runs.items()}
-Markdown(f"{pipe.describe_splits(data)} {named.describe_training(cfg, data)} Every trained model is repeated over "
+Markdown(f"{describe_splits(data)} {corrected.describe_training(run, data)} Every trained model is repeated over "
          f"{seeds} training seeds on the same baseline, ranking and test images; tables show the mean over seeds.")
 
 # %% [markdown]
@@ -111,7 +117,7 @@ for kind, t in tests.items():
 # ## What the measurement says
 
 # %% tags=["hide-cell"]
-saved = pipe.save_metrics(results_dir, "04_what_the_gain_consists_of", gain.metrics(cfg, seeds, summaries, tests, runs))
+saved = save_metrics(results_dir, "04_what_the_gain_consists_of", gain.metrics(cfg, seeds, summaries, tests, runs))
 
 # %%
 Markdown(editions.findings("what_the_gain_consists_of", saved, gain.verdict(summaries, tests)))
@@ -134,4 +140,4 @@ for part in editions.at_scale("what_the_gain_consists_of"):
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-show(pipe.provenance(store), "Provenance: every cached artifact of this page", collapsed=True)
+show(provenance(run.store), "Provenance: every cached artifact of this page", collapsed=True)

@@ -35,14 +35,20 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown, display
 
-from deepcorrect import claims, named_models as named, pipeline as pipe
+from deepcorrect import claims
+from deepcorrect.baseline import baseline_model
 from deepcorrect.config import resolve
+from deepcorrect.context import Run
+from deepcorrect.corrected_models import describe_training
 from deepcorrect.editions import render as editions
+from deepcorrect.metrics import save_metrics
+from deepcorrect.priorities import filter_priorities
 from deepcorrect.parameters import refuse_unknown_parameters
+from deepcorrect.report import provenance, summary
 from deepcorrect.sections import beyond_blur_and_noise as beyond
+from deepcorrect.splits import datasets
 from deepcorrect.store import Store
 from deepcorrect.tables import show
-from deepcorrect.train import resolve_device
 
 # %% tags=["parameters", "hide-cell"]
 profile = "smoke"  # named profile: smoke | cifar10-jpg | resnet20-cifar10 | resnet56-cifar10 | cifar10 | cifar100
@@ -71,19 +77,18 @@ refuse_unknown_parameters(globals())  # papermill only warns about a name not de
 cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_class=train_per_class,
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root, per_class=per_class,
               correct_epochs=correct_epochs, correct_train_per_class=correct_train_per_class, variant=variant)
-store = Store(results_dir, fresh=fresh)
-pipe.summary(cfg)
+run = Run.of(cfg, Store(results_dir, fresh=fresh))
+summary(cfg)
 
 # %%
-data = pipe.datasets(cfg)
-model, _ = pipe.baseline(cfg, store, data.train)
-dev = resolve_device(cfg.device)
-corrected = beyond.transfer_models(cfg, store, model, data, pipe.ranking(cfg, store, model, data)) if transfer else {}
+data = datasets(cfg)
+model, _ = baseline_model(run, data.train)
+corrected = beyond.transfer_models(run, model, data, filter_priorities(run, model, data)) if transfer else {}
 test = beyond.test_images(data.test, corrupt_per_class, corrupt_seed)
-clean = beyond.clean_error(model, test, device=dev)
-hits = beyond.hit_grids({"Baseline": model, **corrected}, test, "cifar", seed=corrupt_seed, device=dev)
+clean = beyond.clean_error(model, test, device=run.device)
+hits = beyond.hit_grids({"Baseline": model, **corrected}, test, "cifar", seed=corrupt_seed, device=run.device)
 grid = beyond.grid_of(hits["Baseline"])
-adapted = beyond.adaptation_errors(model, test, "cifar", adapt_severity, seed=corrupt_seed, device=dev,
+adapted = beyond.adaptation_errors(model, test, "cifar", adapt_severity, seed=corrupt_seed, device=run.device,
                                    source=grid[adapt_severity])
 tests = beyond.contrasts(adapted)
 Markdown(f"{len(test):,} test images ({len(test) // len(test.classes)} per class), each corrupted 15 × 5 times; "
@@ -115,7 +120,7 @@ show(adapted, f"Top-1 error (%) at severity {adapt_severity}, per corruption",
 if corrected:
     transfer_table = beyond.transfer_table(hits)
     transfer_tests = beyond.transfer_tests(hits)
-    display(Markdown(named.describe_training(cfg, data)))
+    display(Markdown(describe_training(run, data)))
     display(show(transfer_table, "Top-1 error (%) per corruption, mean over severities 1–5",
                  formats=beyond.percent_formats(transfer_table)))
     display(beyond.transfer_heatmap(transfer_table, title=f"{cfg.name}: error − baseline's (points)"))
@@ -142,9 +147,9 @@ show(tests, "Paired tests over the 15 corruptions", formats={"mean difference (p
                                                             "std. error": "{:.2f}"})
 
 # %% tags=["hide-cell"]
-saved = pipe.save_metrics(results_dir, "05_beyond_blur_and_noise",
-                          beyond.metrics(cfg.name, grid, adapted, tests, len(test), adapt_severity,
-                                         transfer_table, transfer_tests))
+saved = save_metrics(results_dir, "05_beyond_blur_and_noise",
+                     beyond.metrics(cfg.name, grid, adapted, tests, len(test), adapt_severity,
+                                    transfer_table, transfer_tests))
 
 # %%
 Markdown(editions.findings("beyond_blur_and_noise", saved, beyond.verdict(grid, adapted, tests, clean)))
@@ -167,4 +172,4 @@ for part in editions.at_scale("beyond_blur_and_noise"):
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-show(pipe.provenance(store), "Provenance: every cached artifact of this page", collapsed=True)
+show(provenance(run.store), "Provenance: every cached artifact of this page", collapsed=True)

@@ -36,12 +36,19 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown, display
 
-from deepcorrect import claims, diagrams, named_models as named, pipeline as pipe, plots
-from deepcorrect.parameters import refuse_unknown_parameters
+from deepcorrect import claims, corrected_models as corrected, diagrams, plots
+from deepcorrect.baseline import baseline_model
 from deepcorrect.config import alexnet_profile, resolve
+from deepcorrect.context import Run
+from deepcorrect.metrics import save_metrics
+from deepcorrect.model_names import parse_model, ALEXNET_MODELS, TABLE_7_MODELS
 from deepcorrect.paper import TABLE_9, TABLE_9_P, comparability
+from deepcorrect.parameters import refuse_unknown_parameters
+from deepcorrect.priorities import filter_priorities
+from deepcorrect.report import provenance, summary
 from deepcorrect.sections import (cifar_analysis as cifar, correction_priority as priority,
                                   distortion_effects as effects, imagenet_analysis as imagenet)
+from deepcorrect.splits import datasets, describe_splits
 from deepcorrect.store import Store
 from deepcorrect.tables import show
 
@@ -71,20 +78,20 @@ cfg = resolve(alexnet_profile(profile), device=device, width=alexnet_width, epoc
               weights=model_weights, correct_epochs=correct_epochs, correct_train_per_class=correct_train_per_class,
               correct_test_per_class=correct_test_per_class, restore_per_class=restore_per_class,
               restore_max=restore_max, tsne_per_class=tsne_per_class, ideal_per_class=ideal_per_class)
-store = Store(results_dir, fresh=fresh)
-show(pipe.summary(cfg), "The profile these numbers come from")
+run = Run.of(cfg, Store(results_dir, fresh=fresh))
+show(summary(cfg), "The profile these numbers come from")
 
 # %%
-data = pipe.datasets(cfg)
-model, history = pipe.baseline(cfg, store, data.train)
-Markdown(f"{pipe.describe_splits(data)} The baseline AlexNet ({cfg.model.arch}, width {cfg.model.width:g}, "
-         f"{cfg.data.describe_input()}) is {imagenet.describe_baseline(cfg)}. " + named.describe_training(cfg, data))
+data = datasets(cfg)
+model, history = baseline_model(run, data.train)
+Markdown(f"{describe_splits(data)} The baseline AlexNet ({cfg.model.arch}, width {cfg.model.width:g}, "
+         f"{cfg.data.describe_input()}) is {imagenet.describe_baseline(cfg)}. " + corrected.describe_training(run, data))
 
 # %% [markdown]
 # ## Tables 1–2 on AlexNet — the baseline under the ImageNet levels
 
 # %%
-baseline = effects.baseline_tables(cfg, store, model, data.test)
+baseline = effects.baseline_tables(run, model, data.test)
 imagenet_rows = {k: effects.compare_with_paper(baseline, k, cfg.data.family, data.test.num_classes)
                  for k in baseline.index}
 plots.accuracy_curves(baseline, {k: rows.iloc[1] for k, rows in imagenet_rows.items()})
@@ -102,7 +109,7 @@ Markdown(comparability(cfg.data.family, data.test.num_classes))
 # Images are shown as the network sees them (the crop of the image distorted whole).
 
 # %%
-plots.figure_1(effects.example_predictions(cfg, model, data.test), data.test.classes, cfg.data.family)
+plots.figure_1(effects.example_predictions(run, model, data.test), data.test.classes, cfg.data.family)
 
 # %% [markdown]
 # ## Figure 2 on AlexNet — t-SNE of the baseline's fc7 features
@@ -111,7 +118,7 @@ plots.figure_1(effects.example_predictions(cfg, model, data.test), data.test.cla
 # noise grows. Figure 10 below shows the same classes through Deepcorr-5.
 
 # %%
-base_emb = effects.tsne_embeddings(cfg, store, model, data.test)
+base_emb = effects.tsne_embeddings(run, model, data.test)
 plots.figure_2(base_emb)
 
 # %%
@@ -124,8 +131,8 @@ Markdown(effects.describe_tsne(base_emb))
 # β = 75, 75, 50, 50, 50 % of conv1–conv5; global ranking picks the same total across layers (Table 9's rows).
 
 # %%
-rank = pipe.ranking(cfg, store, model, data, progress=False)
-show(priority.selection_counts(cfg, rank), "Filters corrected per layer")
+priorities = filter_priorities(run, model, data, progress=False)
+show(priority.selection_counts(cfg, priorities), "Filters corrected per layer")
 
 # %% [markdown]
 # ## Figures 4 and 5 on AlexNet — ideal correction
@@ -136,17 +143,17 @@ show(priority.selection_counts(cfg, rank), "Filters corrected per layer")
 # finds conv-2 best for AlexNet and accuracy falling as the layer lies deeper.
 
 # %%
-fig4 = priority.ideal_correction(cfg, store, model, data, rank, "figure4", priority.first_layer_fractions(rank))
+fig4 = priority.ideal_correction(run, model, data, priorities, "figure4", priority.first_layer_fractions(priorities))
 plots.ideal_curves(fig4, "Figure 4 (AlexNet) — ideal correction of the top β₁ filters of conv1")
 
 # %%
-fig5 = priority.ideal_correction(cfg, store, model, data, rank, "figure5",
-                                 priority.single_layer_fractions(rank, cfg.data.family))
+fig5 = priority.ideal_correction(run, model, data, priorities, "figure5",
+                                 priority.single_layer_fractions(priorities, cfg.data.family))
 plots.ideal_curves(fig5, "Figure 5 (AlexNet) — ideal correction of 75 % of the filters of a single layer")
 
 # %%
 Markdown(claims.guard(cfg.name, priority.describe_first_layer(fig4, cfg.data.family) + " "
-                     + priority.describe_layers(fig5, rank, cfg.data.family)))
+                     + priority.describe_layers(fig5, priorities, cfg.data.family)))
 
 # %% [markdown]
 # ## Figures 3b and 8b — AlexNet and Deepcorr-5, drawn from the built modules
@@ -158,7 +165,7 @@ Markdown(claims.guard(cfg.name, priority.describe_first_layer(fig4, cfg.data.fam
 diagrams.network_figure(model, f"Figure 3b — the Caffe AlexNet (width {cfg.model.width:g})", show_training=False)
 
 # %%
-deepcorr5_blur, _ = named.build(cfg, model, rank, "blur", named.parse_model("Deepcorr-5"))
+deepcorr5_blur, _ = corrected.build(cfg, model, priorities, "blur", parse_model("Deepcorr-5"))
 diagrams.network_figure(deepcorr5_blur, "Figure 8b — Deepcorr-5 (blur ranking)")
 
 # %% [markdown]
@@ -171,10 +178,10 @@ diagrams.network_figure(deepcorr5_blur, "Figure 8b — Deepcorr-5 (blur ranking)
 # %%
 tables, records, restoration = {}, {}, {}
 for kind in ("blur", "awgn"):
-    tables[kind], records[kind] = named.evaluate_models(cfg, store, model, data, rank, kind, named.ALEXNET_MODELS,
+    tables[kind], records[kind] = corrected.evaluate_models(run, model, data, priorities, kind, ALEXNET_MODELS,
                                                       progress=False)
-    restoration[kind] = imagenet.restoration_rows(cfg, store, model, data, kind, progress=False)
-main = {kind: t.loc[list(named.TABLE_7_MODELS)] for kind, t in tables.items()}
+    restoration[kind] = imagenet.restoration_rows(run, model, data, kind, progress=False)
+main = {kind: t.loc[list(TABLE_7_MODELS)] for kind, t in tables.items()}
 plots.correction_tables(main)
 
 # %% [markdown]
@@ -240,7 +247,7 @@ show(cifar.unit_counts(), "Table 10 — the AlexNet units, built and counted")
 
 # %%
 example = data.test.view(data.test.images[:1].float())  # what the network sees (cropped after distortion)
-show(imagenet.variant_costs(cfg, model, rank, "blur", example), "Tables 10–12 — cost of each variant")
+show(imagenet.variant_costs(cfg, model, priorities, "blur", example), "Tables 10–12 — cost of each variant")
 
 # %% [markdown]
 # Tables 11–12: accuracy of the three unit variants per level, each beside the paper's row.
@@ -259,9 +266,9 @@ for kind, t in variants.items():
 # baseline's in Figure 2.
 
 # %%
-deepcorr5 = {kind: named.corrected_model(cfg, store, model, data, rank, kind, "Deepcorr-5", progress=False)[0]
+deepcorr5 = {kind: corrected.corrected_model(run, model, data, priorities, kind, "Deepcorr-5", progress=False)[0]
              for kind in ("blur", "awgn")}
-fig10 = imagenet.figure10(cfg, store, deepcorr5, data.test)
+fig10 = imagenet.figure10(run, deepcorr5, data.test)
 plots.figure_2(fig10, "Figure 10 — t-SNE of Deepcorr-5 penultimate features (top: blur model, bottom: AWGN model)")
 
 # %%
@@ -276,8 +283,8 @@ Markdown(imagenet.describe_figure10(base_emb, fig10))
 # %%
 diffs = {}
 for kind in ("blur", "awgn"):
-    finetune8 = named.corrected_model(cfg, store, model, data, rank, kind, "Finetune-8", progress=False)[0]
-    diffs[kind] = imagenet.per_class_difference(cfg, store, {"Deepcorr-5": deepcorr5[kind], "Finetune-8": finetune8},
+    finetune8 = corrected.corrected_model(run, model, data, priorities, kind, "Finetune-8", progress=False)[0]
+    diffs[kind] = imagenet.per_class_difference(run, {"Deepcorr-5": deepcorr5[kind], "Finetune-8": finetune8},
                                             data, kind)
 plots.figure_11(diffs)
 
@@ -295,13 +302,13 @@ fig12 = ["Finetune-8", "Deepcorr-5", "Deepcorr-5-lite", "Deepcorr-5-bottleneck",
 plots.validation_curves({kind: {n: records[kind][n] for n in fig12} for kind in records})
 
 # %% tags=["hide-cell"]
-saved = pipe.save_metrics(results_dir, "06_imagenet_alexnet", imagenet.metrics(cfg, tables, restoration, lg, diffs))
+saved = save_metrics(results_dir, "06_imagenet_alexnet", imagenet.metrics(cfg, tables, restoration, lg, diffs))
 
 # %% [markdown]
 # ## What this page found
 
 # %%
-tables_test = named.subsets(cfg, data)[2]  # the test images of Tables 7–8
+tables_test = run.subsets(data).test  # the test images of Tables 7–8
 Markdown(claims.guard(cfg.name, imagenet.findings(main, diffs, records, len(tables_test))))
 
 # %% [markdown]
@@ -311,4 +318,4 @@ Markdown(claims.guard(cfg.name, imagenet.findings(main, diffs, records, len(tabl
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-show(pipe.provenance(store), "Provenance: every cached artifact of this page", collapsed=True)
+show(provenance(run.store), "Provenance: every cached artifact of this page", collapsed=True)

@@ -26,12 +26,18 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown
 
-from deepcorrect import named_models as named, pipeline as pipe, plots
-from deepcorrect.parameters import refuse_unknown_parameters
+from deepcorrect import corrected_models as corrected, plots
+from deepcorrect.baseline import baseline_model
 from deepcorrect.config import alexnet_profile, resolve
+from deepcorrect.context import Run
 from deepcorrect.data import load_transfer
+from deepcorrect.metrics import save_metrics
 from deepcorrect.paper import TRANSFER_MODELS
+from deepcorrect.parameters import refuse_unknown_parameters
+from deepcorrect.priorities import filter_priorities
+from deepcorrect.report import provenance, summary
 from deepcorrect.sections import generalization
+from deepcorrect.splits import datasets
 from deepcorrect.store import Store
 from deepcorrect.tables import show
 
@@ -64,19 +70,19 @@ cfg = resolve(alexnet_profile(profile), device=device, width=alexnet_width, epoc
               correct_test_per_class=correct_test_per_class, transfer_root=transfer_root,
               transfer_source="folder" if transfer_root else None, feature_layer=feature_layer, splits=splits,
               svm_test_per_class=svm_test_per_class, svm_solver=svm_solver)
-store = Store(results_dir, fresh=fresh)
+run = Run.of(cfg, Store(results_dir, fresh=fresh))
 dataset = generalization.dataset_name(cfg, transfer_name)
-show(pipe.summary(cfg), "The profile these numbers come from")
+show(summary(cfg), "The profile these numbers come from")
 
 # %% [markdown]
 # The feature extractors are the networks of the §5.2 page (same profile and store: trained there, loaded
 # here): the baseline and, for each kind, the Finetune-8 and Deepcorr-5 trained on that kind.
 
 # %%
-data = pipe.datasets(cfg)
-model, _ = pipe.baseline(cfg, store, data.train)
-rank = pipe.ranking(cfg, store, model, data, progress=False)
-extractors = {kind: {"Baseline": model, **{name: named.corrected_model(cfg, store, model, data, rank, kind, name,
+data = datasets(cfg)
+model, _ = baseline_model(run, data.train)
+priorities = filter_priorities(run, model, data, progress=False)
+extractors = {kind: {"Baseline": model, **{name: corrected.corrected_model(run, model, data, priorities, kind, name,
                                                                       progress=False)[0]
                                            for name in TRANSFER_MODELS[1:]}} for kind in ("blur", "awgn")}
 target = load_transfer(cfg.transfer, cfg.data)
@@ -89,10 +95,10 @@ Markdown(generalization.describe_setup(cfg, dataset, target))
 # level, tested per level; mean per-class accuracy averaged over the splits.
 
 # %%
-results = {"clean": {"Baseline": generalization.transfer_accuracy(cfg, store, model, "Baseline", target, "clean",
+results = {"clean": {"Baseline": generalization.transfer_accuracy(run, model, "Baseline", target, "clean",
                                                                   progress=False)}}
 for kind, nets in extractors.items():
-    results[kind] = {name: generalization.transfer_accuracy(cfg, store, net, name, target, kind, progress=False)
+    results[kind] = {name: generalization.transfer_accuracy(run, net, name, target, kind, progress=False)
                      for name, net in nets.items()}
 table = generalization.transfer_table(results)
 reference = generalization.paper_reference(dataset)
@@ -135,7 +141,7 @@ Markdown(generalization.transfer_comparability(dataset, reference, data.test.num
 Markdown(generalization.describe_transfer(table, reference))
 
 # %% tags=["hide-cell"]
-saved = pipe.save_metrics(results_dir, "07_transfer", generalization.metrics(cfg, dataset, table, results))
+saved = save_metrics(results_dir, "07_transfer", generalization.metrics(cfg, dataset, table, results))
 
 # %% [markdown]
 # ## Provenance
@@ -144,4 +150,4 @@ saved = pipe.save_metrics(results_dir, "07_transfer", generalization.metrics(cfg
 # the fingerprint of the library code that made it, its wall time, and whether this run computed it.
 
 # %% tags=["hide-input"]
-show(pipe.provenance(store), "Provenance: every cached artifact of this page", collapsed=True)
+show(provenance(run.store), "Provenance: every cached artifact of this page", collapsed=True)

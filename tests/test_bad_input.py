@@ -16,10 +16,12 @@ from conftest import REPO
 from PIL import Image
 from torch import nn
 
-from deepcorrect import named_models, pipeline
+from deepcorrect import corrected_models
+from deepcorrect.baseline import baseline_model
 from deepcorrect.book import notebook_sources
 from deepcorrect.cli import main
 from deepcorrect.config import resolve
+from deepcorrect.context import Run
 from deepcorrect.correction import deepcorrect_model
 from deepcorrect.data import TensorData, load_dataset
 from deepcorrect.data.folders import _decode
@@ -29,6 +31,7 @@ from deepcorrect.models import AllConvBN, load_weights
 from deepcorrect.parameters import refuse_unknown_parameters
 from deepcorrect.ranking import rank_filters
 from deepcorrect.sections import distortion_effects
+from deepcorrect.splits import datasets
 from deepcorrect.store import Store
 
 
@@ -62,9 +65,10 @@ def test_tables_are_recomputed_when_the_images_under_the_same_path_change(tmp_pa
                 f.unlink()
             _tree(root, seed=seed)
         cfg = _folder_profile(root, cache_dir)
-        data = pipeline.datasets(cfg)
-        model, _ = pipeline.baseline(cfg, store, data.train, progress=False)
-        tables.append(distortion_effects.baseline_tables(cfg, store, model, data.test))
+        data = datasets(cfg)
+        run = Run.of(cfg, store)
+        model, _ = baseline_model(run, data.train, progress=False)
+        tables.append(distortion_effects.baseline_tables(run, model, data.test))
     assert len(list((tmp_path / "results" / "baseline").iterdir())) == 2
     assert len(list((tmp_path / "results" / "baseline_tables").iterdir())) == 2
 
@@ -82,7 +86,7 @@ def test_a_class_with_too_few_images_for_validation_is_refused(tmp_path, cache_d
     cfg = resolve("smoke", source="folder", root=str(_tree(tmp_path / "d", per_class=2)), cache_dir=str(cache_dir),
                   train_per_class=0, test_per_class=0, val_per_class=2)
     with pytest.raises(ValueError, match="holds out every training image of some class .* lower val_per_class"):
-        pipeline.datasets(cfg)
+        datasets(cfg)
 
 
 def test_a_truncated_archive_is_refused_and_leaves_nothing(tmp_path, cache_dir):
@@ -104,7 +108,7 @@ def test_a_stale_partial_extraction_of_a_killed_run_is_removed(tmp_path, cache_d
     archive = tmp_path / "data.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(tree, arcname="tree")
-    from deepcorrect.data.folders import fingerprint
+    from deepcorrect.keys import fingerprint
 
     stale = cache_dir / "data" / f".{fingerprint(archive)[7:23]}.tmp999999999"
     stale.mkdir(parents=True)
@@ -146,7 +150,7 @@ def test_a_results_folder_that_cannot_be_written_is_one_error_line(tmp_path):
 def test_a_one_class_dataset_is_refused(tmp_path, cache_dir):
     cfg = _folder_profile(_tree(tmp_path / "d", classes=("cat",)), cache_dir)
     with pytest.raises(ValueError, match="1 class\\(es\\) \\(cat\\); classifying needs at least two"):
-        pipeline.datasets(cfg)
+        datasets(cfg)
 
 
 def test_library_calls_refuse_nonsense():
@@ -226,7 +230,7 @@ def _colour_tree(root, colours):
 
 
 def test_swapped_class_folders_or_an_image_replaced_in_place_are_never_served_from_the_cache(tmp_path, cache_dir):
-    from deepcorrect.data.folders import fingerprint
+    from deepcorrect.keys import fingerprint
 
     red, green, blue = (255, 0, 0), (0, 255, 0), (0, 0, 255)
     root = _colour_tree(tmp_path / "d", {"a": red, "b": green})
@@ -330,7 +334,7 @@ def test_a_model_whose_training_diverged_has_a_row_saying_so_and_alone_fails_the
     def diverge(*_args, **_kw):
         raise FloatingPointError("training loss became nan in epoch 1; lower lr (now 0.1) or check the data")
 
-    monkeypatch.setattr(named_models, "train_corrected", diverge)
+    monkeypatch.setattr(corrected_models, "train_corrected", diverge)
     out_csv = tmp_path / "t.csv"
     code = main(["correct", "--model", "Deepcorr-1", "--kind", "blur", *TINY, "--results", str(tmp_path / "r"),
                  "--out", str(out_csv)])
@@ -369,7 +373,7 @@ def test_an_empty_or_looping_class_folder_is_named_not_made_a_class(tmp_path, ca
     cfg = resolve("smoke", source="folder", root=str(root), cache_dir=str(cache_dir), train_per_class=0,
                   test_per_class=0, val_per_class=2)
     with pytest.raises(ValueError, match=f"class folder .*train/{make}[^/]* holds no image files"):
-        pipeline.datasets(cfg)
+        datasets(cfg)
 
 
 def test_weights_with_a_nan_are_refused_naming_the_tensor(tmp_path):

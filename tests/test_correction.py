@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from deepcorrect import named_models, statistics
+from deepcorrect import corrected_models, model_names, statistics
 from deepcorrect.config import TrainConfig
 from deepcorrect.correction import (
     VARIANTS,
@@ -52,7 +52,7 @@ def caffe_alexnet():
     ("Deepcorr-1", 80_954), ("Deepcorr-3", 242_862), ("Deepcorr-6", 505_674),
     ("Deepcorr-1c", 470_246), ("Deepcorr-3c", 632_154), ("Deepcorr-6c", 894_966)])
 def test_table_3_trainable_parameters_are_exact(cifar100_net, name, expected):
-    spec = named_models.parse_model(name)
+    spec = model_names.parse_model(name)
     if spec.method == "finetune":
         model = finetune_model(cifar100_net, spec.k)
     else:  # the release corrects round(β·N·1.0417) filters: 50 of 96, 100 of 192
@@ -245,8 +245,8 @@ def test_the_fused_regulariser_trains_as_eq5_written_out_with_few_kernels_per_st
     (lambda net: deepcorrect_model(net, {"conv1": [0, 24]}), r"0\.\.23"),
     (lambda net: deepcorrect_model(net, {"relu1": [0]}), "not a conv layer"),
     (lambda net: finetune_model(net, 0), "1 ≤ k ≤ 9"),
-    (lambda net: named_models.parse_model("Deepcorr6"), "unknown model name"),
-    (lambda net: named_models.parse_model("random.12"), "unknown model name"),
+    (lambda net: model_names.parse_model("Deepcorr6"), "unknown model name"),
+    (lambda net: model_names.parse_model("random.12"), "unknown model name"),
 ])
 def test_bad_input_is_one_clear_error(bad, match):
     with pytest.raises(ValueError, match=match):
@@ -254,11 +254,11 @@ def test_bad_input_is_one_clear_error(bad, match):
 
 
 def test_model_names_parse_as_in_the_paper():
-    assert named_models.parse_model("Deepcorr-6c") == named_models.ModelSpec("Deepcorr-6c", "deepcorr", 6, 3, "local")
-    assert named_models.parse_model("Deepcorr-6c-global").selection == "global"
-    assert named_models.parse_model("Finetune-9") == named_models.ModelSpec("Finetune-9", "finetune", 9)
-    assert named_models.parse_model("random.12#3") == named_models.ModelSpec("random.12#3", "deepcorr", 1, 0, "random", 12, 3)
-    assert named_models.parse_model("least.48").filters == 48
+    assert model_names.parse_model("Deepcorr-6c") == model_names.ModelSpec("Deepcorr-6c", "deepcorr", 6, 3, "local")
+    assert model_names.parse_model("Deepcorr-6c-global").selection == "global"
+    assert model_names.parse_model("Finetune-9") == model_names.ModelSpec("Finetune-9", "finetune", 9)
+    assert model_names.parse_model("random.12#3") == model_names.ModelSpec("random.12#3", "deepcorr", 1, 0, "random", 12, 3)
+    assert model_names.parse_model("least.48").filters == 48
 
 
 def test_figure_9_sizes_scale_with_the_first_layer():
@@ -292,8 +292,9 @@ def test_ranked_vs_random_t_test_pairs_levels_of_both_kinds():
 
 def test_corrected_model_is_cached_and_its_selection_follows_the_ranking(tmp_path):
     from deepcorrect.config import resolve
-    from deepcorrect.pipeline import Splits
+    from deepcorrect.context import Run
     from deepcorrect.ranking import Ranking, select_local
+    from deepcorrect.splits import Splits
     from deepcorrect.store import Store
 
     torch.manual_seed(0)
@@ -303,18 +304,18 @@ def test_corrected_model_is_cached_and_its_selection_follows_the_ranking(tmp_pat
     counts = {f"conv{i}": torch.randint(0, 20, (2, 6, 12 if i <= 3 else 24)) for i in range(1, 7)}
     rank = Ranking([f"conv{i}" for i in range(1, 7)], ["blur", "awgn"], list(range(1, 7)), 20,
                    torch.full((2, 6), 5), counts)
-    store = Store(tmp_path)
-    model, record = named_models.corrected_model(cfg, store, net, data, rank, "blur", "Deepcorr-3", progress=False)
+    run = Run.of(cfg, Store(tmp_path))
+    model, record = corrected_models.corrected_model(run, net, data, rank, "blur", "Deepcorr-3", progress=False)
     assert record["selection"] == {k: sorted(v.tolist()) for k, v in select_local(rank, "blur", 0.5).items()
                                    if k in ("conv1", "conv2", "conv3")}
     assert len(record["history"]) == 1 and "val_accuracy" in record["history"][0]
-    again, _ = named_models.corrected_model(cfg, store, net, data, rank, "blur", "Deepcorr-3", progress=False)
+    again, _ = corrected_models.corrected_model(run, net, data, rank, "blur", "Deepcorr-3", progress=False)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
-    least = named_models.selection_for(cfg, rank, "awgn", named_models.parse_model("least.4"))["conv1"]
+    least = corrected_models.selection_for(cfg, rank, "awgn", model_names.parse_model("least.4"))["conv1"]
     assert least == sorted(rank.order("conv1", "awgn")[-4:].tolist())
-    r1 = named_models.selection_for(cfg, rank, "awgn", named_models.parse_model("random.4#1"))
-    assert r1 == named_models.selection_for(cfg, rank, "awgn", named_models.parse_model("random.4#1"))
-    assert r1 != named_models.selection_for(cfg, rank, "awgn", named_models.parse_model("random.4#2"))
+    r1 = corrected_models.selection_for(cfg, rank, "awgn", model_names.parse_model("random.4#1"))
+    assert r1 == corrected_models.selection_for(cfg, rank, "awgn", model_names.parse_model("random.4#1"))
+    assert r1 != corrected_models.selection_for(cfg, rank, "awgn", model_names.parse_model("random.4#2"))
 
 
 def test_identical_paired_samples_give_p_1_not_nan():
@@ -329,7 +330,10 @@ def test_identical_paired_samples_give_p_1_not_nan():
 def test_the_deepcorr_vs_finetune_verdict_follows_the_numbers():
     import pandas as pd
 
-    from deepcorrect.sections.cifar_analysis import deepcorr_vs_finetune, describe_deepcorr_vs_finetune
+    from deepcorrect.sections.cifar_analysis import (
+        deepcorr_vs_finetune,
+        describe_deepcorr_vs_finetune,
+    )
 
     cols = ["Clean", *[f"Level {i}" for i in range(1, 7)]]
     ft = [0.80, 0.70, 0.50, 0.40, 0.30, 0.20, 0.10]

@@ -15,7 +15,7 @@ import torch
 from deepcorrect import claims, statistics
 from deepcorrect.editions import check, pages, record, render
 from deepcorrect.evaluate import COLUMNS
-from deepcorrect.pipeline import save_metrics
+from deepcorrect.metrics import save_metrics
 from deepcorrect.sections import cifar_analysis
 
 PAGE = '''# ---
@@ -29,7 +29,7 @@ PAGE = '''# ---
 
 # %% tags=["hide-cell"]
 from IPython.display import Markdown, display
-from deepcorrect.pipeline import save_metrics
+from deepcorrect.metrics import save_metrics
 
 # %% tags=["parameters", "hide-cell"]
 profile = "smoke"

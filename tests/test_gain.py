@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from deepcorrect import named_models
+from deepcorrect import corrected_models, model_names
 from deepcorrect.adaptation import adapt_batchnorm, tent_model, tent_table
 from deepcorrect.config import CorrectConfig, TrainConfig, resolve
 from deepcorrect.correction import (
@@ -123,14 +123,14 @@ def test_finetune_bn_trains_only_gamma_and_beta_and_is_not_applicable_without_bn
 
 def test_best_validation_selection_returns_the_best_epochs_weights(tmp_path):
     net = _net()
-    best = named_models._BestEpoch(tmp_path / "best.pt")
+    best = corrected_models._BestEpoch(tmp_path / "best.pt")
     states = []
     for epoch, acc in ((1, 0.4), (2, 0.7), (3, 0.7), (4, 0.5)):
         with torch.no_grad():
             net.conv1.weight.fill_(float(epoch))
         best.offer(epoch, acc, net)
         states.append(net.conv1.weight.clone())
-    resumed = named_models._BestEpoch(tmp_path / "best.pt")  # a killed run reads it back
+    resumed = corrected_models._BestEpoch(tmp_path / "best.pt")  # a killed run reads it back
     assert resumed.epoch == 2 and resumed.accuracy == 0.7
     resumed.restore(net, None)
     assert torch.equal(net.conv1.weight, states[1]) and not (tmp_path / "best.pt").exists()
@@ -138,7 +138,7 @@ def test_best_validation_selection_returns_the_best_epochs_weights(tmp_path):
     (tmp_path / "best.pt").write_bytes((tmp_path / "best.pt").read_bytes()[:-10])  # damaged: start over
     (tmp_path / "checkpoint.pt").write_bytes(b"epoch 1")
     with pytest.warns(UserWarning, match="discarding best-epoch weights .*best.pt: its bytes .* starts over"):
-        assert named_models._BestEpoch(tmp_path / "best.pt", tmp_path / "checkpoint.pt").state is None
+        assert corrected_models._BestEpoch(tmp_path / "best.pt", tmp_path / "checkpoint.pt").state is None
     assert list(tmp_path.iterdir()) == []  # without the best epoch, resuming the checkpoint would choose wrong
 
 
@@ -153,7 +153,7 @@ def test_keras_l2_is_twice_the_weight_decay_convention():
     ("Deepcorr-6-release-adapt", "deepcorr", "release", "adapt"), ("Deepcorr-6-identity", "deepcorr", "identity", ""),
     ("Finetune-9-adapt", "finetune", "", "adapt"), ("Deepcorr-6c", "deepcorr", "", "")])
 def test_model_names_of_page_06(name, method, variant, base_bn):
-    spec = named_models.parse_model(name)
+    spec = model_names.parse_model(name)
     assert (spec.method, spec.variant, spec.base_bn) == (method, variant, base_bn)
 
 
@@ -169,22 +169,22 @@ def test_bad_modes_are_clear_errors(bad, message):
 def test_bad_baseline_names_are_clear_errors():
     for name in ("BN-adapted", "Deepcorr-6-adaptive", "TENT-2"):
         with pytest.raises(ValueError, match="unknown model name"):
-            named_models.parse_model(name)
+            model_names.parse_model(name)
 
 
 def test_best_val_needs_a_validation_split():
     profile = resolve("smoke", select="best_val")
     with pytest.raises(ValueError, match="select=best_val .* no validation split"):
-        named_models.train_corrected(_net(), _data(), None, profile, "blur", lr=0.1, device=torch.device("cpu"))
+        corrected_models.train_corrected(_net(), _data(), None, profile, "blur", lr=0.1, device=torch.device("cpu"))
 
 
 def test_two_passes_per_epoch_see_every_training_image_twice():
     net = _net()
     model = deepcorrect_model(net, {"conv1": range(2)}, "identity")
     profile = resolve("smoke", correct_epochs=1, correct_batch_size=20)
-    one = named_models.train_corrected(model, _data(), None, profile, "blur", lr=0.01, device=torch.device("cpu"),
+    one = corrected_models.train_corrected(model, _data(), None, profile, "blur", lr=0.01, device=torch.device("cpu"),
                               progress=False)
-    two = named_models.train_corrected(deepcorrect_model(net, {"conv1": range(2)}, "identity"), _data(), None,
+    two = corrected_models.train_corrected(deepcorrect_model(net, {"conv1": range(2)}, "identity"), _data(), None,
                               resolve("smoke", correct_epochs=1, correct_batch_size=20, passes=2), "blur", lr=0.01,
                               device=torch.device("cpu"), progress=False)
     assert two[-1]["iteration"] == 2 * one[-1]["iteration"] == 6

@@ -5,8 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
-from deepcorrect import named_models
+from deepcorrect import corrected_models, model_names
 from deepcorrect.config import RestoreConfig, TransferConfig, alexnet_profile, resolve
+from deepcorrect.context import Run
 from deepcorrect.correction import CorrectedConv, finetune_model
 from deepcorrect.data import TensorData, load_transfer
 from deepcorrect.data.folders import _decode
@@ -15,6 +16,7 @@ from deepcorrect.evaluate import accuracy, per_class_accuracy
 from deepcorrect.models import CaffeAlexNet, build_model, count_params
 from deepcorrect.restoration import blur_psf, restore_batch, restore_image
 from deepcorrect.sections.imagenet_analysis import restoration_subset
+from deepcorrect.store import Store
 from deepcorrect.transfer import feature_module, make_splits, svm_accuracy
 
 
@@ -39,25 +41,25 @@ def test_the_adaptive_pool_is_the_identity_at_227_px():
 
 
 def test_alexnet_model_names_carry_the_unit_variant():
-    assert named_models.parse_model("Deepcorr-5-lite").variant == "lite"
-    assert named_models.parse_model("Deepcorr-5-no-bn").variant == "nobn"
-    assert named_models.parse_model("Deepcorr-5-bottleneck").variant == "bottleneck"
-    spec = named_models.parse_model("Deepcorr-5c")
+    assert model_names.parse_model("Deepcorr-5-lite").variant == "lite"
+    assert model_names.parse_model("Deepcorr-5-no-bn").variant == "nobn"
+    assert model_names.parse_model("Deepcorr-5-bottleneck").variant == "bottleneck"
+    spec = model_names.parse_model("Deepcorr-5c")
     assert (spec.k, spec.train_last, spec.variant) == (5, 3, "")
-    assert named_models.parse_model("Deepcorr-5-global").selection == "global"
+    assert model_names.parse_model("Deepcorr-5-global").selection == "global"
     with pytest.raises(ValueError, match="unknown model name"):
-        named_models.parse_model("Deepcorr-5-wide")
+        model_names.parse_model("Deepcorr-5-wide")
 
 
 def test_finetune_8_trains_every_alexnet_parameter():
     net = CaffeAlexNet(10, width=0.25)
-    assert named_models._finetune_k(net, 8) is None
-    ft = finetune_model(net, named_models._finetune_k(net, 8))
+    assert corrected_models._finetune_k(net, 8) is None
+    ft = finetune_model(net, corrected_models._finetune_k(net, 8))
     assert count_params(ft, trainable_only=True) == count_params(net)
     cfg = resolve("smoke-alexnet")
-    named_models.check_specs(cfg, 10, [named_models.parse_model("Finetune-8"), named_models.parse_model("Deepcorr-5")])
+    corrected_models.check_specs(cfg, 10, [model_names.parse_model("Finetune-8"), model_names.parse_model("Deepcorr-5")])
     with pytest.raises(ValueError, match="1 ≤ k ≤ 5"):
-        named_models.check_specs(cfg, 10, [named_models.parse_model("Finetune-7")])
+        corrected_models.check_specs(cfg, 10, [model_names.parse_model("Finetune-7")])
 
 
 def test_deepcorr_5_variants_build_on_the_ranked_alexnet_selection():
@@ -65,7 +67,7 @@ def test_deepcorr_5_variants_build_on_the_ranked_alexnet_selection():
     net = CaffeAlexNet(10, width=0.25)
     rank = _random_ranking_of(net)
     for name, variant in (("Deepcorr-5", "cw"), ("Deepcorr-5-lite", "lite"), ("Deepcorr-5-no-bn", "nobn")):
-        model, chosen = named_models.build(cfg, net, rank, "blur", named_models.parse_model(name))
+        model, chosen = corrected_models.build(cfg, net, rank, "blur", model_names.parse_model(name))
         wrapped = [m for m in model.modules() if isinstance(m, CorrectedConv)]
         assert len(wrapped) == 5, name
         assert [len(v) for v in chosen.values()] == [18, 48, 48, 48, 32]  # β = .75, .75, .5, .5, .5 of 24…64
@@ -121,15 +123,15 @@ def test_clean_images_are_not_touched_by_restoration():
     assert out is x and seconds == 0.0
 
 
-def test_restoration_subset_spreads_the_cap_over_classes():
+def test_restoration_subset_spreads_the_cap_over_classes(tmp_path):
     cfg = resolve("smoke-alexnet", restore_per_class=2, restore_max=5, correct_test_per_class=4)
     labels = torch.arange(10).repeat_interleave(6)
     test = TensorData(torch.zeros(60, 3, 4, 4, dtype=torch.uint8), labels, tuple("abcdefghij"))
 
-    class Data:  # the three splits of pipeline.Splits
+    class Data:  # the three splits of splits.Splits
         train, val = test, None
     Data.test = test
-    picked = restoration_subset(cfg, Data)
+    picked = restoration_subset(Run.of(cfg, Store(tmp_path)), Data)
     assert len(picked) == 5 and len(set(picked.labels.tolist())) == 5
 
 
@@ -252,11 +254,11 @@ def test_deepcorr_5_and_finetune_8_build_on_torchvision_alexnet_too():
     cfg = resolve("smoke-alexnet", arch="alexnet_tv", width=1.0)
     net = build_model("alexnet_tv", 10)
     rank = _random_ranking_of(net)
-    model, chosen = named_models.build(cfg, net, rank, "awgn", named_models.parse_model("Deepcorr-5c"))
+    model, chosen = corrected_models.build(cfg, net, rank, "awgn", model_names.parse_model("Deepcorr-5c"))
     assert [len(v) for v in chosen.values()] == [48, 144, 192, 128, 128]  # β = .75, .75, .5, .5, .5 of 64…256
     trainable = {n.rsplit(".", 1)[0] for n, p in model.named_parameters() if p.requires_grad and ".unit." not in n}
     assert trainable == {"net.classifier.1", "net.classifier.4", "net.classifier.6"}  # fc6–fc8
-    finetune = named_models.build(cfg, net, rank, "awgn", named_models.parse_model("Finetune-8"))[0]
+    finetune = corrected_models.build(cfg, net, rank, "awgn", model_names.parse_model("Finetune-8"))[0]
     assert count_params(finetune, trainable_only=True) == count_params(net)
 
 

@@ -61,7 +61,8 @@ def test_readme_shows_the_recorded_result_first_and_stays_short():
 
 LAYERS = {"reproduction": ["sections", "plots", "diagrams", "contents", "book", "book_check", "cli", "__main__",
                            "editions", "tables", "claims"],
-          "shared artifacts": ["pipeline", "named_models"]}
+          "shared artifacts": ["context", "splits", "baseline", "priorities", "model_names", "corrected_models",
+                               "report", "metrics"]}
 
 
 def _imports(path) -> set[str]:
@@ -84,7 +85,8 @@ def _imports(path) -> set[str]:
 
 def test_the_core_never_imports_the_layers_above_it():
     """Three layers: the core (distortions, models, ranking, correction, training, evaluation, the store, …),
-    the shared artifacts (pipeline, named_models), the reproduction (one module per paper section, the book,
+    the shared artifacts (the run context, splits, baseline, filter priorities, the named and corrected models,
+    what every page prints and saves), the reproduction (one module per paper section, the book,
     the CLI). A module may import its own layer or those below, never above."""
     rank = {}
     for path in (REPO / "deepcorrect").rglob("*.py"):
@@ -97,8 +99,9 @@ def test_the_core_never_imports_the_layers_above_it():
             if imported in rank:
                 assert rank[imported] <= rank[name], f"{name} (layer {rank[name]}) imports {imported} ({rank[imported]})"
     assert rank["deepcorrect.sections.cifar_analysis"] == 2 and rank["deepcorrect.ranking"] == 0
+    assert rank["deepcorrect.keys"] == 0 and rank["deepcorrect.context"] == 1
     # the parse sees relative imports, at the top and inside functions, one package level up too
-    assert "deepcorrect.pipeline" in _imports(REPO / "deepcorrect" / "named_models.py")
+    assert "deepcorrect.context" in _imports(REPO / "deepcorrect" / "corrected_models.py")
     assert "deepcorrect.analysis.tsne" in _imports(REPO / "deepcorrect" / "sections" / "distortion_effects.py")
 
 

@@ -6,10 +6,15 @@ import time
 import pytest
 import torch
 
-from deepcorrect import named_models, pipeline
+from deepcorrect import corrected_models
+from deepcorrect.baseline import baseline_model
 from deepcorrect.config import resolve
+from deepcorrect.context import Run
+from deepcorrect.keys import derived, key_of, stamp
+from deepcorrect.priorities import filter_priorities
 from deepcorrect.sections import distortion_effects
-from deepcorrect.store import Store, derived, key_of, stamp
+from deepcorrect.splits import datasets
+from deepcorrect.store import Store
 
 TINY = {"epochs": 1, "width": 0.125, "train_per_class": 12, "test_per_class": 4, "val_per_class": 2,
         "per_class": 1, "correct_epochs": 1, "correct_train_per_class": 3, "correct_test_per_class": 2,
@@ -20,14 +25,14 @@ MODELS = ["Baseline", "Deepcorr-1", "Finetune-1"]
 def pages(root, fresh=False, **change) -> list[str]:
     """Pages 01–03 in miniature; returns the kinds of the artifacts this run computed, in order."""
     cfg = resolve("smoke", **{**TINY, **change})
-    store = Store(root, fresh=fresh)
-    data = pipeline.datasets(cfg)
-    model, _ = pipeline.baseline(cfg, store, data.train, progress=False)
-    distortion_effects.baseline_tables(cfg, store, model, data.test)
-    distortion_effects.tsne_embeddings(cfg, store, model, data.test)
-    rank = pipeline.ranking(cfg, store, model, data, progress=False)
-    named_models.evaluate_models(cfg, store, model, data, rank, "blur", MODELS, progress=False)
-    return [entry["kind"] for entry in store.ledger if entry["computed"]]
+    run = Run.of(cfg, Store(root, fresh=fresh))
+    data = datasets(cfg)
+    model, _ = baseline_model(run, data.train, progress=False)
+    distortion_effects.baseline_tables(run, model, data.test)
+    distortion_effects.tsne_embeddings(run, model, data.test)
+    priorities = filter_priorities(run, model, data, progress=False)
+    corrected_models.evaluate_models(run, model, data, priorities, "blur", MODELS, progress=False)
+    return [entry["kind"] for entry in run.store.ledger if entry["computed"]]
 
 
 EVERYTHING = ["baseline", "baseline_tables", "tsne", "ranking", "corrected_eval", "corrected", "corrected_eval",
@@ -56,7 +61,7 @@ def test_a_changed_setting_recomputes_exactly_what_lies_downstream(root, change,
 
 def test_a_new_ranking_retrains_at_most_the_deepcorrect_model(root):
     """Finetune-1 never reads the ranking; Deepcorr-1 retrains only if its selected filters changed."""
-    computed = pages(root, rank_seed=11, per_class=2)  # per_class is rank.per_class (one name per setting)
+    computed = pages(root, rank_seed=11, per_class=2)  # per_class is priorities.per_class (one name per setting)
     assert computed[0] == "ranking" and computed.count("corrected") <= 1
     assert set(computed) <= {"ranking", "corrected", "corrected_eval"}
 

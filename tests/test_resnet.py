@@ -2,20 +2,26 @@
 
 import json
 import shutil
-
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import REPO
 
-from deepcorrect import pipeline
+from deepcorrect import keys
 from deepcorrect.book import run_notebooks
 from deepcorrect.config import resolve
 from deepcorrect.correction import weight_layers
 from deepcorrect.data import TensorData
 from deepcorrect.data.folders import load_folder_split, resolve_tree
-from deepcorrect.models import AllConvBN, CifarResNet, build_model, conv_layers, fetch_pretrained, load_weights
+from deepcorrect.models import (
+    AllConvBN,
+    CifarResNet,
+    build_model,
+    conv_layers,
+    fetch_pretrained,
+    load_weights,
+)
 from deepcorrect.ranking import RankingConfig, rank_filters
 from deepcorrect.sections.cifar_analysis import paper_row_names, table3_models
 
@@ -121,13 +127,13 @@ def test_weights_enter_artifact_keys_by_content(tmp_path):
     a, b = tmp_path / "a.th", tmp_path / "b.th"
     torch.save(CifarResNet(20).state_dict(), a)
     shutil.copy(a, b)
-    key = lambda p: pipeline.artifact_key(resolve("resnet20-cifar10", model_weights=str(p)), "model")  # noqa: E731
+    key = lambda p: keys.artifact_key(resolve("resnet20-cifar10", model_weights=str(p)), "model")  # noqa: E731
     assert key(a) == key(b)  # moved: same result
     torch.manual_seed(1)
     torch.save(CifarResNet(20).state_dict(), b)
     assert key(a) != key(b)  # replaced: recomputed
     published = resolve("resnet20-cifar10", model_weights=str(tmp_path / "gone.th"))
-    assert pipeline.artifact_key(published, "model")["model"]["weights"].startswith("sha256:12fca82f")
+    assert keys.artifact_key(published, "model")["model"]["weights"].startswith("sha256:12fca82f")
 
 
 def test_residual_network_tables_use_its_full_finetune():

@@ -45,8 +45,7 @@ def test_truncated_or_mismatching_artifacts_are_detected_and_recomputed(tmp_path
 
 def test_speed_only_fields_leave_artifact_keys_alone_and_result_fields_change_them():
     from deepcorrect.config import resolve
-    from deepcorrect.named_models import _training_key
-    from deepcorrect.pipeline import artifact_key
+    from deepcorrect.keys import artifact_key, training_key
 
     sections = ("data", "model", "train", "eval", "rank", "correct", "restore", "transfer")
     base = resolve("smoke")
@@ -55,8 +54,8 @@ def test_speed_only_fields_leave_artifact_keys_alone_and_result_fields_change_th
     assert artifact_key(base, *sections) == artifact_key(faster, *sections)
     for change in ({"chunk_images": 7}, {"train_channels_last": False}, {"width": 0.5}, {"train_seed": 1}):
         assert artifact_key(base, *sections) != artifact_key(resolve("smoke", **change), *sections), change
-    assert _training_key(base) != _training_key(resolve("smoke", width=0.5))
-    assert _training_key(base) == _training_key(resolve("smoke", draws=3))  # more Figure 9 draws: no retraining
+    assert training_key(base) != training_key(resolve("smoke", width=0.5))
+    assert training_key(base) == training_key(resolve("smoke", draws=3))  # more Figure 9 draws: no retraining
 
 
 def test_fresh_recomputes_each_artifact_once_per_run(tmp_path):

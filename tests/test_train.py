@@ -71,7 +71,7 @@ def test_a_page_shows_the_training_log_as_one_table_and_prints_nothing(capsys):
     import yaml
 
     from conftest import REPO
-    from deepcorrect.pipeline import training_log
+    from deepcorrect.report import training_log
 
     history = fit(_model(), _data(), replace(CFG, epochs=2), progress=False)
     assert capsys.readouterr().out == ""

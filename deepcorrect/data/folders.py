@@ -7,7 +7,6 @@ later runs start in a second and changed images under the same names are decoded
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import shutil
@@ -21,60 +20,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checksums import discard, problem, sha256_file, write_checked
+from ..checksums import discard, problem, write_checked
 from ..config import DataConfig
+from ..keys import content_digests, fingerprint
 
 _SPLIT_NAMES = {"train": ("train",), "test": ("test", "val")}
 _EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp"}
-
-
-def fingerprint(root: str | Path, content: bool = True) -> str:
-    """What is at ``root``, for artifact keys: an archive's SHA-256, or for a folder the hash of its manifest
-    (every file's relative path and SHA-256, :func:`content_digests`), so replacing the data — even swapping
-    two class folders' files under the same names — recomputes what depends on it. ``content=False`` (a tree
-    streamed from disk, ILSVRC2012's 140 GB) hashes sizes and modification times instead of bytes. Cached per
-    process while the file's, or the folder's top two levels', stat is unchanged: a file overwritten in place
-    inside a folder is seen by the next process (each notebook and command is one)."""
-    path = Path(root).expanduser()
-    if not path.exists():
-        return f"missing:{path}"
-    if path.is_file():
-        st = path.stat()
-        return f"sha256:{_file_digest(str(path.resolve()), st.st_size, st.st_mtime_ns)}"
-    dirs = [path, *(p for p in path.iterdir() if p.is_dir())]
-    dirs += [q for p in dirs[1:] for q in p.iterdir() if q.is_dir()]
-    return f"manifest:{_manifest_digest(str(path.resolve()), tuple(d.stat().st_mtime_ns for d in dirs), content)}"
-
-
-@functools.lru_cache(maxsize=32)
-def _file_digest(path: str, _size: int, _mtime: int) -> str:
-    return sha256_file(path)
-
-
-@functools.lru_cache(maxsize=32)
-def _manifest_digest(root: str, _dir_mtimes: tuple, content: bool) -> str:
-    paths = []
-    for folder, dirs, names in os.walk(root):
-        dirs.sort()
-        paths += [os.path.join(folder, name) for name in sorted(names)]
-    if content:
-        what = content_digests(paths)
-    else:
-        what = [f"{st.st_size}\0{st.st_mtime_ns}" for st in map(os.stat, paths)]
-    digest = hashlib.sha256(b"content" if content else b"stat")
-    for path, this in zip(paths, what):
-        digest.update(f"{os.path.relpath(path, root)}\0{this}\n".encode())
-    return digest.hexdigest()
-
-
-def content_digests(files: list[str] | list[Path]) -> list[str]:
-    """SHA-256 of each file's bytes (read in parallel): what the decoded-image cache and a folder's
-    :func:`fingerprint` are keyed by. Size and modification time would be cheaper but not enough: ``mv`` keeps
-    both, and a tar extraction gives every file the same second. Measured on the 60,000 files (19 MB) of the
-    CIFAR-10 JPEG tree with a warm page cache: about 0.5 s, against 0.25 s for their sizes and times — small
-    beside decoding them, which the cache exists to avoid."""
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
-        return list(pool.map(sha256_file, files))
 
 
 def resolve_tree(root: str, cache_dir: str) -> Path:

@@ -36,25 +36,32 @@ def _present(cfg: Profile) -> str | None:
 
 
 def _baseline_tables(record: dict, store) -> list[str]:
-    from .. import pipeline
+    from ..baseline import baseline_model
+    from ..context import Run
     from ..sections.distortion_effects import baseline_tables
+    from ..splits import datasets
 
     cfg = _settings(record)
-    data = pipeline.datasets(cfg)
-    model, _ = pipeline.baseline(cfg, store, data.train)
-    table = baseline_tables(cfg, store, model, data.test)
+    run = Run.of(cfg, store)
+    data = datasets(cfg)
+    model, _ = baseline_model(run, data.train)
+    table = baseline_tables(run, model, data.test)
     return _compare("Tables 1–2", record["metrics"]["tables"],
                     {kind: table.loc[kind].to_dict() for kind in table.index})
 
 
 def _first_layer_ranking(record: dict, store) -> list[str]:
-    from .. import pipeline
+    from ..baseline import baseline_model
+    from ..context import Run
+    from ..priorities import filter_priorities
+    from ..splits import datasets
 
     layers = record["metrics"]["layers"]
     cfg = _settings(record, layers=layers[:1])
-    data = pipeline.datasets(cfg)
-    model, _ = pipeline.baseline(cfg, store, data.train)
-    frame = pipeline.ranking(cfg, store, model, data, progress=False).to_frame()
+    run = Run.of(cfg, store)
+    data = datasets(cfg)
+    model, _ = baseline_model(run, data.train)
+    frame = filter_priorities(run, model, data, progress=False).to_frame()
     fresh = {kind: t.sort_values("filter")["tau_mean"].tolist() for kind, t in frame.groupby("kind")}
     return _compare(f"τ̄ of {layers[0]}", record["metrics"]["first_layer_tau"], fresh)
 

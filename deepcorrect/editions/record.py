@@ -22,9 +22,9 @@ from typing import Any
 
 from ..checksums import sha256_file
 from ..config import Profile, is_override_key, resolve
-from ..data.folders import fingerprint as data_fingerprint
 from ..files import atomic_write
 from ..fingerprint import core_fingerprint, package_fingerprint
+from ..keys import fingerprint as data_fingerprint
 from .pages import declared_parameters, run_page
 
 SCHEMA = 1

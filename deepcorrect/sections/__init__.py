@@ -1,7 +1,8 @@
 """The reproduction layer: one module per section of the paper, named after it, each the library half of one
 book page. They compose the core (distortions, models, ranking, correction, training, evaluation, the store)
-through :mod:`deepcorrect.pipeline` (the artifacts every page shares: splits, baseline, ranking) and
-:mod:`deepcorrect.named_models` (the paper's Finetune-k / Deepcorr-k models); nothing in the core imports them.
+through the shared artifacts — the run context (:class:`deepcorrect.context.Run`), the splits, the baseline,
+the filter priorities and the corrected models (:mod:`deepcorrect.corrected_models`, named by
+:mod:`deepcorrect.model_names`); nothing in the core imports them.
 
 =============================  ==================================================  ======================
 module                         paper                                               page

@@ -20,9 +20,10 @@ import torch
 from scipy import stats
 from torch import nn
 
-from .. import named_models as named
 from ..adaptation import TENT_LR, tent_model
-from ..config import Profile
+from ..context import Run
+from ..corrected_models import corrected_model
+from ..model_names import full_finetune_name
 from ..corruptions import CORRUPTIONS, NUM_SEVERITIES, corrupt
 from ..data import TensorData
 from ..statistics import ALPHA, sign_test_counts
@@ -165,13 +166,12 @@ def contrasts(adapted: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([paired(adapted, "BN adaptation", "Source"), paired(adapted, "TENT", "BN adaptation")])
 
 
-def transfer_models(profile: Profile, store, base: nn.Module, data, ranking,
+def transfer_models(run: Run, base: nn.Module, data, priorities,
                     kinds: tuple[str, ...] = ("blur", "awgn")) -> dict[str, nn.Module]:
     """Deepcorr-6c and the full fine-tune trained for each of the paper's two distortions — the models of
     Tables 3–4, taken from the store where page 03 made them — labelled ``name (kind)``."""
-    names = ("Deepcorr-6c", named.full_finetune_name(base))
-    return {f"{name} ({kind})": named.corrected_model(profile, store, base, data, ranking, kind, name,
-                                                      progress=False)[0]
+    names = ("Deepcorr-6c", full_finetune_name(base))
+    return {f"{name} ({kind})": corrected_model(run, base, data, priorities, kind, name, progress=False)[0]
             for kind in kinds for name in names}
 
 

@@ -11,14 +11,28 @@ import torch
 from torch import nn
 
 from ..config import Profile
+from ..context import Run
+from ..corrected_models import evaluate_models, unit_width
 from ..correction import corrected_layers, deepcorrect_model, finetune_model, unit_macs
 from ..evaluate import COLUMNS
+from ..model_names import (
+    PAPER_FULL_FINETUNE,
+    TABLE_3_MODELS,
+    full_finetune_name,
+    parse_model,
+)
 from ..models import AllConvBN, build_model, count_params
-from ..named_models import (PAPER_FULL_FINETUNE, TABLE_3_MODELS, full_finetune_name, parse_model,
-                            unit_width)
-from ..paper import (TABLE_5, TABLE_6, TABLE_10, TABLE_10_FILTERS, alexnet_table, beside, comparable,
-                     correction_table)
-from ..ranking import n_selected
+from ..paper import (
+    TABLE_5,
+    TABLE_6,
+    TABLE_10,
+    TABLE_10_FILTERS,
+    alexnet_table,
+    beside,
+    comparable,
+    correction_table,
+)
+from ..ranking import Ranking, n_selected
 from ..statistics import Paired, mcnemar, paired_ttest, sign_test_counts
 
 
@@ -362,25 +376,23 @@ def describe_setup(profile: Profile) -> pd.DataFrame:
     return pd.DataFrame(rows, index=["this page", "paper"]).T.rename_axis("setting")
 
 
-def first_layer_size(rank) -> int:
+def first_layer_size(priorities) -> int:
     """Filters of the first ranked layer (96 for the paper's All-Conv-BN): the pool Figure 9 draws from."""
-    return int(rank.counts[rank.layers[0]].shape[-1])
+    return int(priorities.counts[priorities.layers[0]].shape[-1])
 
 
-def figure9(profile: Profile, store, model: nn.Module, data, rank, kinds: tuple[str, ...] = ("blur", "awgn")
+def figure9(run: Run, model: nn.Module, data, priorities: Ranking, kinds: tuple[str, ...] = ("blur", "awgn")
             ) -> dict[str, pd.DataFrame]:
     """Figure 9 per kind: Deepcorr-1 on the top-ranked, random (``draws`` each) and least susceptible first-
     layer filters at every size, trained (or read from the store) and measured."""
-    from ..named_models import evaluate_models
-
-    names = figure9_names(profile, first_layer_size(rank))
-    return {kind: figure9_frame(evaluate_models(profile, store, model, data, rank, kind, names, progress=False)[0])
+    names = figure9_names(run.profile, first_layer_size(priorities))
+    return {kind: figure9_frame(evaluate_models(run, model, data, priorities, kind, names, progress=False)[0])
             for kind in kinds}
 
 
 def metrics(profile: Profile, tables: dict[str, pd.DataFrame], versus: pd.DataFrame, table6: pd.DataFrame, lg: dict,
             fig9: dict[str, pd.DataFrame], paired: pd.DataFrame | None = None, training: dict | None = None) -> dict:
-    """The page's headline numbers as the JSON its metrics file holds (``pipeline.save_metrics``), for tests
+    """The page's headline numbers as the JSON its metrics file holds (``metrics.save_metrics``), for tests
     and readers who compare runs."""
     return {"profile": profile.name, "tables": {k: t.drop(columns="# Params") for k, t in tables.items()},
             "params": {k: t["# Params"].to_dict() for k, t in tables.items()},

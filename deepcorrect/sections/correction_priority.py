@@ -12,22 +12,22 @@ import torch
 from torch import nn
 
 from ..config import Profile
+from ..context import Run
 from ..data import cap_per_class
 from ..evaluate import COLUMNS
+from ..keys import derived, evaluation_key
 from ..paper import FIGURE_4_BETA, FIGURE_5_BEST, FIGURE_5_BETA, SELECTION_COUNTS
-from ..pipeline import Splits, evaluation_key, paper_betas
-from ..store import Store, derived
-from ..train import resolve_device
+from ..priorities import paper_betas
+from ..ranking import Ranking, ideal_curve
+from ..splits import Splits
 
 
-def ideal_correction(profile: Profile, store: Store, model: nn.Module, data: Splits, rank, name: str,
+def ideal_correction(run: Run, model: nn.Module, data: Splits, priorities: Ranking, name: str,
                      selections: dict[str, dict[str, dict[str, list[int]]]]) -> pd.DataFrame:
     """Top-1 at every level when the selected filters get their clean activations (Figures 4–5).
     ``selections``: row label → kind → {layer: filters}. Measured on ``eval.ideal_per_class`` test images
     per class; cached under ``name``."""
-    from ..ranking import ideal_curve
-
-    device = resolve_device(profile.device)
+    profile = run.profile
     test = cap_per_class(data.test, profile.eval.ideal_per_class, profile.eval.seed)
     if test is not data.test:
         test = derived(test, data.test, per_class=profile.eval.ideal_per_class, seed=profile.eval.seed)
@@ -36,53 +36,53 @@ def ideal_correction(profile: Profile, store: Store, model: nn.Module, data: Spl
         rows = []
         for label, per_kind in selections.items():
             for kind, selection in per_kind.items():
-                acc = ideal_curve(model, test, kind, profile.data.family, selection, device=device,
-                                  batch_size=profile.eval.batch_size, seed=profile.eval.seed, clip=profile.eval.clip)
+                acc = ideal_curve(model, test, kind, profile.data.family, selection, **run.measuring(bf16=None))
                 rows.append({"selection": label, "kind": kind, **dict(zip(COLUMNS, acc))})
         return {"rows": rows}
 
     key = {**evaluation_key(profile), "name": name, "selections": selections}
-    return pd.DataFrame(store.get("ideal", key, compute, {"model": model, "test": test, "ranking": rank})["rows"])
+    inputs = {"model": model, "test": test, "ranking": priorities}
+    return pd.DataFrame(run.cached("ideal", key, inputs, compute)["rows"])
 
 
-def first_layer_fractions(rank, betas=(0.1, 0.25, 0.5, 0.75, 0.9)) -> dict[str, dict[str, dict[str, list[int]]]]:
+def first_layer_fractions(priorities, betas=(0.1, 0.25, 0.5, 0.75, 0.9)) -> dict[str, dict[str, dict[str, list[int]]]]:
     """Figure 4's selections: the top β₁ of the first ranked layer, per kind, plus no correction."""
     from ..ranking import select_local
 
-    first = rank.layers[0]
-    out = {"none": {kind: {} for kind in rank.kinds}}
+    first = priorities.layers[0]
+    out = {"none": {kind: {} for kind in priorities.kinds}}
     for beta in betas:
-        out[f"β₁={beta:.0%}"] = {kind: {first: select_local(rank, kind, {first: beta})[first].tolist()}
-                                 for kind in rank.kinds}
+        out[f"β₁={beta:.0%}"] = {kind: {first: select_local(priorities, kind, {first: beta})[first].tolist()}
+                                 for kind in priorities.kinds}
     return out
 
 
-def single_layer_fractions(rank, family: str = "cifar") -> dict[str, dict[str, dict[str, list[int]]]]:
+def single_layer_fractions(priorities, family: str = "cifar") -> dict[str, dict[str, dict[str, list[int]]]]:
     """Figure 5's selections: the top β of one layer at a time, per kind (the paper's β: 50 % for CIFAR,
     75 % for AlexNet)."""
     from ..ranking import select_local
 
     beta = FIGURE_5_BETA[family]
-    return {layer: {kind: {layer: select_local(rank, kind, {layer: beta})[layer].tolist()} for kind in rank.kinds}
-            for layer in rank.layers}
+    return {layer: {kind: {layer: select_local(priorities, kind, {layer: beta})[layer].tolist()} for kind in priorities.kinds}
+            for layer in priorities.layers}
 
 
-def selection_counts(profile: Profile, rank) -> pd.DataFrame:
+def selection_counts(profile: Profile, priorities) -> pd.DataFrame:
     """Filters corrected per layer under local and global ranking (the rows of Tables 5 and 9), measured
     and, where the network has the paper's widths, the paper's."""
     from ..ranking import select_global, select_local
 
-    betas = paper_betas(profile, rank.layers)
+    betas = paper_betas(profile, priorities.layers)
     paper = SELECTION_COUNTS[profile.data.family]
     rows = []
     for scheme, select in (("local", select_local), ("global", select_global)):
-        for kind in rank.kinds:
-            chosen = select(rank, kind, betas)
+        for kind in priorities.kinds:
+            chosen = select(priorities, kind, betas)
             rows.append({"ranking": scheme, "kind": kind, "source": "measured",
-                         **{layer: len(chosen[layer]) for layer in rank.layers}})
-            if len(paper[scheme][kind]) == len(rank.layers):
+                         **{layer: len(chosen[layer]) for layer in priorities.layers}})
+            if len(paper[scheme][kind]) == len(priorities.layers):
                 rows.append({"ranking": scheme, "kind": kind, "source": "paper (full width)",
-                             **dict(zip(rank.layers, paper[scheme][kind]))})
+                             **dict(zip(priorities.layers, paper[scheme][kind]))})
     return pd.DataFrame(rows).set_index(["ranking", "kind", "source"])
 
 
@@ -105,15 +105,15 @@ def describe_first_layer(fig4: pd.DataFrame, family: str = "cifar") -> str:
     return " ".join(parts)
 
 
-def describe_layers(per_layer: pd.DataFrame, rank, family: str = "cifar") -> str:
+def describe_layers(per_layer: pd.DataFrame, priorities, family: str = "cifar") -> str:
     """Which single layer's ideal correction recovers most and whether the gain falls with depth (the paper:
     the first best for CIFAR, conv-2 for AlexNet, "as we go deeper … accuracy diminishes"), by the rank
     correlation of the gain with depth; with how many images the ranking rests on."""
     from scipy.stats import spearmanr
 
-    paper_best = rank.layers[FIGURE_5_BEST[family]]
+    paper_best = priorities.layers[FIGURE_5_BEST[family]]
     parts = []
-    for kind in rank.kinds:
+    for kind in priorities.kinds:
         rows = per_layer[per_layer.kind == kind].set_index("selection")
         avg = rows[COLUMNS].mean(axis=1)
         best = avg.idxmax()
@@ -127,38 +127,38 @@ def describe_layers(per_layer: pd.DataFrame, rank, family: str = "cifar") -> str
         parts.append(f"{'Blur' if kind == 'blur' else 'AWGN'}: average top-1 after correcting one layer ranks "
                      f"{order}; the best is {best}, Spearman ρ of gain with depth {rho:+.2f} (p = {p:.2g}) — this "
                      f"{verdict}.")
-    steps = len(rank.levels) * rank.n_images
-    return " ".join(parts) + (f" The ranking rests on {rank.n_images} images: each filter's τ̄ moves in steps of "
+    steps = len(priorities.levels) * priorities.n_images
+    return " ".join(parts) + (f" The ranking rests on {priorities.n_images} images: each filter's τ̄ moves in steps of "
                               f"1/{steps}.")
 
 
-def top_filters(rank, k: int = 5) -> pd.DataFrame:
+def top_filters(priorities, k: int = 5) -> pd.DataFrame:
     """The k highest-priority filters of each layer per kind, with their mean τ."""
     rows = []
-    for kind in rank.kinds:
-        for layer in rank.layers:
-            order = rank.order(layer, kind)[:k]
-            score = rank.score(layer, kind)
+    for kind in priorities.kinds:
+        for layer in priorities.layers:
+            order = priorities.order(layer, kind)[:k]
+            score = priorities.score(layer, kind)
             rows.append({"kind": kind, "layer": layer,
                          "top filters (τ̄)": ", ".join(f"{int(j)} ({float(score[j]):+.3f})" for j in order),
                          "filters with τ̄ > 0": int((score > 0).sum()), "filters": score.numel()})
     return pd.DataFrame(rows).set_index(["kind", "layer"])
 
 
-def first_layer_weights(model: nn.Module, rank) -> torch.Tensor:
+def first_layer_weights(model: nn.Module, priorities) -> torch.Tensor:
     """Kernels of the first ranked conv layer (Figure 6)."""
     from ..models import get_conv
 
-    return get_conv(model, rank.layers[0]).weight
+    return get_conv(model, priorities.layers[0]).weight
 
 
-def findings(fig4: pd.DataFrame, fig5: pd.DataFrame, rank, family: str) -> str:
+def findings(fig4: pd.DataFrame, fig5: pd.DataFrame, priorities, family: str) -> str:
     """The page's closing bullets: Figure 4's and Figure 5's verdicts, and how concentrated the correction
     priority is (the share of filters that carry half of the first layer's total τ̄)."""
     lines = [f"- **Figure 4**: {describe_first_layer(fig4, family)}",
-             f"- **Figure 5**: {describe_layers(fig5, rank, family)}"]
-    frame = rank.to_frame()
-    first = frame[frame.layer == rank.layers[0]]
+             f"- **Figure 5**: {describe_layers(fig5, priorities, family)}"]
+    frame = priorities.to_frame()
+    first = frame[frame.layer == priorities.layers[0]]
     for kind, tau in first.groupby("kind")["tau_mean"]:
         ordered = tau.clip(lower=0).sort_values(ascending=False)
         half = int((ordered.cumsum() < 0.5 * ordered.sum()).sum()) + 1
@@ -169,12 +169,12 @@ def findings(fig4: pd.DataFrame, fig5: pd.DataFrame, rank, family: str) -> str:
     return "\n".join(lines)
 
 
-def metrics(profile: Profile, rank, fig4: pd.DataFrame, fig5: pd.DataFrame) -> dict:
-    """The page's headline numbers as the JSON its metrics file holds (``pipeline.save_metrics``), for tests
+def metrics(profile: Profile, priorities, fig4: pd.DataFrame, fig5: pd.DataFrame) -> dict:
+    """The page's headline numbers as the JSON its metrics file holds (``metrics.save_metrics``), for tests
     and readers who compare runs."""
-    frame = rank.to_frame()
-    first = frame[frame.layer == rank.layers[0]]
-    return {"profile": profile.name, "ranking_seconds": rank.seconds, "layers": rank.layers, "n_images": rank.n_images,
+    frame = priorities.to_frame()
+    first = frame[frame.layer == priorities.layers[0]]
+    return {"profile": profile.name, "ranking_seconds": priorities.seconds, "layers": priorities.layers, "n_images": priorities.n_images,
             "first_layer_tau": {kind: t.sort_values("filter")["tau_mean"].tolist() for kind, t in first.groupby("kind")},
             "figure4": fig4.to_dict(orient="records"), "figure5": fig5.to_dict(orient="records"),
-            "selection_counts": selection_counts(profile, rank).reset_index().to_dict(orient="records")}
+            "selection_counts": selection_counts(profile, priorities).reset_index().to_dict(orient="records")}

@@ -11,28 +11,25 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..analysis.tsne import embed
 from ..config import Profile
+from ..context import Run
 from ..data import TensorData
 from ..distortions import KINDS, NUM_LEVELS
 from ..evaluate import COLUMNS, accuracy_table, distorted_batches, features, predict
+from ..keys import evaluation_key
 from ..models import REPORTED_ERROR
 from ..paper import baseline_row, comparable
-from ..pipeline import evaluation_key
-from ..store import Store
-from ..train import resolve_device
 
 
-def baseline_tables(profile: Profile, store: Store, model: nn.Module, test: TensorData) -> pd.DataFrame:
+def baseline_tables(run: Run, model: nn.Module, test: TensorData) -> pd.DataFrame:
     """Tables 1–2 for this profile: top-1 per level and Avg, one row per distortion kind."""
-    device = resolve_device(profile.device)
 
     def compute(_folder: Path) -> dict:
-        table = accuracy_table(model, test, profile.data.family, device=device, batch_size=profile.eval.batch_size,
-                               seed=profile.eval.seed, clip=profile.eval.clip, bf16=profile.eval.bf16)
-        return table.to_dict(orient="split")
+        return accuracy_table(model, test, run.profile.data.family, **run.measuring()).to_dict(orient="split")
 
-    return pd.DataFrame(**store.get("baseline_tables", evaluation_key(profile), compute,
-                                    {"model": model, "test": test}))
+    return pd.DataFrame(**run.cached("baseline_tables", evaluation_key(run.profile), {"model": model, "test": test},
+                                     compute))
 
 
 def compare_with_paper(measured: pd.DataFrame, kind: str, family: str, num_classes: int | None = None
@@ -47,11 +44,10 @@ def compare_with_paper(measured: pd.DataFrame, kind: str, family: str, num_class
     return pd.DataFrame(rows)
 
 
-def example_predictions(profile: Profile, model: nn.Module, test: TensorData, per_kind: int = 2
-                        ) -> dict[str, dict]:
+def example_predictions(run: Run, model: nn.Module, test: TensorData, per_kind: int = 2) -> dict[str, dict]:
     """For Figure 1: ``per_kind`` test images the baseline gets right (and is confident about) when clean, at
     every level of each kind — the distorted images with predicted class and confidence."""
-    device = resolve_device(profile.device)
+    profile, device = run.profile, run.device
     clean = predict(model, test, "blur", 0, profile.data.family, device=device, bf16=profile.eval.bf16)
     confidence = clean.max(1).values
     score = (clean.argmax(1) == test.labels.cpu()).float() + confidence  # correct and confident first
@@ -72,14 +68,11 @@ def example_predictions(profile: Profile, model: nn.Module, test: TensorData, pe
     return out
 
 
-def tsne_embeddings(profile: Profile, store: Store, model: nn.Module, test: TensorData, *,
-                    kinds: tuple[str, ...] = KINDS) -> dict:
+def tsne_embeddings(run: Run, model: nn.Module, test: TensorData, *, kinds: tuple[str, ...] = KINDS) -> dict:
     """For Figures 2 and 10: 2-D t-SNE of penultimate features of ``eval.tsne_per_class`` test images of each
     of the first ``eval.tsne_classes`` classes, clean and at every level of ``kinds``. The model enters the
     key by its own key, so a retrained Deepcorr-5 gets a new embedding."""
-    from ..analysis.tsne import embed
-
-    device = resolve_device(profile.device)
+    profile, device = run.profile, run.device
     n_classes = min(profile.eval.tsne_classes, test.num_classes)
     subset = test.subset((test.labels < n_classes).nonzero().squeeze(1)).per_class(
         profile.eval.tsne_per_class, profile.eval.seed)
@@ -93,9 +86,8 @@ def tsne_embeddings(profile: Profile, store: Store, model: nn.Module, test: Tens
                 result[f"{kind}/{level}"] = torch.from_numpy(embed(f.numpy(), seed=profile.eval.seed))
         return result
 
-    return store.get("tsne", {**evaluation_key(profile, "tsne_per_class", "tsne_classes"), "kinds": list(kinds)},
-                     compute,
-                     {"model": model, "test": test})
+    return run.cached("tsne", {**evaluation_key(profile, "tsne_per_class", "tsne_classes"), "kinds": list(kinds)},
+                      {"model": model, "test": test}, compute)
 
 
 def describe_pretrained(profile: Profile, measured: pd.DataFrame, n_test: int) -> str:
@@ -175,7 +167,7 @@ def findings(measured: pd.DataFrame, tsne: dict, family: str) -> str:
 
 
 def metrics(profile: Profile, measured: pd.DataFrame, tsne: dict, n_test: int) -> dict:
-    """The page's headline numbers as the JSON its metrics file holds (``pipeline.save_metrics``), for tests,
+    """The page's headline numbers as the JSON its metrics file holds (``metrics.save_metrics``), for tests,
     readers who compare runs and the recorded editions (``n_test``: the images each accuracy rests on)."""
     return {"profile": profile.name, "tables": measured, "tsne_separation": tsne_separation(tsne),
             "n_test": n_test}

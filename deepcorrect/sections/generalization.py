@@ -10,34 +10,30 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from ..config import Profile
+from ..context import Run
 from ..data import TensorData
 from ..distortions import NUM_LEVELS
 from ..evaluate import COLUMNS, features
+from ..keys import artifact_key, evaluation_key
 from ..paper import TABLE_13, TABLE_14_15, comparable
-from ..pipeline import artifact_key, evaluation_key
-from ..store import Store
-from ..train import resolve_device
 from ..transfer import feature_module, make_splits, svm_accuracy
 
 
-def transfer_accuracy(profile: Profile, store: Store, model: nn.Module, name: str, data: TensorData, kind: str,
-                      progress: bool = True) -> dict:
+def transfer_accuracy(run: Run, model: nn.Module, name: str, data: TensorData, kind: str, progress: bool = True
+                      ) -> dict:
     """Mean per-class accuracy of ``name``'s features on the transfer set: for ``kind`` = ``clean`` one SVM on
     clean images (Table 13); for blur / awgn one SVM on every level and clean, tested per level (Tables
     14–15). Returns per-split accuracies (splits × levels) and the chosen C values. Cached."""
-    from tqdm import tqdm
-
-    t = profile.transfer
-    device = resolve_device(profile.device)
+    profile, t = run.profile, run.profile.transfer
     levels = [0] if kind == "clean" else list(range(NUM_LEVELS + 1))
     module = feature_module(model, t.feature_layer)
 
     def compute(_folder: Path) -> dict:
         feats = [features(model, module, data, "awgn" if kind == "clean" else kind, level, profile.data.family,
-                          device=device, batch_size=profile.eval.batch_size, seed=t.transfer_seed,
-                          clip=profile.eval.clip, bf16=profile.eval.bf16).numpy() for level in levels]
+                          **run.measuring(seed=t.transfer_seed)).numpy() for level in levels]
         y = data.labels.cpu().numpy()
         acc, chosen = [], []
         splits = make_splits(data.labels, t.splits, t.svm_train_per_class, t.svm_val_per_class, t.transfer_seed)
@@ -51,7 +47,7 @@ def transfer_accuracy(profile: Profile, store: Store, model: nn.Module, name: st
         return {"accuracy": torch.tensor(acc), "C": chosen}
 
     key = {**evaluation_key(profile), **artifact_key(profile, "transfer"), "kind": kind}
-    return store.get("transfer", key, compute, {"model": model, "images": data})
+    return run.cached("transfer", key, {"model": model, "images": data}, compute)
 
 
 def transfer_table(results: dict[str, dict[str, dict]]) -> pd.DataFrame:
@@ -158,7 +154,7 @@ def paper_reference(dataset: str) -> str:
 
 
 def metrics(profile: Profile, dataset: str, table: pd.DataFrame, results: dict) -> dict:
-    """The page's headline numbers as the JSON its metrics file holds (``pipeline.save_metrics``), for tests
+    """The page's headline numbers as the JSON its metrics file holds (``metrics.save_metrics``), for tests
     and readers who compare runs."""
     return {"profile": profile.name, "dataset": dataset,
             "table": {f"{k}/{m}": row.to_dict() for (k, m), row in table.iterrows()},

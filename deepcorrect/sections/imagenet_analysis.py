@@ -1,7 +1,7 @@
 """ImageNet with AlexNet (paper §5.2): restoration rows, per-class differences, unit costs and verdicts.
 
 The models themselves (Finetune-8, Deepcorr-5 and its variants) are trained and measured by
-:mod:`deepcorrect.named_models`, which is architecture-agnostic; this module holds what only §5.2 needs.
+:mod:`deepcorrect.corrected_models`, which is architecture-agnostic; this module holds what only §5.2 needs.
 """
 
 from __future__ import annotations
@@ -12,27 +12,43 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from ..config import Profile
+from ..context import Run
+from ..corrected_models import build
 from ..correction import corrected_layers, unit_macs
 from ..data import TensorData, cap_per_class
 from ..distortions import NUM_LEVELS, sigma_for
-from ..evaluate import COLUMNS, correct_predictions, distorted_batches, per_class_accuracy
+from ..evaluate import (
+    COLUMNS,
+    correct_predictions,
+    distorted_batches,
+    per_class_accuracy,
+)
+from ..keys import artifact_key, derived, evaluation_key
+from ..model_names import parse_model
 from ..models import count_params
-from ..named_models import build, parse_model, subsets
-from ..paper import FIGURE_11_COUNTS, PAPER_RESTORATION, TABLE_10, alexnet_table, beside, comparable
-from ..pipeline import artifact_key, evaluation_key
+from ..paper import (
+    FIGURE_11_COUNTS,
+    PAPER_RESTORATION,
+    TABLE_10,
+    alexnet_table,
+    beside,
+    comparable,
+)
+from ..ranking import Ranking
 from ..restoration import method_name, restore_batch
-from ..store import Store, derived
-from ..train import resolve_device
+from .distortion_effects import tsne_embeddings
 
 VARIANT_MODELS = ("Deepcorr-5", "Deepcorr-5-lite", "Deepcorr-5-bottleneck")
 
 
-def restoration_subset(profile: Profile, data) -> TensorData:
+def restoration_subset(run: Run, data) -> TensorData:
     """The test images the restoration rows use: the tables' test set, ``restore_per_class`` per class, at
     most ``restore_max`` in all (spread over the classes)."""
-    test = tables_test = subsets(profile, data)[2]
+    profile, test = run.profile, run.subsets(data).test
+    tables_test = test
     k, cap = profile.restore.restore_per_class, profile.restore.restore_max
     test = cap_per_class(test, k, profile.data.seed + 9)
     if cap and cap < len(test):
@@ -43,15 +59,12 @@ def restoration_subset(profile: Profile, data) -> TensorData:
     return derived(test, tables_test, per_class=k, max=cap, seed=profile.data.seed + 9)
 
 
-def restoration_rows(profile: Profile, store: Store, base: nn.Module, data, kind: str,
-                     progress: bool = True) -> pd.DataFrame:
+def restoration_rows(run: Run, base: nn.Module, data, kind: str, progress: bool = True) -> pd.DataFrame:
     """Tables 7–8's restoration row: restore every distorted test image (BM3D for AWGN, a non-blind
     deconvolution for blur), clip to 0–255 and classify with the baseline. Beside it the baseline on the very
     same distorted images, and the restoration's CPU seconds per image at each level."""
-    from tqdm import tqdm
-
-    device = resolve_device(profile.device)
-    test = restoration_subset(profile, data)
+    profile, device = run.profile, run.device
+    test = restoration_subset(run, data)
     family, ev = profile.data.family, profile.eval
 
     def compute(_folder: Path) -> dict:
@@ -73,7 +86,7 @@ def restoration_rows(profile: Profile, store: Store, base: nn.Module, data, kind
         return {"restored": restored_acc, "plain": plain_acc, "seconds": seconds, "images": len(test)}
 
     key = {**evaluation_key(profile), **artifact_key(profile, "restore"), "kind": kind}
-    r = store.get("restoration", key, compute, {"model": base, "test": test})
+    r = run.cached("restoration", key, {"model": base, "test": test}, compute)
     rows = {f"Baseline (same {r['images']} images)": r["plain"], method_name(kind, profile.restore): r["restored"]}
     table = pd.DataFrame.from_dict(rows, orient="index", columns=COLUMNS)
     table["Avg"] = table[COLUMNS].mean(axis=1)
@@ -110,24 +123,21 @@ def compare_alexnet(measured: pd.DataFrame, kind: str, restoration: pd.DataFrame
     return beside(measured, paper, difference=difference, rows=rows)
 
 
-def per_class_difference(profile: Profile, store: Store, models: dict[str, nn.Module], data, kind: str,
+def per_class_difference(run: Run, models: dict[str, nn.Module], data, kind: str,
                          a: str = "Deepcorr-5", b: str = "Finetune-8") -> dict:
     """Figure 11: per-class top-1 (mean over clean and the six levels) of ``a`` minus ``b``, with the
     number of classes where ``a`` is better, worse or equal."""
-    device = resolve_device(profile.device)
-    test = subsets(profile, data)[2]
-    ev = profile.eval
+    profile, test = run.profile, run.subsets(data).test
 
     def mean_per_class(model: nn.Module) -> torch.Tensor:
-        return torch.stack([per_class_accuracy(model, test, kind, level, profile.data.family, device=device,
-                                               batch_size=ev.batch_size, seed=ev.seed, clip=ev.clip, bf16=ev.bf16)
+        return torch.stack([per_class_accuracy(model, test, kind, level, profile.data.family, **run.measuring())
                             for level in range(NUM_LEVELS + 1)]).mean(0)
 
     def compute(_folder: Path) -> dict:
         return {"a": mean_per_class(models[a]), "b": mean_per_class(models[b])}
 
-    r = store.get("per_class", {**evaluation_key(profile), "kind": kind}, compute,
-                  {"a": models[a], "b": models[b], "test": test})
+    r = run.cached("per_class", {**evaluation_key(profile), "kind": kind},
+                   {"a": models[a], "b": models[b], "test": test}, compute)
     diff = (r["a"] - r["b"]).numpy()
     eps = 1e-9
     return {"difference": diff, "classes": list(test.classes), "a": a, "b": b,
@@ -147,13 +157,13 @@ def figure11_counts(diffs: dict[str, dict]) -> pd.DataFrame:
     return out
 
 
-def variant_costs(profile: Profile, base: nn.Module, rank, kind: str, example: torch.Tensor) -> pd.DataFrame:
+def variant_costs(profile: Profile, base: nn.Module, priorities: Ranking, kind: str, example: torch.Tensor) -> pd.DataFrame:
     """Table 10 on this profile's network: trainable parameters and multiply-accumulates of the units of
     Deepcorr-5, -lite and -bottleneck (the selection for ``kind``), and each relative to Deepcorr-5, with the
     paper's full-width ratios."""
     rows = {}
     for name in VARIANT_MODELS:
-        model, _ = build(profile, base, rank, kind, parse_model(name))
+        model, _ = build(profile, base, priorities, kind, parse_model(name))
         units = corrected_layers(model)
         rows[name] = {"unit params": sum(count_params(u.unit) for u in units.values()),
                       "unit MACs": sum(unit_macs(model, example).values())}
@@ -237,21 +247,19 @@ def findings(tables: dict[str, pd.DataFrame], diffs: dict[str, dict], records: d
     return "\n".join(lines)
 
 
-def figure10(profile: Profile, store: Store, models: dict[str, nn.Module], test: TensorData) -> dict:
+def figure10(run: Run, models: dict[str, nn.Module], test: TensorData) -> dict:
     """Figure 10's embeddings: each kind's rows from the Deepcorr-5 trained for that kind (``models``: kind →
     model), on the classes of Figure 2 — one figure, blur model on top, AWGN model below."""
-    from .distortion_effects import tsne_embeddings
-
     out: dict = {}
     for kind, model in models.items():
-        emb = tsne_embeddings(profile, store, model, test, kinds=(kind,))
+        emb = tsne_embeddings(run, model, test, kinds=(kind,))
         out.update(emb if not out else {k: v for k, v in emb.items() if k.startswith(f"{kind}/")})
     return out
 
 
 def metrics(profile: Profile, tables: dict[str, pd.DataFrame], restoration: dict[str, pd.DataFrame], lg: dict,
             diffs: dict[str, dict]) -> dict:
-    """The page's headline numbers as the JSON its metrics file holds (``pipeline.save_metrics``), for tests
+    """The page's headline numbers as the JSON its metrics file holds (``metrics.save_metrics``), for tests
     and readers who compare runs."""
     return {"profile": profile.name, "tables": {k: t.drop(columns="# Params") for k, t in tables.items()},
             "params": {k: t["# Params"].to_dict() for k, t in tables.items()},

@@ -15,10 +15,12 @@ import pandas as pd
 from torch import nn
 
 from ..config import Profile
+from ..context import Run
+from ..corrected_models import evaluate_models
 from ..evaluate import COLUMNS
-from ..named_models import evaluate_models, full_finetune_name
+from ..model_names import full_finetune_name
+from ..ranking import Ranking
 from ..statistics import paired_ttest
-from ..store import Store
 
 #: (model A, model B, what their difference measures): the contrasts the page tests.
 CONTRASTS = (
@@ -37,14 +39,15 @@ def page_models(net: nn.Module) -> tuple[str, ...]:
             "Deepcorr-6-adapt", "Deepcorr-6-release", "Deepcorr-6-release-adapt", "Deepcorr-6c")
 
 
-def seeded_tables(profile: Profile, store: Store, base: nn.Module, data, rank, kind: str, names, seeds,
+def seeded_tables(run: Run, base: nn.Module, data, priorities: Ranking, kind: str, names, seeds,
                   progress: bool = False) -> tuple[dict[int, pd.DataFrame], dict[int, dict]]:
-    """:func:`~deepcorrect.named_models.evaluate_models` once per training seed (``correct_seed``): the
+    """:func:`~deepcorrect.corrected_models.evaluate_models` once per training seed (``correct_seed``): the
     baseline and TENT, which nothing trains, are measured once and reused by every seed."""
     tables, records = {}, {}
     for seed in seeds:
-        seeded = replace(profile, correct=replace(profile.correct, correct_seed=int(seed)))
-        tables[seed], records[seed] = evaluate_models(seeded, store, base, data, rank, kind, names, progress)
+        correct = replace(run.profile.correct, correct_seed=int(seed))
+        seeded = replace(run, profile=replace(run.profile, correct=correct))
+        tables[seed], records[seed] = evaluate_models(seeded, base, data, priorities, kind, names, progress)
     return tables, records
 
 
@@ -141,7 +144,7 @@ def verdict(summaries: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame], 
 
 def metrics(profile: Profile, seeds: int, summaries: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame],
             runs: dict[str, tuple[dict[int, pd.DataFrame], dict]]) -> dict:
-    """The page's headline numbers as the JSON its metrics file holds (``pipeline.save_metrics``), for tests
+    """The page's headline numbers as the JSON its metrics file holds (``metrics.save_metrics``), for tests
     and readers who compare runs."""
     return {"profile": profile.name, "seeds": seeds,
             "summary": {k: s.drop(columns=["# Params"]) for k, s in summaries.items()},
