@@ -352,6 +352,22 @@ def carries_over(metrics: Metrics) -> list[Verdict]:
     return out
 
 
+def held_out_gain(metrics: Metrics) -> list[Verdict]:
+    """Beyond the paper: whether Deepcorr-6c trained on a mix of four corruptions has fewer errors than the
+    baseline on the eleven it never saw (all severities) — the exact sign test over images."""
+    m = metrics["beyond_blur_and_noise"]
+    r = next((r for r in m.get("held_out_tests", []) if r["model"] == "Deepcorr-6c (mix)" and r["family"] == "all"),
+             None)
+    if r is None:
+        return []
+    d, se, p = r["Δ error (points)"], r["std. error"], r["p-value"]
+    return [Verdict("D", "mix", "—", f"Deepcorr-6c trained on {', '.join(m.get('training_mix', []))}: error "
+                    f"{d:+.1f} ± {se:.1f} points against the baseline on the {r['corruptions']} held-out "
+                    f"corruptions ({r['images']:,} images × 5 severities)",
+                    CODE_PATH_ONLY if _smoke(metrics) else verdict(d, p, expected_sign=-1),
+                    f"exact sign test over images, p = {_p(p)}")]
+
+
 CLAIMS: tuple[Claim, ...] = (
     Claim("1", "Networks trained on clean images perform poorly on blurred and noisy ones", "Tables 1–2",
           ("distortions_baselines",), baseline_loss),
@@ -385,6 +401,8 @@ CLAIMS: tuple[Claim, ...] = (
           ("what_the_gain_consists_of",), bn_share),
     Claim("C", "Beyond the paper: a correction for blur (noise) carries over to the other blurs (noises)",
           "page 05", ("beyond_blur_and_noise",), carries_over),
+    Claim("D", "Beyond the paper: DeepCorrect trained on four corruptions helps on the eleven held out",
+          "page 05", ("beyond_blur_and_noise",), held_out_gain),
 )
 
 

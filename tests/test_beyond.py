@@ -100,6 +100,9 @@ def test_transfer_table_and_tests_against_the_baseline(test_set):
     worse = tests.loc[("wrong", "digital")]
     base_err = table.loc["digital (mean)", "Baseline"]
     assert worse["Δ error (points)"] == pytest.approx(table.loc["digital (mean)", "wrong"] - base_err)
+    assert tests.loc[("wrong", "all"), "corruptions"] == 3  # every corruption together, beside the families
+    held = beyond.only(hits, ("contrast",), NAMES)
+    assert torch.equal(held["wrong"][0], hits["wrong"][1]) and held["wrong"].shape[0] == 1
     text = beyond.describe_transfer(tests.reset_index())
     assert text.count("- **") == 2 and "not distinguishable" in text
     fig = beyond.transfer_heatmap(table)
@@ -118,12 +121,18 @@ def test_an_editions_page_05_draws_and_decides_claim_c(test_set):
     adapted = beyond.adaptation_errors(Scaled(), test_set, "cifar", 5, seed=0, device="cpu", source=grid[5],
                                        names=NAMES)
     saved = beyond.metrics("resnet20-cifar10", grid, adapted, beyond.contrasts(adapted), len(test_set), 5,
-                           beyond.transfer_table(hits, NAMES), beyond.transfer_tests(hits, names=NAMES))
+                           transfer=beyond.transfer_table(hits, NAMES),
+                           transfer_tests=beyond.transfer_tests(hits, names=NAMES))
     plain = json.loads(json.dumps(saved, default=float))  # as an edition file holds it
     parts = render.PAGE_PARTS["beyond_blur_and_noise"](plain, "cifar")
     assert len(parts) == 5
     rows = {v.kind: v for v in claims.carries_over({"beyond_blur_and_noise": plain})}
     assert set(rows) == {"AWGN"}  # no blur family in NAMES: the blur-trained model's row is absent
     assert rows["AWGN"].verdict == "undecided" and "+0.0 ± 0.0" in rows["AWGN"].measured
+    mixed = beyond.transfer_tests({"Baseline": hits["Baseline"], "Deepcorr-6c (mix)": hits["Deepcorr-6c (blur)"]},
+                                  names=NAMES)
+    decided = claims.held_out_gain({"beyond_blur_and_noise": {**plain, "training_mix": ["snow"],
+                                                              "held_out_tests": mixed.to_dict(orient="records")}})
+    assert len(decided) == 1 and decided[0].claim == "D" and "3 held-out corruptions" in decided[0].measured
     smoke = {**plain, "profile": "smoke"}
     assert {v.verdict for v in claims.carries_over({"beyond_blur_and_noise": smoke})} == {"code path only"}

@@ -161,6 +161,13 @@ def _beyond(metrics: dict, family: str) -> list[Any]:
                 beyond.transfer_heatmap(table, title="Error − baseline's (points)"),
                 show(tests, "Each corrected model against the baseline, per family of corruptions",
                      formats={"Δ error (points)": "{:+.2f}", "std. error": "{:.2f}"})]
+    if "held_out" in metrics:
+        held = _frame(metrics["held_out"]).loc[[r for r in beyond.transfer_table_rows(beyond.HELD_OUT)
+                                                if r in metrics["held_out"]]]
+        out += [show(held, "Trained on the mix: top-1 error (%) on the held-out corruptions",
+                     formats=beyond.percent_formats(held)),
+                show(pd.DataFrame(metrics["held_out_tests"]), "Trained on the mix, against the baseline",
+                     formats={"Δ error (points)": "{:+.2f}", "std. error": "{:.2f}"})]
     return out
 
 

@@ -11,6 +11,7 @@ statistics and taking no step (TENT's "norm" baseline).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import matplotlib.pyplot as plt
@@ -23,7 +24,9 @@ from torch import nn
 from ..adaptation import TENT_LR, tent_model
 from ..context import Run
 from ..corrected_models import corrected_model
+from ..kinds import MIX_SEPARATOR
 from ..model_names import full_finetune_name
+from ..priorities import filter_priorities
 from ..corruptions import CORRUPTIONS, NUM_SEVERITIES, corrupt
 from ..data import TensorData
 from ..statistics import ALPHA, sign_test_counts
@@ -175,6 +178,29 @@ def transfer_models(run: Run, base: nn.Module, data, priorities,
             for kind in kinds for name in names}
 
 
+#: What DeepCorrect trains on in the held-out test: one corruption of each family; the other 11 are held out.
+TRAINING_MIX = ("gaussian_noise", "defocus_blur", "snow", "contrast")
+HELD_OUT = tuple(c for c in CORRUPTIONS if c not in TRAINING_MIX)
+
+
+def mix_models(run: Run, base: nn.Module, data, mix: tuple[str, ...] = TRAINING_MIX) -> dict[str, nn.Module]:
+    """Deepcorr-6c and the full fine-tune trained on ``mix`` (half of every batch corrupted by one of its
+    corruptions at a random severity), Deepcorr-6c's units on the filters Algorithm 1 ranks for the mix."""
+    kind = MIX_SEPARATOR.join(mix)
+    profile = dataclasses.replace(run.profile, rank=dataclasses.replace(run.profile.rank, kinds=(kind,)))
+    mixed = dataclasses.replace(run, profile=profile)
+    priorities = filter_priorities(mixed, base, data, progress=False)
+    return {f"{name} (mix)": corrected_model(mixed, base, data, priorities, kind, name, progress=False)[0]
+            for name in ("Deepcorr-6c", full_finetune_name(base))}
+
+
+def only(hits: dict[str, torch.Tensor], chosen: tuple[str, ...],
+         names: tuple[str, ...] = CORRUPTIONS) -> dict[str, torch.Tensor]:
+    """The hits of the ``chosen`` corruptions only (the held-out ones), in their order."""
+    rows = [names.index(c) for c in chosen]
+    return {label: h[rows] for label, h in hits.items()}
+
+
 def _rows(names: tuple[str, ...]) -> dict[str, list[int]]:
     """Row label → indices into ``names``: each corruption, each of the four families, all of them."""
     rows = {name: [i] for i, name in enumerate(names)}
@@ -199,23 +225,23 @@ def transfer_table(hits: dict[str, torch.Tensor], names: tuple[str, ...] = CORRU
 
 def transfer_tests(hits: dict[str, torch.Tensor], baseline: str = "Baseline",
                    names: tuple[str, ...] = CORRUPTIONS) -> pd.DataFrame:
-    """Every corrected model against the baseline on each family of corruptions: the change in error (points,
-    all severities), its standard error over the test images, and the exact sign test over images of their
-    number of right answers across the family's corruptions × severities (models and baseline see the same
-    corrupted images)."""
+    """Every corrected model against the baseline on each family of corruptions and on all of them: the change
+    in error (points, all severities), its standard error over the test images, and the exact sign test over
+    images of their number of right answers across the family's corruptions × severities (models and baseline
+    see the same corrupted images)."""
     base = hits[baseline]
+    families = {g: _rows(names)[f"{g} (mean)"] for g in GROUPS if f"{g} (mean)" in _rows(names)}
+    families["all"] = list(range(len(names)))
     out = []
     for label, h in hits.items():
         if label == baseline:
             continue
-        for group in GROUPS:
-            idx = _rows(names).get(f"{group} (mean)")
-            if not idx:
-                continue
+        for family, idx in families.items():
             cols = h.shape[-1]
             test = sign_test_counts(h[idx].reshape(-1, cols), base[idx].reshape(-1, cols))
-            out.append({"model": label, "family": group, "Δ error (points)": 0.0 - 100 * test.difference,
-                        "std. error": 100 * test.se, "p-value": test.p, "images": cols})
+            out.append({"model": label, "family": family, "corruptions": len(idx),
+                        "Δ error (points)": 0.0 - 100 * test.difference, "std. error": 100 * test.se,
+                        "p-value": test.p, "images": cols})
     return pd.DataFrame(out)
 
 
@@ -290,15 +316,22 @@ def verdict(grid: pd.DataFrame, adapted: pd.DataFrame, tests: pd.DataFrame, clea
 
 
 def metrics(profile: str, grid: pd.DataFrame, adapted: pd.DataFrame, tests: pd.DataFrame, images: int,
-            severity: int, transfer: pd.DataFrame | None = None, transfer_tests: pd.DataFrame | None = None) -> dict:
-    out = {"profile": profile, "images": images, "adapt_severity": severity, "error_grid": grid.round(3).to_dict(orient="index"),
-           "adaptation": adapted.round(3).to_dict(orient="index"),
+            severity: int, *, transfer: pd.DataFrame | None = None, transfer_tests: pd.DataFrame | None = None,
+            held_out: pd.DataFrame | None = None, held_out_tests: pd.DataFrame | None = None) -> dict:
+    """The page's numbers as its metrics file (and an edition) holds them; the trained models' parts where
+    this run measured them."""
+    out = {"profile": profile, "images": images, "adapt_severity": severity,
+           "error_grid": grid.round(3).to_dict(orient="index"), "adaptation": adapted.round(3).to_dict(orient="index"),
            "mean_error": {k: round(float(v), 3) for k, v in adapted.mean().items()},
            "contrasts": tests.to_dict(orient="records")}
-    if transfer is not None:
-        out["transfer"] = transfer.round(3).to_dict(orient="index")
-    if transfer_tests is not None:
-        out["transfer_tests"] = transfer_tests.to_dict(orient="records")
+    for name, table in (("transfer", transfer), ("held_out", held_out)):
+        if table is not None:
+            out[name] = table.round(3).to_dict(orient="index")
+    for name, rows in (("transfer_tests", transfer_tests), ("held_out_tests", held_out_tests)):
+        if rows is not None:
+            out[name] = rows.to_dict(orient="records")
+    if held_out is not None:
+        out["training_mix"] = list(TRAINING_MIX)
     return out
 
 
