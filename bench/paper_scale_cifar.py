@@ -12,7 +12,8 @@ from the cache. Prints each stage's wall time as it ends (``cached`` when nothin
 (commit, code, data, settings, libraries, machine) as JSON to --out.
 
 --tiny: the same stages on the embedded images at a toy size (6 training images per class, 1 epoch of
-everything, All-Conv-BN at width 0.25, CPU): the code path in minutes, not the paper's numbers.
+everything, the ranking at level 3 only, All-Conv-BN at width 0.25, CPU): the code path in minutes, not the
+paper's numbers.
 
 Usage: python bench/paper_scale_cifar.py [--profile cifar100] [--device auto] [--correct-epochs 40]
            [--results-dir results] [--out bench/out/paper_scale_cifar.json] [--set key=value ...] [--tiny]
@@ -47,7 +48,7 @@ from deepcorrect.store import Store
 
 #: --tiny's settings on the smoke profile: every stage of the paper-scale run, at a toy size, on the CPU.
 TINY = {"train_per_class": 6, "val_per_class": 2, "test_per_class": 3, "epochs": 1, "per_class": 2,
-        "correct_epochs": 1, "correct_lr_step": 1, "correct_batch_size": 20, "device": "cpu"}
+        "levels": "3", "correct_epochs": 1, "correct_lr_step": 1, "correct_batch_size": 20, "device": "cpu"}
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def test_tiny_is_the_smoke_profile_at_a_toy_size_on_the_cpu(script):
     plan = _plan(script, "--tiny", "--set", "correct_batch_size=10")
     cfg = plan.profile
     assert (cfg.name, cfg.device, cfg.train.epochs, cfg.correct.correct_epochs) == ("smoke", "cpu", 1, 1)
-    assert (cfg.data.train_per_class, cfg.correct.correct_batch_size) == (6, 10)  # --set wins over --tiny
+    assert (cfg.data.train_per_class, cfg.rank.levels, cfg.correct.correct_batch_size) == (6, (3,), 10)  # --set wins
     assert len(plan.stages()) == 25
 
 
