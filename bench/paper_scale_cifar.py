@@ -35,15 +35,18 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # this checkout's package, not an installed one
 
-from deepcorrect import named_models as named
-from deepcorrect import pipeline as pipe
+from deepcorrect.baseline import baseline_model
 from deepcorrect.config import Profile, parse_assignments, resolve
+from deepcorrect.context import Run
+from deepcorrect.corrected_models import evaluate_models
 from deepcorrect.distortions import KINDS
 from deepcorrect.editions.record import provenance
 from deepcorrect.models import build_model
 from deepcorrect.paper import correction_table
+from deepcorrect.priorities import filter_priorities
 from deepcorrect.runtime import exit_cleanly_on_sigterm, keep_freed_memory
 from deepcorrect.sections.cifar_analysis import compare_table, table3_models
+from deepcorrect.splits import datasets
 from deepcorrect.store import Store
 
 #: --tiny's settings on the smoke profile: every stage of the paper-scale run, at a toy size, on the CPU.
@@ -113,19 +116,19 @@ class StageTimes:
 
 def run(plan: Plan, store: Store, times: StageTimes, progress: bool) -> tuple[dict[str, pd.DataFrame], int]:
     """Every stage of ``plan`` through ``store``; Tables 3–4 as measured (kind → table) and the classes."""
-    cfg = plan.profile
+    run_ = Run.of(plan.profile, store)
     with times("data"):
-        data = pipe.datasets(cfg)
+        data = datasets(plan.profile)
     with times("baseline"):
-        model, _ = pipe.baseline(cfg, store, data.train, progress)
+        model, _ = baseline_model(run_, data.train, progress)
     with times("ranking"):
-        rank = pipe.ranking(cfg, store, model, data, progress)
+        priorities = filter_priorities(run_, model, data, progress)
     tables = {}
     for kind in plan.kinds:
         rows = []
         for name in ("Baseline", *plan.models):
             with times(f"{kind} {name}"):
-                rows.append(named.evaluate_models(cfg, store, model, data, rank, kind, [name], progress)[0])
+                rows.append(evaluate_models(run_, model, data, priorities, kind, [name], progress)[0])
         tables[kind] = pd.concat(rows)
     return tables, data.test.num_classes
 
