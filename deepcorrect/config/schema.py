@@ -8,7 +8,8 @@ import warnings
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ..distortions import KINDS, LEVELS, NUM_LEVELS, check_kind
+from .. import kinds as kinds_
+from ..distortions import KINDS, LEVELS, NUM_LEVELS
 from ..models import ALEXNET_INPUTS, ARCHS, LRN_ALPHA
 
 
@@ -195,7 +196,7 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class RankingConfig:
-    kinds: tuple[str, ...] = KINDS  # distortions to rank for
+    kinds: tuple[str, ...] = KINDS  # kinds to rank for: blur, awgn, a corruption or a mix a+b (deepcorrect.kinds)
     levels: tuple[int, ...] = tuple(range(1, NUM_LEVELS + 1))  # distortion levels averaged over (paper: 1-6)
     layers: tuple[str, ...] = ()  # conv layers to rank (empty: the first six of All-Conv-BN, every other conv)
     per_class: int = 10  # ranking-set images per class (CIFAR: 10 from validation; ImageNet: 5 from train)
@@ -217,7 +218,7 @@ class RankingConfig:
             raise ValueError(f"kinds must name at least one distortion to rank for ({', '.join(KINDS)}; "
                              f"comma-separated, e.g. kinds={','.join(KINDS)})")
         for k in self.kinds:
-            check_kind(k)
+            kinds_.check(k)
         if not self.levels or any(lv not in range(1, NUM_LEVELS + 1) for lv in self.levels):
             raise ValueError(f"ranking levels must be a non-empty subset of 1..{NUM_LEVELS}, got {self.levels!r}")
         _choice("split", self.split, ("val", "train"))
