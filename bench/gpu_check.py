@@ -149,7 +149,7 @@ def main() -> int:
     from deepcorrect import named_models, pipeline
     from deepcorrect.config import resolve
     from deepcorrect.paper import correction_table
-    from deepcorrect.ranking import layer_macs, ranking_macs
+    from deepcorrect.ranking.cost import layer_macs, ranking_macs
     from deepcorrect.store import Store
 
     stages, name, peak, peak32 = start(device)

@@ -11,8 +11,10 @@ from torch import nn
 from deepcorrect.data import TensorData
 from deepcorrect.distortions import distort, noise_seed
 from deepcorrect.models import AllConvBN, CaffeAlexNet, TorchvisionAlexNet, get_conv
-from deepcorrect.ranking import (RankingConfig, SuffixSplit, ideal_accuracy, n_selected, rank_filters, ranking_set,
-                                 select_global, select_local)
+from deepcorrect.config import RankingConfig
+from deepcorrect.ranking import ideal_accuracy, n_selected, rank_filters, ranking_set, select_global, select_local
+from deepcorrect.ranking.cost import layer_macs, literal_macs, ranking_macs
+from deepcorrect.ranking.suffix import SuffixSplit, activation_bytes, filters_per_run, trace
 
 
 def reference_counts(model, layer, images, labels, kind, level, family, seed_for_level, view=lambda x: x):
@@ -281,8 +283,6 @@ def test_functional_relus_get_the_shortcut_and_in_place_suffix_and_exact_counts(
 
 def test_mac_counts_of_the_bound_are_the_layers_own_costs():
     """All-Conv-BN at width 0.125 (12 / 24 filters): conv8 (1×1, 24→24) and conv9 (1×1, 24→10) run on 6×6."""
-    from deepcorrect.ranking import layer_macs, literal_macs, ranking_macs
-
     net = AllConvBN(10, width=0.125)
     x = torch.zeros(1, 3, 32, 32)
     macs = layer_macs(net, x)
@@ -310,7 +310,6 @@ def test_float32_ranking_turns_tf32_off_inside_and_restores_it():
 
 
 def test_filters_per_run_fills_half_the_free_gpu_memory_and_keeps_the_cpu_small(monkeypatch):
-    from deepcorrect.ranking import filters_per_run
     assert filters_per_run(torch.device("cpu"), 10**6, 96) == 4
     assert filters_per_run(torch.device("cpu"), 10**6, 3) == 3
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (80 * 2**30, 141 * 2**30))
@@ -321,7 +320,6 @@ def test_filters_per_run_fills_half_the_free_gpu_memory_and_keeps_the_cpu_small(
 
 
 def test_suffix_bytes_counts_what_the_suffix_computes_and_reads():
-    from deepcorrect.ranking import SuffixSplit, activation_bytes, trace
     model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 5, 3, padding=1), nn.ReLU(),
                           nn.Flatten(), nn.Linear(5 * 8 * 8, 10)).eval()
     gm = trace(model)
