@@ -26,7 +26,8 @@ from torch import nn
 from deepcorrect.config import RankingConfig
 from deepcorrect.models import AllConvBN, CifarResNet, load_weights
 from deepcorrect.models.resnet import BasicBlock
-from deepcorrect.ranking import literal_macs, rank_filters, ranked_layers, ranking_macs
+from deepcorrect.ranking import rank_filters, ranked_layers
+from deepcorrect.ranking.cost import literal_macs, ranking_macs
 
 from deepcorrect.runtime import keep_freed_memory
 from _report import embedded_images, save

@@ -152,7 +152,7 @@ def main() -> int:
     from deepcorrect.context import Run
     from deepcorrect.paper import correction_table
     from deepcorrect.priorities import filter_priorities
-    from deepcorrect.ranking import layer_macs, ranking_macs
+    from deepcorrect.ranking.cost import layer_macs, ranking_macs
     from deepcorrect.splits import datasets
     from deepcorrect.store import Store
 

@@ -6,13 +6,14 @@ where CUDA is absent (this machine, CI); `bench/gpu_check.sh` runs them on a len
 import pytest
 import torch
 
-from deepcorrect.config import TrainConfig
+from deepcorrect.config import RankingConfig, TrainConfig
 from deepcorrect.data import TensorData, make_embedded
 from deepcorrect.data.embedded import CLASSES
 from deepcorrect.distortions import distort, distort_per_image, half_distorted
 from deepcorrect.evaluate import accuracy
 from deepcorrect.models import AllConvBN
-from deepcorrect.ranking import RankingConfig, filters_per_run, rank_filters
+from deepcorrect.ranking import rank_filters
+from deepcorrect.ranking.suffix import filters_per_run
 from deepcorrect.runtime import HostSyncCounter
 from deepcorrect.train import fit
 

@@ -47,10 +47,10 @@ def test_prose_plots_and_docstrings_keep_the_fingerprint_and_code_changes_it(cop
     # a verdict sentence, a plot, a core docstring and a comment: no number can change
     assert _edit(copy, "sections/cifar_analysis.py", "similar, as the paper finds", "similar, which the paper finds too") == base
     assert _edit(copy, "plots.py", "import", "# a comment\nimport") == base
-    assert _edit(copy, "ranking.py", '"""', '"""Reworded. ') == base
+    assert _edit(copy, "ranking/algorithm.py", '"""', '"""Reworded. ') == base
     assert _edit(copy, "train.py", "\n", "\n# a comment\n") == base
     # a statement of the ranking or of the training loop: every key changes
-    assert _edit(copy, "ranking.py", "\nimport", "\nLIMIT = 1\nimport") != base
+    assert _edit(copy, "ranking/algorithm.py", "\nimport", "\nLIMIT = 1\nimport") != base
     assert _edit(copy, "train.py", "\nimport", "\nSTEP = 2\nimport") != base
 
 

@@ -10,19 +10,12 @@ from conftest import REPO
 
 from deepcorrect import keys
 from deepcorrect.book import run_notebooks
-from deepcorrect.config import resolve
+from deepcorrect.config import RankingConfig, resolve
 from deepcorrect.correction import weight_layers
 from deepcorrect.data import TensorData
 from deepcorrect.data.folders import load_folder_split, resolve_tree
-from deepcorrect.models import (
-    AllConvBN,
-    CifarResNet,
-    build_model,
-    conv_layers,
-    fetch_pretrained,
-    load_weights,
-)
-from deepcorrect.ranking import RankingConfig, rank_filters
+from deepcorrect.models import AllConvBN, CifarResNet, build_model, conv_layers, fetch_pretrained, load_weights
+from deepcorrect.ranking import rank_filters
 from deepcorrect.sections.cifar_analysis import paper_row_names, table3_models
 
 

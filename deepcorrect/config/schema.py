@@ -202,7 +202,7 @@ class RankingConfig:
     per_class: int = 10  # ranking-set images per class (CIFAR: 10 from validation; ImageNet: 5 from train)
     split: str = "val"  # where the ranking set comes from: val (CIFAR-style) | train (ImageNet-style)
     # swapped filters stacked into one suffix batch (0 = by device: 4 on CPUs, where small is fastest; on GPUs as
-    # many as fit in half the free memory — see ranking.filters_per_run)
+    # many as fit in half the free memory — see ranking.suffix.filters_per_run)
     chunk_filters: int = field(default=0, metadata=SPEED_ONLY)
     chunk_images: int = 500  # ranking-set images per prefix batch (bounds memory)
     # next conv: add one channel's contribution instead of rerunning it (same maths)
