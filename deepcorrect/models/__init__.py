@@ -6,8 +6,7 @@ from .allconv import AllConvBN
 from .common import InputNorm, count_params
 from .resnet import DEPTHS as RESNET_DEPTHS
 from .resnet import PRETRAINED, REPORTED_ERROR, CifarResNet, fetch_pretrained, load_resnet_weights
-from .layers import (FilterRef, capture, check_filter, conv_layers, get_conv, get_module, num_filters,
-                     replace_output, swap_filters)
+from .layers import capture, conv_layers, get_conv, get_module, replace_output, swap_filters
 
 RESNETS = tuple(f"resnet{d}" for d in RESNET_DEPTHS)
 ARCHS = ("allconv", "alexnet_caffe", "alexnet_tv", *RESNETS)
@@ -33,6 +32,6 @@ def build_model(arch: str, num_classes: int, width: float = 1.0, *, inputs: str 
 
 
 __all__ = ["ALEXNET_INPUTS", "ARCHS", "LRN_ALPHA", "PRETRAINED", "REPORTED_ERROR", "RESNETS", "AllConvBN", "CaffeAlexNet", "CifarResNet",
-           "FilterRef", "InputNorm", "TorchvisionAlexNet", "build_model", "capture", "check_filter", "conv_layers",
-           "count_params", "fetch_pretrained", "get_conv", "get_module", "load_resnet_weights", "load_weights",
-           "num_filters", "replace_output", "swap_filters"]
+           "InputNorm", "TorchvisionAlexNet", "build_model", "capture", "conv_layers", "count_params",
+           "fetch_pretrained", "get_conv", "get_module", "load_resnet_weights", "load_weights", "replace_output",
+           "swap_filters"]
