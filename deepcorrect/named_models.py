@@ -29,7 +29,7 @@ from .correction import (DEFAULT_WIDTH, check_frozen, deepcorrect_model, finetun
 from .data import TensorData, cap_per_class
 from .distortions import half_distorted
 from .evaluate import hit_table, half_distorted_accuracy
-from .models import build_model, count_params, get_conv
+from .models import build_from_config, count_params, get_conv
 from .pipeline import artifact_key, evaluation_key, paper_betas
 from .ranking import ranked_layers, select_global, select_local
 from .store import CHECKPOINT, Store, derived, stamp
@@ -109,8 +109,7 @@ def check_specs(profile: Profile, num_classes: int, specs: list[ModelSpec], kind
     first-layer filters than it has, none), when a ranked layer does not exist, or when a model that corrects
     ranked filters is asked for a distortion in ``kinds`` that the ranking does not cover."""
 
-    net = build_model(profile.model.arch, num_classes, profile.model.width, inputs=profile.model.inputs,
-                      lrn=profile.model.lrn)
+    net = build_from_config(profile.model, num_classes)
     for layer in profile.rank.layers:
         get_conv(net, layer)
     layers = list(profile.rank.layers) or ranked_layers(net)

@@ -20,7 +20,7 @@ from .config import Profile, result_fields
 from .data import TensorData, load_dataset, split_validation
 from .data.folders import fingerprint
 from .files import atomic_write
-from .models import PRETRAINED, build_model, fetch_pretrained, load_weights
+from .models import PRETRAINED, build_from_config, fetch_pretrained, load_weights
 from .paper import BETAS
 from .store import CHECKPOINT, Store, config_hash, stamp
 from .train import fit, resolve_device
@@ -112,8 +112,7 @@ def evaluation_key(profile: Profile, *fields: str) -> dict:
 
 def _fresh_model(profile: Profile, num_classes: int) -> nn.Module:
     torch.manual_seed(profile.train.seed)
-    return build_model(profile.model.arch, num_classes, profile.model.width, inputs=profile.model.inputs,
-                      lrn=profile.model.lrn)
+    return build_from_config(profile.model, num_classes)
 
 
 def summary(profile: Profile) -> pd.DataFrame:
@@ -196,8 +195,7 @@ def check_rank_layers(profile: Profile, num_classes: int) -> None:
     """Fail early (before training anything) when ``rank.layers`` names a layer the network lacks."""
     from .models import get_conv
 
-    model = build_model(profile.model.arch, num_classes, profile.model.width, inputs=profile.model.inputs,
-                      lrn=profile.model.lrn)
+    model = build_from_config(profile.model, num_classes)
     for layer in profile.rank.layers:
         get_conv(model, layer)
 
