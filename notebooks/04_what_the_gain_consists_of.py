@@ -37,6 +37,7 @@ from deepcorrect import named_models as named, pipeline as pipe, plots
 from deepcorrect.editions import render as editions
 from deepcorrect.parameters import refuse_unknown_parameters
 from deepcorrect.config import resolve
+from deepcorrect.distortions import kind_label
 from deepcorrect.sections import what_the_gain_consists_of as gain
 from deepcorrect.store import Store
 from deepcorrect.tables import show
@@ -105,7 +106,7 @@ show(summaries["awgn"], "AWGN, mean over seeds", formats={"train s": "{:.1f}"})
 
 # %%
 for kind, t in tests.items():
-    display(show(t, "Gaussian blur" if kind == "blur" else "AWGN"))
+    display(show(t, kind_label(kind, full=True)))
 
 # %% [markdown]
 # ## What the measurement says

@@ -13,6 +13,7 @@ from torch import nn
 
 from ..config import Profile
 from ..data import cap_per_class
+from ..distortions import kind_label
 from ..evaluate import COLUMNS
 from ..paper import FIGURE_4_BETA, FIGURE_5_BEST, FIGURE_5_BETA, SELECTION_COUNTS
 from ..pipeline import Splits, evaluation_key, paper_betas
@@ -99,7 +100,7 @@ def describe_first_layer(fig4: pd.DataFrame, family: str = "cifar") -> str:
         regained = rows.loc[beta_label, levels] - rows.loc["none", levels]
         share = float(regained.sum() / max(float(lost.sum()), 1e-9))
         verdict = "agrees with" if share >= 0.5 else "falls short of"
-        parts.append(f"{'Blur' if kind == 'blur' else 'AWGN'}: ideally correcting the top {beta:.0%} of the first layer "
+        parts.append(f"{kind_label(kind)}: ideally correcting the top {beta:.0%} of the first layer "
                      f"regains {share:.0%} of the accuracy lost over levels 1–6 — this {verdict} the paper's "
                      f"\"large part\".")
     return " ".join(parts)
@@ -124,7 +125,7 @@ def describe_layers(per_layer: pd.DataFrame, rank, family: str = "cifar") -> str
                    f"agrees that {paper_best} is best, but the gain does not fall significantly with depth"
                    if best == paper_best else f"differs from the paper, which finds {paper_best} best"
                    + (" and a gain that falls with depth" if not falls else ""))
-        parts.append(f"{'Blur' if kind == 'blur' else 'AWGN'}: average top-1 after correcting one layer ranks "
+        parts.append(f"{kind_label(kind)}: average top-1 after correcting one layer ranks "
                      f"{order}; the best is {best}, Spearman ρ of gain with depth {rho:+.2f} (p = {p:.2g}) — this "
                      f"{verdict}.")
     steps = len(rank.levels) * rank.n_images

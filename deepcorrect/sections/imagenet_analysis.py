@@ -16,7 +16,7 @@ from torch import nn
 from ..config import Profile
 from ..correction import corrected_layers, unit_macs
 from ..data import TensorData, cap_per_class
-from ..distortions import NUM_LEVELS, sigma_for
+from ..distortions import NUM_LEVELS, kind_label, sigma_for
 from ..evaluate import COLUMNS, correct_predictions, distorted_batches, per_class_accuracy
 from ..models import count_params
 from ..named_models import build, parse_model, subsets
@@ -185,7 +185,7 @@ def describe_alexnet_claims(tables: dict[str, pd.DataFrame], restoration: dict[s
         paper = alexnet_table(kind)["Avg"]
         paper_gain = (paper["Deepcorr-5"] / paper["Finetune-8"] - 1, paper["Deepcorr-5c"] / paper["Finetune-8"] - 1)
         avg = t["Avg"]
-        title = "Blur" if kind == "blur" else "AWGN"
+        title = kind_label(kind)
         gain = avg["Deepcorr-5"] / avg["Finetune-8"] - 1
         gain_c = avg["Deepcorr-5c"] / avg["Finetune-8"] - 1
         best = avg.drop("Baseline").idxmax()
@@ -226,7 +226,7 @@ def findings(tables: dict[str, pd.DataFrame], diffs: dict[str, dict], records: d
         d = diffs.get(kind, {})
         classes = f"; better on {d['better']} of {len(d['difference'])} classes (paper {FIGURE_11_COUNTS[kind]['better']} " \
                   f"of 1000)" if d else ""
-        lines.append(f"- **{'Blur' if kind == 'blur' else 'AWGN'}**: Deepcorr-5 − Finetune-8 = {gap:+.3f} Avg top-1 "
+        lines.append(f"- **{kind_label(kind)}**: Deepcorr-5 − Finetune-8 = {gap:+.3f} Avg top-1 "
                      f"(paper {paper['Deepcorr-5'] - paper['Finetune-8']:+.3f}; standard error ≈ {se:.3f}) — this "
                      f"{verdict}{classes}.")
         last = {name: r["history"][-1]["val_accuracy"] for name, r in records.get(kind, {}).items()
