@@ -15,7 +15,7 @@ from torch import nn
 
 from .data import TensorData
 from .distortions import KINDS, NUM_LEVELS, distort, half_distorted, noise_seed
-from .models import capture
+from .models import capture, count_params
 
 COLUMNS = ["Clean", *[f"Level {i}" for i in range(1, NUM_LEVELS + 1)]]
 
@@ -176,8 +176,6 @@ def compare_models(models: dict[str, nn.Module], data: TensorData, family: str, 
                    ) -> pd.DataFrame:
     """Top-1 per level and Avg of several models (name → model) on the very same distorted images, with
     their trainable parameters: the table a user reads to see what a correction bought."""
-    from .models import count_params
-
     rows = {name: accuracy_table(m, data, family, (kind,), device=device, batch_size=batch_size, seed=seed,
                                  clip=clip).loc[kind] for name, m in models.items()}
     table = pd.DataFrame(rows).T

@@ -15,7 +15,7 @@ from ..correction import corrected_layers, deepcorrect_model, finetune_model, un
 from ..distortions import kind_label
 from ..evaluate import COLUMNS
 from ..models import AllConvBN, build_model, count_params
-from ..named_models import (PAPER_FULL_FINETUNE, TABLE_3_MODELS, full_finetune_name, parse_model,
+from ..named_models import (PAPER_FULL_FINETUNE, TABLE_3_MODELS, evaluate_models, full_finetune_name, parse_model,
                             unit_width)
 from ..paper import (TABLE_5, TABLE_6, TABLE_10, TABLE_10_FILTERS, alexnet_table, beside, comparable,
                      correction_table)
@@ -372,8 +372,6 @@ def figure9(profile: Profile, store, model: nn.Module, data, rank, kinds: tuple[
             ) -> dict[str, pd.DataFrame]:
     """Figure 9 per kind: Deepcorr-1 on the top-ranked, random (``draws`` each) and least susceptible first-
     layer filters at every size, trained (or read from the store) and measured."""
-    from ..named_models import evaluate_models
-
     names = figure9_names(profile, first_layer_size(rank))
     return {kind: figure9_frame(evaluate_models(profile, store, model, data, rank, kind, names, progress=False)[0])
             for kind in kinds}

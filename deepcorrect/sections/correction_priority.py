@@ -9,14 +9,17 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from scipy.stats import spearmanr
 from torch import nn
 
 from ..config import Profile
 from ..data import cap_per_class
 from ..distortions import kind_label
 from ..evaluate import COLUMNS
+from ..models import get_conv
 from ..paper import FIGURE_4_BETA, FIGURE_5_BEST, FIGURE_5_BETA, SELECTION_COUNTS
 from ..pipeline import Splits, evaluation_key, paper_betas
+from ..ranking import ideal_curve, select_global, select_local
 from ..store import Store, derived
 from ..train import resolve_device
 
@@ -26,8 +29,6 @@ def ideal_correction(profile: Profile, store: Store, model: nn.Module, data: Spl
     """Top-1 at every level when the selected filters get their clean activations (Figures 4–5).
     ``selections``: row label → kind → {layer: filters}. Measured on ``eval.ideal_per_class`` test images
     per class; cached under ``name``."""
-    from ..ranking import ideal_curve
-
     device = resolve_device(profile.device)
     test = cap_per_class(data.test, profile.eval.ideal_per_class, profile.eval.seed)
     if test is not data.test:
@@ -48,8 +49,6 @@ def ideal_correction(profile: Profile, store: Store, model: nn.Module, data: Spl
 
 def first_layer_fractions(rank, betas=(0.1, 0.25, 0.5, 0.75, 0.9)) -> dict[str, dict[str, dict[str, list[int]]]]:
     """Figure 4's selections: the top β₁ of the first ranked layer, per kind, plus no correction."""
-    from ..ranking import select_local
-
     first = rank.layers[0]
     out = {"none": {kind: {} for kind in rank.kinds}}
     for beta in betas:
@@ -61,8 +60,6 @@ def first_layer_fractions(rank, betas=(0.1, 0.25, 0.5, 0.75, 0.9)) -> dict[str, 
 def single_layer_fractions(rank, family: str = "cifar") -> dict[str, dict[str, dict[str, list[int]]]]:
     """Figure 5's selections: the top β of one layer at a time, per kind (the paper's β: 50 % for CIFAR,
     75 % for AlexNet)."""
-    from ..ranking import select_local
-
     beta = FIGURE_5_BETA[family]
     return {layer: {kind: {layer: select_local(rank, kind, {layer: beta})[layer].tolist()} for kind in rank.kinds}
             for layer in rank.layers}
@@ -71,8 +68,6 @@ def single_layer_fractions(rank, family: str = "cifar") -> dict[str, dict[str, d
 def selection_counts(profile: Profile, rank) -> pd.DataFrame:
     """Filters corrected per layer under local and global ranking (the rows of Tables 5 and 9), measured
     and, where the network has the paper's widths, the paper's."""
-    from ..ranking import select_global, select_local
-
     betas = paper_betas(profile, rank.layers)
     paper = SELECTION_COUNTS[profile.data.family]
     rows = []
@@ -110,8 +105,6 @@ def describe_layers(per_layer: pd.DataFrame, rank, family: str = "cifar") -> str
     """Which single layer's ideal correction recovers most and whether the gain falls with depth (the paper:
     the first best for CIFAR, conv-2 for AlexNet, "as we go deeper … accuracy diminishes"), by the rank
     correlation of the gain with depth; with how many images the ranking rests on."""
-    from scipy.stats import spearmanr
-
     paper_best = rank.layers[FIGURE_5_BEST[family]]
     parts = []
     for kind in rank.kinds:
@@ -148,8 +141,6 @@ def top_filters(rank, k: int = 5) -> pd.DataFrame:
 
 def first_layer_weights(model: nn.Module, rank) -> torch.Tensor:
     """Kernels of the first ranked conv layer (Figure 6)."""
-    from ..models import get_conv
-
     return get_conv(model, rank.layers[0]).weight
 
 

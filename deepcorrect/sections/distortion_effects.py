@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..analysis.tsne import embed
 from ..config import Profile
 from ..data import TensorData
 from ..distortions import KINDS, NUM_LEVELS, kind_label
@@ -77,8 +78,6 @@ def tsne_embeddings(profile: Profile, store: Store, model: nn.Module, test: Tens
     """For Figures 2 and 10: 2-D t-SNE of penultimate features of ``eval.tsne_per_class`` test images of each
     of the first ``eval.tsne_classes`` classes, clean and at every level of ``kinds``. The model enters the
     key by its own key, so a retrained Deepcorr-5 gets a new embedding."""
-    from ..analysis.tsne import embed
-
     device = resolve_device(profile.device)
     n_classes = min(profile.eval.tsne_classes, test.num_classes)
     subset = test.subset((test.labels < n_classes).nonzero().squeeze(1)).per_class(

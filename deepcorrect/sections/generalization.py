@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from ..config import Profile
 from ..data import TensorData
@@ -27,8 +28,6 @@ def transfer_accuracy(profile: Profile, store: Store, model: nn.Module, name: st
     """Mean per-class accuracy of ``name``'s features on the transfer set: for ``kind`` = ``clean`` one SVM on
     clean images (Table 13); for blur / awgn one SVM on every level and clean, tested per level (Tables
     14–15). Returns per-split accuracies (splits × levels) and the chosen C values. Cached."""
-    from tqdm import tqdm
-
     t = profile.transfer
     device = resolve_device(profile.device)
     levels = [0] if kind == "clean" else list(range(NUM_LEVELS + 1))

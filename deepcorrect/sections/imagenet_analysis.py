@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from ..config import Profile
 from ..correction import corrected_layers, unit_macs
@@ -25,6 +26,7 @@ from ..pipeline import artifact_key, evaluation_key
 from ..restoration import method_name, restore_batch
 from ..store import Store, derived
 from ..train import resolve_device
+from .distortion_effects import tsne_embeddings, tsne_separation
 
 VARIANT_MODELS = ("Deepcorr-5", "Deepcorr-5-lite", "Deepcorr-5-bottleneck")
 
@@ -48,8 +50,6 @@ def restoration_rows(profile: Profile, store: Store, base: nn.Module, data, kind
     """Tables 7–8's restoration row: restore every distorted test image (BM3D for AWGN, a non-blind
     deconvolution for blur), clip to 0–255 and classify with the baseline. Beside it the baseline on the very
     same distorted images, and the restoration's CPU seconds per image at each level."""
-    from tqdm import tqdm
-
     device = resolve_device(profile.device)
     test = restoration_subset(profile, data)
     family, ev = profile.data.family, profile.eval
@@ -240,8 +240,6 @@ def findings(tables: dict[str, pd.DataFrame], diffs: dict[str, dict], records: d
 def figure10(profile: Profile, store: Store, models: dict[str, nn.Module], test: TensorData) -> dict:
     """Figure 10's embeddings: each kind's rows from the Deepcorr-5 trained for that kind (``models``: kind →
     model), on the classes of Figure 2 — one figure, blur model on top, AWGN model below."""
-    from .distortion_effects import tsne_embeddings
-
     out: dict = {}
     for kind, model in models.items():
         emb = tsne_embeddings(profile, store, model, test, kinds=(kind,))
@@ -264,8 +262,6 @@ def metrics(profile: Profile, tables: dict[str, pd.DataFrame], restoration: dict
 def describe_figure10(baseline: dict, deepcorr: dict) -> str:
     """Figure 10 against Figure 2 in numbers: the silhouette of the class clusters at level 6 of each kind,
     baseline → Deepcorr-5 (the paper shows Deepcorr-5's clusters staying separate)."""
-    from .distortion_effects import tsne_separation
-
     before, after = tsne_separation(baseline), tsne_separation(deepcorr)
     kinds = sorted({k.split("/")[0] for k in after}, key=("blur", "awgn").index)
     return ("Silhouette of the class clusters at level 6, baseline → Deepcorr-5: "
