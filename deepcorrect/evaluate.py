@@ -57,13 +57,9 @@ def predict(model: nn.Module, data: TensorData, kind: str, level: int, family: s
             device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0,
             clip: bool = False, bf16: bool = False) -> torch.Tensor:
     """Softmax probabilities (N, classes) on the CPU for ``data`` at one distortion level."""
-    model.eval().to(device)
-    out = []
-    for x, _ in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
-                                  clip=clip):
-        with _autocast(device, bf16):
-            out.append(model(x).float().softmax(1).cpu())
-    return torch.cat(out)
+    outputs = _outputs(model, data, kind, level, family, device=device, batch_size=batch_size, seed=seed, clip=clip,
+                       bf16=bf16)
+    return torch.cat([out.float().softmax(1).cpu() for out, _ in outputs])
 
 
 @torch.inference_mode()
@@ -85,11 +81,10 @@ def accuracy(model: nn.Module, data: TensorData, kind: str, level: int, family: 
              device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0, clip: bool = False,
              bf16: bool = False) -> float:
     """Top-1 accuracy of ``model`` on ``data`` distorted by ``kind`` at ``level`` (0 = clean)."""
-    model.eval().to(device)
     correct = torch.zeros((), dtype=torch.long, device=device)
-    for x, y in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
-                                  clip=clip):
-        correct += correct_predictions(model, x, y, batch_size=batch_size, bf16=bf16)
+    for out, y in _outputs(model, data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
+                           clip=clip, bf16=bf16):
+        correct += (out.argmax(1) == y).sum()
     return correct.item() / len(data)
 
 
@@ -98,13 +93,10 @@ def per_class_accuracy(model: nn.Module, data: TensorData, kind: str, level: int
                        device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0,
                        clip: bool = False, bf16: bool = False) -> torch.Tensor:
     """Top-1 of every class (num_classes,) at one level: Figure 11's per-class view."""
-    model.eval().to(device)
     hits = torch.zeros(data.num_classes, dtype=torch.long)
-    for x, y in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
-                                  clip=clip):
-        with _autocast(device, bf16):
-            right = (model(x).argmax(1) == y).cpu()
-        hits += torch.bincount(y.cpu()[right], minlength=data.num_classes)
+    for out, y in _outputs(model, data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
+                           clip=clip, bf16=bf16):
+        hits += torch.bincount(y.cpu()[(out.argmax(1) == y).cpu()], minlength=data.num_classes)
     return hits.double() / torch.bincount(data.labels.cpu(), minlength=data.num_classes).clamp(min=1)
 
 
@@ -138,13 +130,9 @@ def correct_mask(model: nn.Module, data: TensorData, kind: str, level: int, fami
                  device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0, clip: bool = False,
                  bf16: bool = False) -> torch.Tensor:
     """Whether ``model`` classifies each image of ``data`` right at one level: (N,) bool on ``device``."""
-    model.eval().to(device)
-    out = [torch.zeros(0, dtype=torch.bool, device=device)]
-    for x, y in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
-                                  clip=clip):
-        with _autocast(device, bf16):
-            out.append(model(x).argmax(1) == y)
-    return torch.cat(out)
+    outputs = _outputs(model, data, kind, level, family, device=device, batch_size=batch_size, seed=seed, clip=clip,
+                       bf16=bf16)
+    return torch.cat([torch.zeros(0, dtype=torch.bool, device=device), *(out.argmax(1) == y for out, y in outputs)])
 
 
 @torch.inference_mode()
@@ -152,13 +140,10 @@ def features(model: nn.Module, layer: str, data: TensorData, kind: str, level: i
              device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0,
              clip: bool = False, bf16: bool = False) -> torch.Tensor:
     """Output of ``layer`` (spatially averaged when it is a feature map) for every image, (N, D) on the CPU."""
-    model.eval().to(device)
     out = []
     with capture(model, layer) as acts:
-        for x, _ in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size,
-                                      seed=seed, clip=clip):
-            with _autocast(device, bf16):
-                model(x)
+        for _ in _outputs(model, data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
+                          clip=clip, bf16=bf16):
             f = acts[layer].float()
             out.append((f.mean((2, 3)) if f.dim() == 4 else f.flatten(1)).cpu())
     return torch.cat(out)
@@ -169,6 +154,18 @@ def _autocast(device: torch.device | str, bf16: bool):
     on_cuda = torch.device(device).type == "cuda"
     return torch.autocast("cuda", dtype=torch.bfloat16) if bf16 and on_cuda else nullcontext()
 
+
+def _outputs(model: nn.Module, data: TensorData, kind: str, level: int, family: str, *, device: torch.device | str,
+             batch_size: int, seed: int, clip: bool, bf16: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(``model``'s outputs, labels) batch by batch on the :func:`distorted_batches` of one level, in eval mode
+    on ``device`` (bf16 autocast when asked): the one pass that the predictions, accuracies, masks and
+    features read."""
+    model.eval().to(device)
+    for x, y in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
+                                  clip=clip):
+        with _autocast(device, bf16):
+            out = model(x)
+        yield out, y
 
 
 def compare_models(models: dict[str, nn.Module], data: TensorData, family: str, kind: str, *,
