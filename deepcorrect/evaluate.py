@@ -25,13 +25,13 @@ def distorted_batches(data: TensorData, kind: str, level: int, family: str, *, d
                       ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(float images on the 0–255 scale, labels) of ``data`` distorted at ``level``, batch by batch on
     ``device``; the same images for the same seed whatever the model. Distorted whole, then cropped to what
-    the network sees (:meth:`TensorData.view`); ``whole`` keeps them uncropped (to restore them first)."""
+    the network sees (:meth:`TensorData.cropped`); ``whole`` keeps them uncropped (to restore them first)."""
     device = torch.device(device)
     index = torch.arange(len(data)).split(batch_size)
     for b, (idx, x) in enumerate(zip(index, data.batches(index, device))):
         g = torch.Generator(device).manual_seed(noise_seed(seed, kind, level, b))
         x = distort(x.float(), kind, level, family, generator=g, clip=clip)
-        yield (x if whole else data.view(x)), data.labels[idx].to(device)
+        yield (x if whole else data.cropped(x)), data.labels[idx].to(device)
 
 
 @torch.inference_mode()
@@ -47,7 +47,7 @@ def half_distorted_accuracy(model: nn.Module, data: TensorData, kinds: Sequence[
     index = torch.arange(len(data)).split(batch_size)
     for b, (idx, x) in enumerate(zip(index, data.batches(index, device))):
         g = torch.Generator(device).manual_seed(seed * 1_000_003 + b)
-        x = data.view(half_distorted(x.float(), kinds, family, g, clip))
+        x = data.cropped(half_distorted(x.float(), kinds, family, g, clip))
         correct += correct_predictions(model, x, data.labels[idx].to(device), batch_size=batch_size, bf16=bf16)
     return correct.item() / len(data)
 

@@ -186,7 +186,7 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
         index = torch.arange(len(data)).split(cfg.chunk_images)
         for batch_no, (idx, whole) in enumerate(zip(index, data.batches(index, device))):
             whole = whole.float()
-            images = data.view(whole)  # distorted whole, seen cropped (TensorData.crop)
+            images = data.cropped(whole)  # distorted whole, seen cropped (TensorData.crop)
             if splits and cfg.channels_last and images.dim() == 4:
                 images = images.contiguous(memory_format=torch.channels_last)
             labels = data.labels[idx].to(device)
@@ -200,7 +200,7 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
             for k, kind in enumerate(cfg.kinds):
                 for li, lv in enumerate(cfg.levels):
                     g = torch.Generator(device).manual_seed(noise_seed(cfg.seed, kind, lv, batch_no))
-                    distorted = data.view(distort(whole, kind, lv, family, generator=g, clip=cfg.clip))
+                    distorted = data.cropped(distort(whole, kind, lv, family, generator=g, clip=cfg.clip))
                     if splits and cfg.channels_last and distorted.dim() == 4:
                         distorted = distorted.contiguous(memory_format=torch.channels_last)
                     if splits:  # and one pass gives the base predictions and every prefix value the swaps need

@@ -63,8 +63,8 @@ def restoration_rows(profile: Profile, store: Store, base: nn.Module, data, kind
             for x, y in distorted_batches(test, kind, level, family, device="cpu", batch_size=ev.batch_size,
                                           seed=ev.seed, clip=ev.clip, whole=True):  # restored whole, then cropped
                 fixed, per_image = restore_batch(x, kind, sigma_for(kind, level, family), profile.restore)
-                right += int(correct_predictions(base, test.view(fixed.clamp(0, 255)).to(device), y.to(device)))
-                plain += int(correct_predictions(base, test.view(x).to(device), y.to(device)))  # the same images
+                right += int(correct_predictions(base, test.cropped(fixed.clamp(0, 255)).to(device), y.to(device)))
+                plain += int(correct_predictions(base, test.cropped(x).to(device), y.to(device)))  # the same images
                 total += len(y)
                 cost += per_image * len(y)
             restored_acc.append(right / total)
