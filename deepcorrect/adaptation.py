@@ -56,7 +56,7 @@ def adapt_batchnorm(model: nn.Module, data: TensorData, kind: str, family: str, 
         bn.train()
     g = torch.Generator(device).manual_seed(seed)
     for x in data.batches(torch.arange(len(data)).split(batch_size), device):
-        out(data.view(half_distorted(x.float(), kind, family, g, clip)))
+        out(data.cropped(half_distorted(x.float(), kind, family, g, clip)))
     for bn, momentum in zip(norms, momenta):
         bn.momentum = momentum
     return out.eval()

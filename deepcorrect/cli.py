@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import PROFILES, named_profile, override_keys, parse_assignments, parse_value, resolve
-from .distortions import KINDS
+from .distortions import KINDS, kind_label
 from .runtime import exit_cleanly_on_sigterm, keep_freed_memory, one_line_warnings
 from .files import atomic_write
 
@@ -348,7 +348,7 @@ def _cmd_correct(args: argparse.Namespace) -> int:
         imagenet = cfg.data.family == "imagenet"
         paper = (alexnet_table if imagenet else correction_table)(kind).reindex(table.index).dropna(how="all")
         number = {("blur", False): 3, ("awgn", False): 4, ("blur", True): 7, ("awgn", True): 8}[kind, imagenet]
-        print(f"\nTable {number} - {'Gaussian blur' if kind == 'blur' else 'AWGN'} (profile {cfg.name}; "
+        print(f"\nTable {number} - {kind_label(kind, full=True)} (profile {cfg.name}; "
               f"measured, then the paper's {'ImageNet' if imagenet else 'CIFAR-100'} rows)")
         print(table.round(4).to_string())
         if len(paper):

@@ -34,6 +34,11 @@ def check_kind(kind: str) -> str:
     return kind
 
 
+def kind_label(kind: str, full: bool = False) -> str:
+    """How tables and findings name a distortion: ``Blur`` (``full``: ``Gaussian blur``) or ``AWGN``."""
+    return ("Gaussian blur" if full else "Blur") if kind == "blur" else "AWGN"
+
+
 def check_family(family: str) -> str:
     if family not in LEVELS:
         raise ValueError(f"unknown level family {family!r}; expected one of {', '.join(LEVELS)}")

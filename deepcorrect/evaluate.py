@@ -15,7 +15,7 @@ from torch import nn
 
 from .data import TensorData
 from .distortions import KINDS, NUM_LEVELS, distort, half_distorted, noise_seed
-from .models import capture
+from .models import capture, count_params
 
 COLUMNS = ["Clean", *[f"Level {i}" for i in range(1, NUM_LEVELS + 1)]]
 
@@ -25,13 +25,13 @@ def distorted_batches(data: TensorData, kind: str, level: int, family: str, *, d
                       ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(float images on the 0–255 scale, labels) of ``data`` distorted at ``level``, batch by batch on
     ``device``; the same images for the same seed whatever the model. Distorted whole, then cropped to what
-    the network sees (:meth:`TensorData.view`); ``whole`` keeps them uncropped (to restore them first)."""
+    the network sees (:meth:`TensorData.cropped`); ``whole`` keeps them uncropped (to restore them first)."""
     device = torch.device(device)
     index = torch.arange(len(data)).split(batch_size)
     for b, (idx, x) in enumerate(zip(index, data.batches(index, device))):
         g = torch.Generator(device).manual_seed(noise_seed(seed, kind, level, b))
         x = distort(x.float(), kind, level, family, generator=g, clip=clip)
-        yield (x if whole else data.view(x)), data.labels[idx].to(device)
+        yield (x if whole else data.cropped(x)), data.labels[idx].to(device)
 
 
 @torch.inference_mode()
@@ -47,7 +47,7 @@ def half_distorted_accuracy(model: nn.Module, data: TensorData, kinds: Sequence[
     index = torch.arange(len(data)).split(batch_size)
     for b, (idx, x) in enumerate(zip(index, data.batches(index, device))):
         g = torch.Generator(device).manual_seed(seed * 1_000_003 + b)
-        x = data.view(half_distorted(x.float(), kinds, family, g, clip))
+        x = data.cropped(half_distorted(x.float(), kinds, family, g, clip))
         correct += correct_predictions(model, x, data.labels[idx].to(device), batch_size=batch_size, bf16=bf16)
     return correct.item() / len(data)
 
@@ -57,13 +57,9 @@ def predict(model: nn.Module, data: TensorData, kind: str, level: int, family: s
             device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0,
             clip: bool = False, bf16: bool = False) -> torch.Tensor:
     """Softmax probabilities (N, classes) on the CPU for ``data`` at one distortion level."""
-    model.eval().to(device)
-    out = []
-    for x, _ in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
-                                  clip=clip):
-        with _autocast(device, bf16):
-            out.append(model(x).float().softmax(1).cpu())
-    return torch.cat(out)
+    outputs = _outputs(model, data, kind, level, family, device=device, batch_size=batch_size, seed=seed, clip=clip,
+                       bf16=bf16)
+    return torch.cat([out.float().softmax(1).cpu() for out, _ in outputs])
 
 
 @torch.inference_mode()
@@ -85,11 +81,10 @@ def accuracy(model: nn.Module, data: TensorData, kind: str, level: int, family: 
              device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0, clip: bool = False,
              bf16: bool = False) -> float:
     """Top-1 accuracy of ``model`` on ``data`` distorted by ``kind`` at ``level`` (0 = clean)."""
-    model.eval().to(device)
     correct = torch.zeros((), dtype=torch.long, device=device)
-    for x, y in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
-                                  clip=clip):
-        correct += correct_predictions(model, x, y, batch_size=batch_size, bf16=bf16)
+    for out, y in _outputs(model, data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
+                           clip=clip, bf16=bf16):
+        correct += (out.argmax(1) == y).sum()
     return correct.item() / len(data)
 
 
@@ -98,13 +93,10 @@ def per_class_accuracy(model: nn.Module, data: TensorData, kind: str, level: int
                        device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0,
                        clip: bool = False, bf16: bool = False) -> torch.Tensor:
     """Top-1 of every class (num_classes,) at one level: Figure 11's per-class view."""
-    model.eval().to(device)
     hits = torch.zeros(data.num_classes, dtype=torch.long)
-    for x, y in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
-                                  clip=clip):
-        with _autocast(device, bf16):
-            right = (model(x).argmax(1) == y).cpu()
-        hits += torch.bincount(y.cpu()[right], minlength=data.num_classes)
+    for out, y in _outputs(model, data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
+                           clip=clip, bf16=bf16):
+        hits += torch.bincount(y.cpu()[(out.argmax(1) == y).cpu()], minlength=data.num_classes)
     return hits.double() / torch.bincount(data.labels.cpu(), minlength=data.num_classes).clamp(min=1)
 
 
@@ -138,13 +130,9 @@ def correct_mask(model: nn.Module, data: TensorData, kind: str, level: int, fami
                  device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0, clip: bool = False,
                  bf16: bool = False) -> torch.Tensor:
     """Whether ``model`` classifies each image of ``data`` right at one level: (N,) bool on ``device``."""
-    model.eval().to(device)
-    out = [torch.zeros(0, dtype=torch.bool, device=device)]
-    for x, y in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
-                                  clip=clip):
-        with _autocast(device, bf16):
-            out.append(model(x).argmax(1) == y)
-    return torch.cat(out)
+    outputs = _outputs(model, data, kind, level, family, device=device, batch_size=batch_size, seed=seed, clip=clip,
+                       bf16=bf16)
+    return torch.cat([torch.zeros(0, dtype=torch.bool, device=device), *(out.argmax(1) == y for out, y in outputs)])
 
 
 @torch.inference_mode()
@@ -152,13 +140,10 @@ def features(model: nn.Module, layer: str, data: TensorData, kind: str, level: i
              device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0,
              clip: bool = False, bf16: bool = False) -> torch.Tensor:
     """Output of ``layer`` (spatially averaged when it is a feature map) for every image, (N, D) on the CPU."""
-    model.eval().to(device)
     out = []
     with capture(model, layer) as acts:
-        for x, _ in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size,
-                                      seed=seed, clip=clip):
-            with _autocast(device, bf16):
-                model(x)
+        for _ in _outputs(model, data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
+                          clip=clip, bf16=bf16):
             f = acts[layer].float()
             out.append((f.mean((2, 3)) if f.dim() == 4 else f.flatten(1)).cpu())
     return torch.cat(out)
@@ -170,14 +155,24 @@ def _autocast(device: torch.device | str, bf16: bool):
     return torch.autocast("cuda", dtype=torch.bfloat16) if bf16 and on_cuda else nullcontext()
 
 
+def _outputs(model: nn.Module, data: TensorData, kind: str, level: int, family: str, *, device: torch.device | str,
+             batch_size: int, seed: int, clip: bool, bf16: bool) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(``model``'s outputs, labels) batch by batch on the :func:`distorted_batches` of one level, in eval mode
+    on ``device`` (bf16 autocast when asked): the one pass that the predictions, accuracies, masks and
+    features read."""
+    model.eval().to(device)
+    for x, y in distorted_batches(data, kind, level, family, device=device, batch_size=batch_size, seed=seed,
+                                  clip=clip):
+        with _autocast(device, bf16):
+            out = model(x)
+        yield out, y
+
 
 def compare_models(models: dict[str, nn.Module], data: TensorData, family: str, kind: str, *,
                    device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0, clip: bool = False
                    ) -> pd.DataFrame:
     """Top-1 per level and Avg of several models (name → model) on the very same distorted images, with
     their trainable parameters: the table a user reads to see what a correction bought."""
-    from .models import count_params
-
     rows = {name: accuracy_table(m, data, family, (kind,), device=device, batch_size=batch_size, seed=seed,
                                  clip=clip).loc[kind] for name, m in models.items()}
     table = pd.DataFrame(rows).T

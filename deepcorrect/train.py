@@ -1,11 +1,12 @@
-"""One training loop for baselines (and, later, DeepCorrect and fine-tuning).
+"""One training loop for the baselines, DeepCorrect's correction units and the fine-tuned models.
 
 Data live on the device as uint8; every batch is cropped, flipped and (optionally) distorted there. Each epoch
 draws its order and augmentation from a generator seeded by (seed, epoch), and a checkpoint written atomically
 after every epoch holds weights, optimiser and RNG state — so a killed run resumes and ends with exactly the
-weights of an uninterrupted one. The checkpoint's SHA-256 is recorded beside it and checked before it is resumed:
-a damaged one is discarded with a warning and training starts over, ending with the same weights. With a :class:`~deepcorrect.distributed.Group` it trains with
-DistributedDataParallel: each rank takes its slice of the same global batch (see :mod:`deepcorrect.distributed`).
+weights of an uninterrupted one. The checkpoint's SHA-256 is recorded beside it and checked before it is
+resumed: a damaged one is discarded with a warning and training starts over, ending with the same weights. With
+a :class:`~deepcorrect.distributed.Group` it trains with DistributedDataParallel: each rank takes its slice of
+the same global batch (see :mod:`deepcorrect.distributed`).
 """
 
 from __future__ import annotations
@@ -142,10 +143,11 @@ class Step:
 
 
 def train_one_epoch(step: Step, images: Iterable[torch.Tensor], labels: torch.Tensor, index: Sequence[torch.Tensor],
-                    g: torch.Generator, advanced: Callable[[int], object]) -> tuple[torch.Tensor, torch.Tensor]:
+                    g: torch.Generator, images_done: Callable[[int], object]) -> tuple[torch.Tensor, torch.Tensor]:
     """One epoch of SGD steps over the uint8 ``images`` batches (those of the ``index`` batches; ``labels``: all
-    of the split's), as torchvision's references split ``train_one_epoch`` out of ``main``. Returns this rank's
-    summed loss and correct count as device tensors: nothing here waits for the device."""
+    of the split's), as torchvision's references split ``train_one_epoch`` out of ``main``; ``images_done(n)``
+    after each step that took ``n`` images (a progress bar's update). Returns this rank's summed loss and
+    correct count as device tensors: nothing here waits for the device."""
     cfg, group = step.cfg, step.group
     world = dd.world_size(group)
     params = [p for p in step.model.parameters() if p.requires_grad]
@@ -174,7 +176,7 @@ def train_one_epoch(step: Step, images: Iterable[torch.Tensor], labels: torch.Te
         step.opt.step()
         total_loss += loss.detach() * y.numel()
         correct += (out.argmax(1) == y).sum()
-        advanced(idx.numel())
+        images_done(idx.numel())
     return total_loss, correct
 
 
@@ -193,75 +195,99 @@ def fit(model: nn.Module, data: TensorData, cfg: TrainConfig, *, device: torch.d
     directly); ``on_epoch_end(epoch, row)`` may add entries to the epoch's log row (e.g. a validation
     accuracy) before it is checkpointed. ``group``: train with DDP across its ranks, ``cfg.batch_size`` being
     the global batch; only rank 0 writes the checkpoint."""
-    device = torch.device(device)
-    world = dd.world_size(group)
+    device, world = torch.device(device), dd.world_size(group)
     if cfg.batch_size < world:
         raise ValueError(f"batch_size {cfg.batch_size} is smaller than the {world} processes sharing each batch")
-    progress = progress and dd.is_main(group)
-    model.to(device)
-    if cfg.channels_last:
-        model.to(memory_format=torch.channels_last)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("the model has no trainable parameters (every parameter has requires_grad=False)")
     penalty = regularizer if isinstance(regularizer, Penalty) or regularizer is None else Penalty(regularizer)
-    opt = sgd(params, cfg, penalty)
+    opt = _optimizer(model, cfg, device, penalty)
     fingerprint = json.dumps(result_fields(cfg), sort_keys=True)
-    start, history = 0, []
     ckpt = Path(checkpoint) if checkpoint is not None else None
-    if ckpt is not None:  # rank 0 reads the checkpoint and hands it to every rank
-        state = None
-        if dd.is_main(group) and ckpt.exists():
-            try:
-                state = _load(ckpt, fingerprint)
-            except ValueError as err:
-                state = err
-        state = dd.broadcast(state, group)
-        if state is not None:
-            start, history = _restore(state, model, opt, device)
-    step_model = model
-    if group is not None:
-        gpu = (device.index if device.index is not None else torch.cuda.current_device()) \
-            if device.type == "cuda" else None
-        step_model = nn.parallel.DistributedDataParallel(model, device_ids=None if gpu is None else [gpu])
-    step_model = torch.compile(step_model) if cfg.compile else step_model
+    start, history = _resume(ckpt, fingerprint, model, opt, device, group)
+    step = Step(model, _step_model(model, cfg, device, group), opt, cfg, data.crop, batch_transform, penalty, group)
     source, labels = data.to(device), data.labels.to(device)  # in memory: on the device once
-    step = Step(model, step_model, opt, cfg, data.crop, batch_transform, penalty, group)
+    progress = progress and dd.is_main(group)
     with cudnn_benchmark(cfg.cudnn_benchmark and device.type == "cuda"):
         for epoch in range(start, cfg.epochs):
-            lr = lr_at(cfg, epoch)
-            for param_group in opt.param_groups:
-                param_group["lr"] = lr
             (set_train_mode or nn.Module.train)(model)
-            g = torch.Generator(device).manual_seed(cfg.seed * 1_000_003 + epoch)
-            batches = epoch_batches(len(data), cfg, g, device)
-            if len(batches[-1]) < world:  # a last batch too small to give every rank an image
-                batches = batches[:-1]
-            timer = DeviceTimer(device).start()
-            with tqdm(total=len(data), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="img", unit_scale=True,
-                      disable=None if progress else True, leave=False) as bar:
-                total_loss, correct = train_one_epoch(step, source.batches(batches, device), labels, batches, g,
-                                                      bar.update)
-            seconds = timer.seconds()
-            seen = sum(idx.numel() for idx in batches)
-            total_loss, correct = dd.all_sum(total_loss, group), dd.all_sum(correct, group)
-            mean_loss = total_loss.item() / seen
-            if not math.isfinite(mean_loss):
-                raise FloatingPointError(f"training loss became {mean_loss} in epoch {epoch + 1}; lower lr "
-                                         f"(now {lr:g}) or check the data")
-            row = {"epoch": epoch + 1, "iteration": (epoch + 1) * len(batches), "loss": mean_loss,
-                   "accuracy": correct.item() / seen, "lr": lr,
-                   "images_per_s": seen / seconds, "seconds": seconds}
+            row = _logged_epoch(step, source, labels, epoch, device, progress)
             history.append(row)
-            if progress:
-                tqdm.write(f"epoch {row['epoch']:3d}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "
-                           f"lr {lr:.4g}  {row['images_per_s']:.0f} img/s")
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, row)
             if ckpt is not None and dd.is_main(group):
                 _save(ckpt, model, opt, epoch + 1, history, fingerprint)
             dd.barrier(group)
     return history
+
+
+def _optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device, penalty: Penalty | None
+               ) -> torch.optim.SGD:
+    """``model`` moved to ``device`` (channels-last when asked) and the SGD of its trainable parameters."""
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters (every parameter has requires_grad=False)")
+    return sgd(params, cfg, penalty)
+
+
+def _resume(ckpt: Path | None, fingerprint: str, model: nn.Module, opt: torch.optim.Optimizer,
+            device: torch.device, group: dd.Group | None) -> tuple[int, list[dict]]:
+    """The first epoch still to train and the log so far: (0, []) without a usable checkpoint, else the
+    checkpoint's, its weights, optimiser and RNG state restored. Rank 0 reads it and hands it to every rank."""
+    if ckpt is None:
+        return 0, []
+    state = None
+    if dd.is_main(group) and ckpt.exists():
+        try:
+            state = _load(ckpt, fingerprint)
+        except ValueError as err:
+            state = err  # the broadcast raises it on every rank
+    state = dd.broadcast(state, group)
+    return _restore(state, model, opt, device) if state is not None else (0, [])
+
+
+def _step_model(model: nn.Module, cfg: TrainConfig, device: torch.device, group: dd.Group | None) -> nn.Module:
+    """What a step calls: ``model``, wrapped in DistributedDataParallel with a ``group``, compiled when asked."""
+    step_model = model
+    if group is not None:
+        gpu = (device.index if device.index is not None else torch.cuda.current_device()) \
+            if device.type == "cuda" else None
+        step_model = nn.parallel.DistributedDataParallel(model, device_ids=None if gpu is None else [gpu])
+    return torch.compile(step_model) if cfg.compile else step_model
+
+
+def _logged_epoch(step: Step, source: TensorData, labels: torch.Tensor, epoch: int, device: torch.device,
+                  progress: bool) -> dict:
+    """Epoch ``epoch`` over the images of ``source`` at the scheduled learning rate — its order and
+    augmentation drawn from a generator seeded by (seed, epoch) — and its log row, summed over the ranks; an
+    error when the loss is not finite."""
+    cfg, group, n = step.cfg, step.group, len(source)
+    lr = lr_at(cfg, epoch)
+    for param_group in step.opt.param_groups:
+        param_group["lr"] = lr
+    g = torch.Generator(device).manual_seed(cfg.seed * 1_000_003 + epoch)
+    batches = epoch_batches(n, cfg, g, device)
+    if len(batches[-1]) < dd.world_size(group):  # a last batch too small to give every rank an image
+        batches = batches[:-1]
+    timer = DeviceTimer(device).start()
+    with tqdm(total=n, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="img", unit_scale=True,
+              disable=None if progress else True, leave=False) as bar:
+        total_loss, correct = train_one_epoch(step, source.batches(batches, device), labels, batches, g, bar.update)
+    seconds = timer.seconds()
+    seen = sum(idx.numel() for idx in batches)
+    total_loss, correct = dd.all_sum(total_loss, group), dd.all_sum(correct, group)
+    mean_loss = total_loss.item() / seen
+    if not math.isfinite(mean_loss):
+        raise FloatingPointError(f"training loss became {mean_loss} in epoch {epoch + 1}; lower lr (now {lr:g}) "
+                                 f"or check the data")
+    row = {"epoch": epoch + 1, "iteration": (epoch + 1) * len(batches), "loss": mean_loss,
+           "accuracy": correct.item() / seen, "lr": lr,
+           "images_per_s": seen / seconds, "seconds": seconds}
+    if progress:
+        tqdm.write(f"epoch {row['epoch']:3d}  loss {row['loss']:.4f}  acc {row['accuracy']:.4f}  "
+                   f"lr {lr:.4g}  {row['images_per_s']:.0f} img/s")
+    return row
 
 
 def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, epoch: int, history: list[dict],

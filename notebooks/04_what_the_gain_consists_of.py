@@ -37,6 +37,7 @@ from deepcorrect import corrected_models as corrected, plots
 from deepcorrect.baseline import baseline_model
 from deepcorrect.config import resolve
 from deepcorrect.context import Run
+from deepcorrect.distortions import kind_label
 from deepcorrect.editions import render as editions
 from deepcorrect.metrics import save_metrics
 from deepcorrect.parameters import refuse_unknown_parameters
@@ -111,7 +112,7 @@ show(summaries["awgn"], "AWGN, mean over seeds", formats={"train s": "{:.1f}"})
 
 # %%
 for kind, t in tests.items():
-    display(show(t, "Gaussian blur" if kind == "blur" else "AWGN"))
+    display(show(t, kind_label(kind, full=True)))
 
 # %% [markdown]
 # ## What the measurement says

@@ -246,7 +246,7 @@ show(cifar.unit_counts(), "Table 10 — the AlexNet units, built and counted")
 # the paper's ratios (lite: 41 % fewer parameters and 17 % fewer FLOPs; bottleneck: 63 % and 73 % fewer).
 
 # %%
-example = data.test.view(data.test.images[:1].float())  # what the network sees (cropped after distortion)
+example = data.test.cropped(data.test.images[:1].float())  # what the network sees (cropped after distortion)
 show(imagenet.variant_costs(cfg, model, priorities, "blur", example), "Tables 10–12 — cost of each variant")
 
 # %% [markdown]

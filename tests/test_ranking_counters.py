@@ -17,15 +17,15 @@ from deepcorrect.ranking import rank_filters
 from deepcorrect.ranking.suffix import SuffixSplit
 
 
-def reference_counts(model, layer, images, labels, kind, level, family, seed_for_level, view=lambda x: x):
+def reference_counts(model, layer, images, labels, kind, level, family, seed_for_level, cropped=lambda x: x):
     """Algorithm 1 as written: one filter at a time, the whole network, a hook swapping one channel.
-    ``view``: what the network sees of an image (a crop taken after the distortion)."""
+    ``cropped``: what the network sees of an image (a crop taken after the distortion)."""
     conv = get_conv(model, layer)
     clean_out = {}
     handle = conv.register_forward_hook(lambda m, i, o: clean_out.__setitem__("y", o.detach().clone()))
-    model(view(images))
+    model(cropped(images))
     handle.remove()
-    distorted = view(distort(images, kind, level, family, generator=torch.Generator().manual_seed(seed_for_level)))
+    distorted = cropped(distort(images, kind, level, family, generator=torch.Generator().manual_seed(seed_for_level)))
     counts = []
     for j in range(conv.out_channels):
         def swap(m, i, o, j=j):
@@ -98,7 +98,7 @@ def test_images_seen_cropped_are_ranked_distorted_whole_then_cropped(kind):
     with torch.inference_mode():
         ranking = rank_filters(model, data, "imagenet", cfg, progress=False)
         expected, base = reference_counts(model, "conv2", images.float(), data.labels, kind, 6, "imagenet",
-                                          noise_seed(cfg.seed, kind, 6, 0), view=data.view)
+                                          noise_seed(cfg.seed, kind, 6, 0), cropped=data.cropped)
     assert base == int(ranking.base[0, 0]) == 24 and len(labels.unique()) > 2
     assert torch.equal(ranking.counts["conv2"][0, 0], expected)
 

@@ -1,6 +1,6 @@
 """What every split offers whether it is held in memory (:class:`~deepcorrect.data.TensorData`) or read from
 disk batch by batch (:class:`~deepcorrect.data.StreamedData`): class count, seeded per-class draws, and the
-view the network gets of a distorted batch."""
+crop the network sees of a distorted batch."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class Split:
     def num_classes(self) -> int:
         return len(self.classes)
 
-    def view(self, batch: torch.Tensor) -> torch.Tensor:
+    def cropped(self, batch: torch.Tensor) -> torch.Tensor:
         """What the network sees of a (distorted) batch of these images: its centre crop, or the batch itself."""
         return centre_crop(batch, self.crop) if self.crop else batch
 

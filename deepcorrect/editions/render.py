@@ -12,6 +12,7 @@ import pandas as pd
 
 from .. import claims as claims_module
 from .. import plots
+from ..distortions import kind_label
 from ..fingerprint import core_fingerprint
 from ..paper import correction_table
 from ..tables import show
@@ -120,7 +121,7 @@ def _cifar(metrics: dict, family: str) -> list[Any]:
         t["# Params"] = pd.Series(metrics["params"][kind])
         main[kind] = t
         out.append(show(compare_table(t, kind), f"Table {3 if kind == 'blur' else 4} — "
-                        f"{'Gaussian blur' if kind == 'blur' else 'AWGN'}, measured beside the paper"))
+                        f"{kind_label(kind, full=True)}, measured beside the paper"))
     as_measured = {paper: name for name, paper in paper_row_names(next(iter(main.values())).index).items()}
     out.insert(0, plots.correction_tables(main, {k: correction_table(k).rename(index=as_measured) for k in main}))
     versus = pd.DataFrame(metrics["deepcorr_vs_finetune"]).set_index(["kind", "k"])
@@ -138,7 +139,7 @@ def _gain(metrics: dict, family: str) -> list[Any]:
         summaries[kind] = s
     return [plots.gain_bars(summaries)] + [
         show(s[["Clean", "Avg", "± Avg (std over seeds)"]],
-             f"{'Gaussian blur' if kind == 'blur' else 'AWGN'} — mean over {s.attrs['seeds']} seeds")
+             f"{kind_label(kind, full=True)} — mean over {s.attrs['seeds']} seeds")
         for kind, s in summaries.items()]
 
 

@@ -1,13 +1,19 @@
 """The paper's networks and the uniform filter addressing used by ranking and correction."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .alexnet import INPUTS as ALEXNET_INPUTS
 from .alexnet import LRN_ALPHA, CaffeAlexNet, TorchvisionAlexNet, load_weights
 from .allconv import AllConvBN
 from .common import InputNorm, count_params
 from .resnet import DEPTHS as RESNET_DEPTHS
 from .resnet import PRETRAINED, REPORTED_ERROR, CifarResNet, fetch_pretrained, load_resnet_weights
-from .layers import (FilterRef, capture, check_filter, conv_layers, get_conv, get_module, num_filters,
-                     replace_output, swap_filters)
+from .layers import capture, conv_layers, get_conv, get_module, replace_output, swap_filters
+
+if TYPE_CHECKING:  # for the annotation only: the config module imports this one
+    from ..config import ModelConfig
 
 RESNETS = tuple(f"resnet{d}" for d in RESNET_DEPTHS)
 ARCHS = ("allconv", "alexnet_caffe", "alexnet_tv", *RESNETS)
@@ -32,7 +38,12 @@ def build_model(arch: str, num_classes: int, width: float = 1.0, *, inputs: str 
     raise ValueError(f"unknown architecture {arch!r}; expected one of {', '.join(ARCHS)}")
 
 
-__all__ = ["ALEXNET_INPUTS", "ARCHS", "LRN_ALPHA", "PRETRAINED", "REPORTED_ERROR", "RESNETS", "AllConvBN", "CaffeAlexNet", "CifarResNet",
-           "FilterRef", "InputNorm", "TorchvisionAlexNet", "build_model", "capture", "check_filter", "conv_layers",
-           "count_params", "fetch_pretrained", "get_conv", "get_module", "load_resnet_weights", "load_weights",
-           "num_filters", "replace_output", "swap_filters"]
+def build_from_config(cfg: ModelConfig, num_classes: int):
+    """A fresh network as a profile's ``model`` settings describe it (arch, width, input normalisation, LRN)."""
+    return build_model(cfg.arch, num_classes, cfg.width, inputs=cfg.inputs, lrn=cfg.lrn)
+
+
+__all__ = ["ALEXNET_INPUTS", "ARCHS", "LRN_ALPHA", "PRETRAINED", "REPORTED_ERROR", "RESNETS", "AllConvBN",
+           "CaffeAlexNet", "CifarResNet", "InputNorm", "TorchvisionAlexNet", "build_from_config", "build_model",
+           "capture", "conv_layers", "count_params", "fetch_pretrained", "get_conv", "get_module",
+           "load_resnet_weights", "load_weights", "replace_output", "swap_filters"]

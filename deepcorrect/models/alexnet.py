@@ -9,6 +9,8 @@ import torch
 from torch import nn
 
 from .common import CAFFE_MEAN, IMAGENET_MEAN, IMAGENET_STD, InputNorm
+from .keras_h5 import load_release_weights
+from .resnet import CifarResNet, load_resnet_weights
 from .state import check_state, load_state, read_state
 
 #: How the input is normalised: ``caffe`` subtracts the RGB mean on the 0–255 scale and nothing else (the
@@ -72,7 +74,7 @@ class TorchvisionAlexNet(nn.Module):
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.5):
         super().__init__()
-        from torchvision.models import alexnet
+        from torchvision.models import alexnet  # here, not at the top: importing torchvision loads torch._dynamo
 
         self.norm = InputNorm(IMAGENET_MEAN, IMAGENET_STD)
         self.net = alexnet(weights=None, num_classes=num_classes, dropout=dropout)
@@ -88,9 +90,6 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     AlexNet file (keys ``features.*``/``classifier.*``) loads into :class:`TorchvisionAlexNet` as is; a CIFAR
     ResNet takes its pretrained checkpoints (:func:`~deepcorrect.models.resnet.load_resnet_weights`); an
     ``.h5`` file is the release's Keras AlexNet (:func:`~deepcorrect.models.keras_h5.load_release_weights`)."""
-    from .keras_h5 import load_release_weights
-    from .resnet import CifarResNet, load_resnet_weights
-
     if isinstance(model, CifarResNet):
         return load_resnet_weights(model, path)
     path = Path(path)

@@ -7,20 +7,10 @@ conv's output. Hooks live in context managers that own their handles and remove 
 from __future__ import annotations
 
 import contextlib
-import operator
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import nn
-
-
-@dataclass(frozen=True, order=True)
-class FilterRef:
-    """Filter ``filter`` (output channel) of the conv layer named ``layer``."""
-
-    layer: str
-    filter: int
 
 
 def conv_layers(model: nn.Module) -> list[str]:
@@ -47,21 +37,6 @@ def get_module(model: nn.Module, name: str) -> nn.Module:
     if name not in modules or name == "":
         raise ValueError(f"unknown layer {name!r}; this model's layers are: {', '.join(n for n in modules if n)}")
     return modules[name]
-
-
-def num_filters(model: nn.Module, layers: Sequence[str]) -> dict[str, int]:
-    return {name: get_conv(model, name).out_channels for name in layers}
-
-
-def check_filter(model: nn.Module, ref: FilterRef) -> FilterRef:
-    n = get_conv(model, ref.layer).out_channels
-    try:
-        operator.index(ref.filter)
-    except TypeError:
-        raise ValueError(f"filter index must be an integer, got {ref.filter!r} for layer {ref.layer!r}") from None
-    if not 0 <= ref.filter < n:
-        raise ValueError(f"filter {ref.filter} out of range for layer {ref.layer!r} with {n} filters")
-    return ref
 
 
 @contextlib.contextmanager

@@ -64,13 +64,13 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
         index = torch.arange(len(data)).split(cfg.chunk_images)
         for batch_no, (idx, whole) in enumerate(zip(index, data.batches(index, device))):
             whole = whole.float()
-            clean = counter.clean(data.view(whole))  # distorted whole, seen cropped (TensorData.crop)
+            clean = counter.clean(data.cropped(whole))  # distorted whole, seen cropped (TensorData.crop)
             labels = data.labels[idx].to(device)
             for k, kind in enumerate(cfg.kinds):
                 for li, lv in enumerate(cfg.levels):
                     g = torch.Generator(device).manual_seed(noise_seed(cfg.seed, kind, lv, batch_no))
                     logits, distorted = counter.distorted(
-                        data.view(distort(whole, kind, lv, family, generator=g, clip=cfg.clip)))
+                        data.cropped(distort(whole, kind, lv, family, generator=g, clip=cfg.clip)))
                     base[k, li] += (logits.argmax(1) == labels).sum().cpu()
                     for layer in layers:
                         counts[layer][k, li] += counter.counts(layer, clean, distorted, labels).cpu()

@@ -62,7 +62,7 @@ def corrupted_batches(data: TensorData, name: str, severity: int, family: str, *
     index = torch.arange(len(data)).split(batch_size)
     for b, (idx, x) in enumerate(zip(index, data.batches(index, device))):
         g = torch.Generator().manual_seed(corruption_seed(seed, name, severity, b))
-        yield data.view(corrupt(x.float(), name, severity, family, g)), data.labels[idx].to(device)
+        yield data.cropped(corrupt(x.float(), name, severity, family, g)), data.labels[idx].to(device)
 
 
 @torch.inference_mode()
@@ -103,7 +103,7 @@ def clean_error(model: nn.Module, data: TensorData, *, device: torch.device | st
     """Top-1 error (%) on the same test images uncorrupted."""
     model = model.to(device).eval()
     index = torch.arange(len(data)).split(batch_size)
-    wrong = sum(int((model(data.view(x.float())).argmax(1) != data.labels[i].to(device)).sum())
+    wrong = sum(int((model(data.cropped(x.float())).argmax(1) != data.labels[i].to(device)).sum())
                 for i, x in zip(index, data.batches(index, device)))
     return 100 * wrong / len(data)
 

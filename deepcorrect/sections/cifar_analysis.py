@@ -14,6 +14,7 @@ from ..config import Profile
 from ..context import Run
 from ..corrected_models import evaluate_models, unit_width
 from ..correction import corrected_layers, deepcorrect_model, finetune_model, unit_macs
+from ..distortions import kind_label
 from ..evaluate import COLUMNS
 from ..model_names import (
     PAPER_FULL_FINETUNE,
@@ -174,7 +175,7 @@ def describe_deepcorr_vs_finetune(frame: pd.DataFrame) -> str:
         open_ = [k for k in f.index if k not in won + lost]
         test = ("exact sign test over test images" if by_images else
                 "paired t-test over the clean column and six levels")
-        text = (f"**{'Blur' if kind == 'blur' else 'AWGN'}.** Significantly ahead of Finetune-k ({test}, "
+        text = (f"**{kind_label(kind)}.** Significantly ahead of Finetune-k ({test}, "
                 f"p < 0.05): Deepcorr-k for {_listing(won)}; significantly "
                 f"behind for {_listing(lost)}; undecided (p ≥ 0.05) for {_listing(open_)}. Gains in Avg "
                 + ", ".join(f"k={k}: {f.loc[k, 'gain']:+.3f} ({f.loc[k, 'relative gain']:+.0%}, p = "
@@ -339,7 +340,7 @@ def describe_ranked_random(frames: dict[str, pd.DataFrame], table6: pd.DataFrame
         if len(least):
             verdict = ("agrees with the paper (least is worst)" if float(least.iloc[0]) < min(ranked, random)
                        else "does not reproduce the paper's clear ordering ranked > random > least")
-            parts.append(f"{'Blur' if kind == 'blur' else 'AWGN'}, l = {largest}: Avg ranked {ranked:.3f}, random "
+            parts.append(f"{kind_label(kind)}, l = {largest}: Avg ranked {ranked:.3f}, random "
                          f"{random:.3f} (mean), least {float(least.iloc[0]):.3f} — this {verdict}.")
     return " ".join(parts)
 

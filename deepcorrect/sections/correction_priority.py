@@ -9,16 +9,19 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from scipy.stats import spearmanr
 from torch import nn
 
 from ..config import Profile
 from ..context import Run
 from ..data import cap_per_class
+from ..distortions import kind_label
 from ..evaluate import COLUMNS
 from ..keys import derived, evaluation_key
 from ..paper import FIGURE_4_BETA, FIGURE_5_BEST, FIGURE_5_BETA, SELECTION_COUNTS
 from ..priorities import paper_betas
-from ..ranking import Ranking, ideal_curve
+from ..models import get_conv
+from ..ranking import Ranking, ideal_curve, select_global, select_local
 from ..splits import Splits
 
 
@@ -47,8 +50,6 @@ def ideal_correction(run: Run, model: nn.Module, data: Splits, priorities: Ranki
 
 def first_layer_fractions(priorities, betas=(0.1, 0.25, 0.5, 0.75, 0.9)) -> dict[str, dict[str, dict[str, list[int]]]]:
     """Figure 4's selections: the top β₁ of the first ranked layer, per kind, plus no correction."""
-    from ..ranking import select_local
-
     first = priorities.layers[0]
     out = {"none": {kind: {} for kind in priorities.kinds}}
     for beta in betas:
@@ -60,8 +61,6 @@ def first_layer_fractions(priorities, betas=(0.1, 0.25, 0.5, 0.75, 0.9)) -> dict
 def single_layer_fractions(priorities, family: str = "cifar") -> dict[str, dict[str, dict[str, list[int]]]]:
     """Figure 5's selections: the top β of one layer at a time, per kind (the paper's β: 50 % for CIFAR,
     75 % for AlexNet)."""
-    from ..ranking import select_local
-
     beta = FIGURE_5_BETA[family]
     return {layer: {kind: {layer: select_local(priorities, kind, {layer: beta})[layer].tolist()} for kind in priorities.kinds}
             for layer in priorities.layers}
@@ -70,8 +69,6 @@ def single_layer_fractions(priorities, family: str = "cifar") -> dict[str, dict[
 def selection_counts(profile: Profile, priorities) -> pd.DataFrame:
     """Filters corrected per layer under local and global ranking (the rows of Tables 5 and 9), measured
     and, where the network has the paper's widths, the paper's."""
-    from ..ranking import select_global, select_local
-
     betas = paper_betas(profile, priorities.layers)
     paper = SELECTION_COUNTS[profile.data.family]
     rows = []
@@ -99,7 +96,7 @@ def describe_first_layer(fig4: pd.DataFrame, family: str = "cifar") -> str:
         regained = rows.loc[beta_label, levels] - rows.loc["none", levels]
         share = float(regained.sum() / max(float(lost.sum()), 1e-9))
         verdict = "agrees with" if share >= 0.5 else "falls short of"
-        parts.append(f"{'Blur' if kind == 'blur' else 'AWGN'}: ideally correcting the top {beta:.0%} of the first layer "
+        parts.append(f"{kind_label(kind)}: ideally correcting the top {beta:.0%} of the first layer "
                      f"regains {share:.0%} of the accuracy lost over levels 1–6 — this {verdict} the paper's "
                      f"\"large part\".")
     return " ".join(parts)
@@ -109,8 +106,6 @@ def describe_layers(per_layer: pd.DataFrame, priorities, family: str = "cifar") 
     """Which single layer's ideal correction recovers most and whether the gain falls with depth (the paper:
     the first best for CIFAR, conv-2 for AlexNet, "as we go deeper … accuracy diminishes"), by the rank
     correlation of the gain with depth; with how many images the ranking rests on."""
-    from scipy.stats import spearmanr
-
     paper_best = priorities.layers[FIGURE_5_BEST[family]]
     parts = []
     for kind in priorities.kinds:
@@ -124,7 +119,7 @@ def describe_layers(per_layer: pd.DataFrame, priorities, family: str = "cifar") 
                    f"agrees that {paper_best} is best, but the gain does not fall significantly with depth"
                    if best == paper_best else f"differs from the paper, which finds {paper_best} best"
                    + (" and a gain that falls with depth" if not falls else ""))
-        parts.append(f"{'Blur' if kind == 'blur' else 'AWGN'}: average top-1 after correcting one layer ranks "
+        parts.append(f"{kind_label(kind)}: average top-1 after correcting one layer ranks "
                      f"{order}; the best is {best}, Spearman ρ of gain with depth {rho:+.2f} (p = {p:.2g}) — this "
                      f"{verdict}.")
     steps = len(priorities.levels) * priorities.n_images
@@ -147,8 +142,6 @@ def top_filters(priorities, k: int = 5) -> pd.DataFrame:
 
 def first_layer_weights(model: nn.Module, priorities) -> torch.Tensor:
     """Kernels of the first ranked conv layer (Figure 6)."""
-    from ..models import get_conv
-
     return get_conv(model, priorities.layers[0]).weight
 
 

@@ -15,7 +15,7 @@ from ..analysis.tsne import embed
 from ..config import Profile
 from ..context import Run
 from ..data import TensorData
-from ..distortions import KINDS, NUM_LEVELS
+from ..distortions import KINDS, NUM_LEVELS, kind_label
 from ..evaluate import COLUMNS, accuracy_table, distorted_batches, features, predict
 from ..keys import evaluation_key
 from ..models import REPORTED_ERROR
@@ -112,7 +112,7 @@ def describe_degradation(measured: pd.DataFrame, profile: Profile) -> str:
         row, paper = measured.loc[kind], baseline_row(kind, profile.data.family)
         monotone = bool((row.iloc[:NUM_LEVELS + 1].diff().dropna() <= 0.005).all())
         parts.append(
-            f"{'Blur' if kind == 'blur' else 'AWGN'}: top-1 falls from {row['Clean']:.3f} (clean) to "
+            f"{kind_label(kind)}: top-1 falls from {row['Clean']:.3f} (clean) to "
             f"{row['Level 6']:.3f} at level 6, keeping {row['Level 6'] / max(row['Clean'], 1e-9):.0%} of the clean "
             f"accuracy (paper: {paper['Level 6'] / paper['Clean']:.0%}); level 1 already costs "
             f"{row['Clean'] - row['Level 1']:.3f} (paper: {paper['Clean'] - paper['Level 1']:.3f}). "
@@ -136,7 +136,7 @@ def describe_tsne(tsne: dict) -> str:
     for kind in KINDS:
         worst = s[f"{kind}/{NUM_LEVELS}"]
         verdict = "agrees with" if worst < s[f"{kind}/0"] - 0.05 else "does not show"
-        text.append(f"{'Blur' if kind == 'blur' else 'AWGN'}: "
+        text.append(f"{kind_label(kind)}: "
                     + ", ".join(f"L{lv} {s[f'{kind}/{lv}']:.2f}" for lv in range(1, NUM_LEVELS + 1))
                     + f" — the measurement {verdict} the paper's widening and merging clusters.")
     return " ".join(text)
@@ -150,7 +150,7 @@ def findings(measured: pd.DataFrame, tsne: dict, family: str) -> str:
         row, paper = measured.loc[kind], baseline_row(kind, family)
         keeps, paper_keeps = row["Level 6"] / max(row["Clean"], 1e-9), paper["Level 6"] / paper["Clean"]
         levels, paper_levels = row[COLUMNS[1:]].mean(), paper[COLUMNS[1:]].mean()
-        lines.append(f"- **{'Blur' if kind == 'blur' else 'AWGN'}** costs the baseline {row['Clean'] - levels:.3f} "
+        lines.append(f"- **{kind_label(kind)}** costs the baseline {row['Clean'] - levels:.3f} "
                      f"of its clean top-1 on average over levels 1–6 ({row['Clean'] - row['Avg']:.3f} by the "
                      f"paper's Avg, which includes the clean column) and keeps {keeps:.0%} of it at level 6 "
                      f"(paper: {paper['Clean'] - paper_levels:.3f}, {paper['Clean'] - paper['Avg']:.3f} and "

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from ..config import Profile
 from ..context import Run
 from ..data import TensorData
-from ..distortions import NUM_LEVELS
+from ..distortions import NUM_LEVELS, kind_label
 from ..evaluate import COLUMNS, features
 from ..keys import artifact_key, evaluation_key
 from ..paper import TABLE_13, TABLE_14_15, comparable
@@ -135,7 +135,7 @@ def describe_transfer(table: pd.DataFrame, dataset: str) -> str:
         paper = TABLE_14_15[kind].get(dataset)
         paper_gain = f"{paper[2] / paper[1] - 1:+.1%}" if paper else "n/a"
         best = max(avg, key=avg.get)
-        parts.append(f"**{'Blur' if kind == 'blur' else 'AWGN'}**: Avg over levels 1–6 — Baseline {avg['Baseline']:.3f}, "
+        parts.append(f"**{kind_label(kind)}**: Avg over levels 1–6 — Baseline {avg['Baseline']:.3f}, "
                      f"Finetune-8 {avg['Finetune-8']:.3f}, Deepcorr-5 {avg['Deepcorr-5']:.3f}; Deepcorr-5 vs "
                      f"Finetune-8 {gain:+.1%} (the paper on {dataset}: {paper_gain}). Best: {best} — the paper's "
                      f"ordering (Deepcorr-5 best) {'holds' if best == 'Deepcorr-5' else 'does not hold'} here.")

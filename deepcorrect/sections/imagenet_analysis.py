@@ -19,7 +19,7 @@ from ..context import Run
 from ..corrected_models import build
 from ..correction import corrected_layers, unit_macs
 from ..data import TensorData, cap_per_class
-from ..distortions import NUM_LEVELS, sigma_for
+from ..distortions import NUM_LEVELS, kind_label, sigma_for
 from ..evaluate import (
     COLUMNS,
     correct_predictions,
@@ -39,7 +39,7 @@ from ..paper import (
 )
 from ..ranking import Ranking
 from ..restoration import method_name, restore_batch
-from .distortion_effects import tsne_embeddings
+from .distortion_effects import tsne_embeddings, tsne_separation
 
 VARIANT_MODELS = ("Deepcorr-5", "Deepcorr-5-lite", "Deepcorr-5-bottleneck")
 
@@ -76,8 +76,8 @@ def restoration_rows(run: Run, base: nn.Module, data, kind: str, progress: bool 
             for x, y in distorted_batches(test, kind, level, family, device="cpu", batch_size=ev.batch_size,
                                           seed=ev.seed, clip=ev.clip, whole=True):  # restored whole, then cropped
                 fixed, per_image = restore_batch(x, kind, sigma_for(kind, level, family), profile.restore)
-                right += int(correct_predictions(base, test.view(fixed.clamp(0, 255)).to(device), y.to(device)))
-                plain += int(correct_predictions(base, test.view(x).to(device), y.to(device)))  # the same images
+                right += int(correct_predictions(base, test.cropped(fixed.clamp(0, 255)).to(device), y.to(device)))
+                plain += int(correct_predictions(base, test.cropped(x).to(device), y.to(device)))  # the same images
                 total += len(y)
                 cost += per_image * len(y)
             restored_acc.append(right / total)
@@ -195,7 +195,7 @@ def describe_alexnet_claims(tables: dict[str, pd.DataFrame], restoration: dict[s
         paper = alexnet_table(kind)["Avg"]
         paper_gain = (paper["Deepcorr-5"] / paper["Finetune-8"] - 1, paper["Deepcorr-5c"] / paper["Finetune-8"] - 1)
         avg = t["Avg"]
-        title = "Blur" if kind == "blur" else "AWGN"
+        title = kind_label(kind)
         gain = avg["Deepcorr-5"] / avg["Finetune-8"] - 1
         gain_c = avg["Deepcorr-5c"] / avg["Finetune-8"] - 1
         best = avg.drop("Baseline").idxmax()
@@ -236,7 +236,7 @@ def findings(tables: dict[str, pd.DataFrame], diffs: dict[str, dict], records: d
         d = diffs.get(kind, {})
         classes = f"; better on {d['better']} of {len(d['difference'])} classes (paper {FIGURE_11_COUNTS[kind]['better']} " \
                   f"of 1000)" if d else ""
-        lines.append(f"- **{'Blur' if kind == 'blur' else 'AWGN'}**: Deepcorr-5 − Finetune-8 = {gap:+.3f} Avg top-1 "
+        lines.append(f"- **{kind_label(kind)}**: Deepcorr-5 − Finetune-8 = {gap:+.3f} Avg top-1 "
                      f"(paper {paper['Deepcorr-5'] - paper['Finetune-8']:+.3f}; standard error ≈ {se:.3f}) — this "
                      f"{verdict}{classes}.")
         last = {name: r["history"][-1]["val_accuracy"] for name, r in records.get(kind, {}).items()
@@ -272,8 +272,6 @@ def metrics(profile: Profile, tables: dict[str, pd.DataFrame], restoration: dict
 def describe_figure10(baseline: dict, deepcorr: dict) -> str:
     """Figure 10 against Figure 2 in numbers: the silhouette of the class clusters at level 6 of each kind,
     baseline → Deepcorr-5 (the paper shows Deepcorr-5's clusters staying separate)."""
-    from .distortion_effects import tsne_separation
-
     before, after = tsne_separation(baseline), tsne_separation(deepcorr)
     kinds = sorted({k.split("/")[0] for k in after}, key=("blur", "awgn").index)
     return ("Silhouette of the class clusters at level 6, baseline → Deepcorr-5: "

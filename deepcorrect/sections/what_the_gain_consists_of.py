@@ -16,6 +16,7 @@ from torch import nn
 
 from ..config import Profile
 from ..context import Run
+from ..distortions import kind_label
 from ..corrected_models import evaluate_models
 from ..evaluate import COLUMNS
 from ..model_names import full_finetune_name
@@ -110,7 +111,7 @@ def verdict(summaries: dict[str, pd.DataFrame], tests: dict[str, pd.DataFrame], 
     alone give, whether the units add significantly more, and what the release's two differences change."""
     parts = []
     for kind, s in summaries.items():
-        title = "Blur" if kind == "blur" else "AWGN"
+        title = kind_label(kind)
         n = s.attrs.get("seeds", 1)
         if "BN-adapt" not in s.index:
             parts.append(f"**{title}.** This network has no BatchNorm, so BN adaptation and TENT do not apply.")
