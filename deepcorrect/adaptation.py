@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from .data import TensorData
-from .distortions import NUM_LEVELS, half_distorted
-from .evaluate import COLUMNS, distorted_batches
+from .evaluate import columns, distorted_batches
+from .kinds import half_degraded, num_levels
 
 #: TENT's settings for CIFAR in its reference code: Adam, lr 1e-3, β = (0.9, 0.999), batches of 128, one step.
 TENT_LR = 1e-3
@@ -56,7 +56,7 @@ def adapt_batchnorm(model: nn.Module, data: TensorData, kind: str, family: str, 
         bn.train()
     g = torch.Generator(device).manual_seed(seed)
     for x in data.batches(torch.arange(len(data)).split(batch_size), device):
-        out(data.cropped(half_distorted(x.float(), kind, family, g, clip)))
+        out(data.cropped(half_degraded(x.float(), kind, family, g, clip)))
     for bn, momentum in zip(norms, momenta):
         bn.momentum = momentum
     return out.eval()
@@ -84,7 +84,7 @@ def tent_table(model: nn.Module, data: TensorData, kind: str, family: str, *, se
     can use), predicts and then takes one Adam step on the mean prediction entropy w.r.t. the BN γ, β."""
     data = data.subset(torch.randperm(len(data), generator=torch.Generator().manual_seed(seed)))
     row = []
-    for level in range(NUM_LEVELS + 1):
+    for level in range(num_levels(kind) + 1):
         adapted = tent_model(model).to(device)
         params = [p for p in adapted.parameters() if p.requires_grad]
         opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999))
@@ -98,6 +98,6 @@ def tent_table(model: nn.Module, data: TensorData, kind: str, family: str, *, se
             entropy.backward()
             opt.step()
         row.append(correct.item() / len(data))
-    table = pd.DataFrame([row], index=[kind], columns=COLUMNS)
-    table["Avg"] = table[COLUMNS].mean(axis=1)
+    table = pd.DataFrame([row], index=[kind], columns=columns(kind))
+    table["Avg"] = table[columns(kind)].mean(axis=1)
     return table

@@ -12,7 +12,7 @@ from .config import Profile
 from .context import Run
 from .data import TensorData
 from .keys import artifact_key, stamp, weights_key
-from .models import PRETRAINED, build_model, fetch_pretrained, load_weights
+from .models import PRETRAINED, build_from_config, fetch_pretrained, load_weights
 from .store import CHECKPOINT
 from .train import fit
 
@@ -26,17 +26,11 @@ def weights_file(profile: Profile) -> Path:
     return path
 
 
-def network(profile: Profile, num_classes: int) -> nn.Module:
-    """The profile's network, untrained (architecture, width, input size, LRN)."""
-    return build_model(profile.model.arch, num_classes, profile.model.width, inputs=profile.model.inputs,
-                       lrn=profile.model.lrn)
-
-
 def baseline_model(run: Run, train: TensorData, progress: bool = True) -> tuple[nn.Module, list[dict]]:
     """The network trained on clean images (or loaded from ``model.weights``) and its training log."""
     profile = run.profile
     torch.manual_seed(profile.train.seed)
-    model = network(profile, train.num_classes)
+    model = build_from_config(profile.model, train.num_classes)
     if profile.model.weights:
         model = load_weights(model, weights_file(profile)).to(run.device).eval()
         return stamp(model, weights_key(profile)), []

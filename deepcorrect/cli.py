@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
 import warnings
 from pathlib import Path
 
-from . import __version__
+from . import __version__, kinds
 from .config import PROFILES, named_profile, override_keys, parse_assignments, parse_value, resolve
 from .distortions import KINDS, kind_label
+from .paper import alexnet_table, correction_table
 from .runtime import exit_cleanly_on_sigterm, keep_freed_memory, one_line_warnings
 from .files import atomic_write
 
@@ -201,9 +203,35 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fresh", action="store_true", help="recompute cached artifacts instead of reusing them")
 
 
+def _print_table(table, kind: str, cfg) -> None:
+    """One measured table, with the paper's rows beneath it where the paper has the kind (Tables 3–4, 7–8)."""
+    imagenet = cfg.data.family == "imagenet"
+    if kind not in KINDS:
+        print(f"\n{kind_label(kind, full=True)} (profile {cfg.name}; measured, severities 1-5; not in the paper)")
+        print(table.round(4).to_string())
+        return
+    paper = (alexnet_table if imagenet else correction_table)(kind).reindex(table.index).dropna(how="all")
+    number = {("blur", False): 3, ("awgn", False): 4, ("blur", True): 7, ("awgn", True): 8}[kind, imagenet]
+    print(f"\nTable {number} - {kind_label(kind, full=True)} (profile {cfg.name}; "
+          f"measured, then the paper's {'ImageNet' if imagenet else 'CIFAR-100'} rows)")
+    print(table.round(4).to_string())
+    if len(paper):
+        print(paper.round(4).to_string())
+
+
+def _kind(text: str) -> str:
+    """``--kind``'s type: a kind of :mod:`deepcorrect.kinds`, refused in one line otherwise."""
+    try:
+        return kinds.check(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _table_output(p: argparse.ArgumentParser) -> None:
     """Options shared by the commands that train models and print their rows of Tables 3-4."""
-    p.add_argument("--kind", choices=KINDS, nargs="+", default=list(KINDS), help="distortion(s) (default both)")
+    p.add_argument("--kind", type=_kind, nargs="+", default=list(KINDS), metavar="KIND",
+                   help="blur, awgn (default both), a corruption (defocus_blur, fog, … : `deepcorrect profiles` "
+                        "lists them) or a mix of one sort joined by '+' (gaussian_noise+defocus_blur)")
     p.add_argument("--out", help="also write the table to this .csv file")
     p.set_defaults(func=_cmd_correct)
 
@@ -320,7 +348,6 @@ def _cmd_correct(args: argparse.Namespace) -> int:
     from .baseline import baseline_model
     from .context import Run
     from .model_names import parse_model
-    from .paper import alexnet_table, correction_table
     from .priorities import filter_priorities
     from .splits import datasets
     from .store import Store
@@ -332,6 +359,8 @@ def _cmd_correct(args: argparse.Namespace) -> int:
     if args.out:
         _check_out(Path(args.out))
     cfg = _resolve_cli(args)
+    if set(args.kind) - set(cfg.rank.kinds):  # a corruption or a mix: rank for the kinds asked for
+        cfg = dataclasses.replace(cfg, rank=kinds.ranked_for(cfg.rank, tuple(args.kind)))
     data = datasets(cfg)
     # before anything trains, so bad input writes nothing
     corrected_models.check_specs(cfg, data.train.num_classes, specs, tuple(args.kind))
@@ -345,14 +374,7 @@ def _cmd_correct(args: argparse.Namespace) -> int:
             print(f"warning: {name} ({kind}) has no measurement: {why}", file=sys.stderr)
         measured.update(table.index)
         table = corrected_models.with_failures(table, records)
-        imagenet = cfg.data.family == "imagenet"
-        paper = (alexnet_table if imagenet else correction_table)(kind).reindex(table.index).dropna(how="all")
-        number = {("blur", False): 3, ("awgn", False): 4, ("blur", True): 7, ("awgn", True): 8}[kind, imagenet]
-        print(f"\nTable {number} - {kind_label(kind, full=True)} (profile {cfg.name}; "
-              f"measured, then the paper's {'ImageNet' if imagenet else 'CIFAR-100'} rows)")
-        print(table.round(4).to_string())
-        if len(paper):
-            print(paper.round(4).to_string())
+        _print_table(table, kind, cfg)
         frames.append(table.assign(kind=kind))
     if not measured & set(names):
         raise ValueError(f"none of the requested models ({', '.join(names)}) could be measured (see the warnings "

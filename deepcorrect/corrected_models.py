@@ -27,7 +27,6 @@ from .adaptation import (
     tent_model,
     tent_table,
 )
-from .baseline import network
 from .checksums import discard, problem, remove_checked, write_checked
 from .config import Profile
 from .context import Run
@@ -43,11 +42,11 @@ from .correction import (
     weight_layers,
 )
 from .data import TensorData
-from .distortions import half_distorted
+from .kinds import half_degraded
 from .evaluate import half_distorted_accuracy, hit_table
 from .keys import evaluation_key, stamp, training_key
 from .model_names import BASELINES, ModelSpec, parse_model
-from .models import count_params, get_conv
+from .models import build_from_config, count_params, get_conv
 from .priorities import paper_betas
 from .ranking import Ranking, ranked_layers, select_global, select_local
 from .store import CHECKPOINT
@@ -59,7 +58,7 @@ def check_specs(profile: Profile, num_classes: int, specs: list[ModelSpec], kind
     first-layer filters than it has, none), when a ranked layer does not exist, or when a model that corrects
     ranked filters is asked for a distortion in ``kinds`` that the ranking does not cover."""
 
-    net = network(profile, num_classes)
+    net = build_from_config(profile.model, num_classes)
     for layer in profile.rank.layers:
         get_conv(net, layer)
     layers = list(profile.rank.layers) or ranked_layers(net)
@@ -197,7 +196,7 @@ def train_corrected(model: nn.Module, train: TensorData, val: TensorData | None,
                 best.offer(epoch, row["val_accuracy"], model)
 
     history = fit(model, train, cfg, device=device, checkpoint=checkpoint,
-                  batch_transform=lambda x, gen: half_distorted(x, kind, family, gen, clip),
+                  batch_transform=lambda x, gen: half_degraded(x, kind, family, gen, clip),
                   set_train_mode=functools.partial(set_training_mode, base_bn=base_bn),
                   regularizer=regulariser(model, c.l1, c.l2, keras=c.l2_convention == "keras"),
                   on_epoch_end=validate, progress=progress, group=group)

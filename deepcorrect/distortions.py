@@ -35,8 +35,9 @@ def check_kind(kind: str) -> str:
 
 
 def kind_label(kind: str, full: bool = False) -> str:
-    """How tables and findings name a distortion: ``Blur`` (``full``: ``Gaussian blur``) or ``AWGN``."""
-    return ("Gaussian blur" if full else "Blur") if kind == "blur" else "AWGN"
+    """How tables and findings name a distortion: ``Blur`` (``full``: ``Gaussian blur``) or ``AWGN``; any other
+    kind (a corruption, a mix) by its own name."""
+    return {"blur": "Gaussian blur" if full else "Blur", "awgn": "AWGN"}.get(kind, kind)
 
 
 def check_family(family: str) -> str:

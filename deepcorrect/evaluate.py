@@ -14,10 +14,16 @@ import torch
 from torch import nn
 
 from .data import TensorData
-from .distortions import KINDS, NUM_LEVELS, distort, half_distorted, noise_seed
+from .distortions import KINDS, NUM_LEVELS
+from .kinds import degrade, half_degraded, level_seed, num_levels
 from .models import capture, count_params
 
 COLUMNS = ["Clean", *[f"Level {i}" for i in range(1, NUM_LEVELS + 1)]]
+
+
+def columns(kind: str) -> list[str]:
+    """Clean and every level of ``kind``: :data:`COLUMNS` for the paper's distortions, Level 1–5 for corruptions."""
+    return COLUMNS[: num_levels(kind) + 1]
 
 
 def distorted_batches(data: TensorData, kind: str, level: int, family: str, *, device: torch.device | str,
@@ -29,8 +35,8 @@ def distorted_batches(data: TensorData, kind: str, level: int, family: str, *, d
     device = torch.device(device)
     index = torch.arange(len(data)).split(batch_size)
     for b, (idx, x) in enumerate(zip(index, data.batches(index, device))):
-        g = torch.Generator(device).manual_seed(noise_seed(seed, kind, level, b))
-        x = distort(x.float(), kind, level, family, generator=g, clip=clip)
+        g = torch.Generator(device).manual_seed(level_seed(seed, kind, level, b))
+        x = degrade(x.float(), kind, level, family, generator=g, clip=clip)
         yield (x if whole else data.cropped(x)), data.labels[idx].to(device)
 
 
@@ -47,7 +53,7 @@ def half_distorted_accuracy(model: nn.Module, data: TensorData, kinds: Sequence[
     index = torch.arange(len(data)).split(batch_size)
     for b, (idx, x) in enumerate(zip(index, data.batches(index, device))):
         g = torch.Generator(device).manual_seed(seed * 1_000_003 + b)
-        x = data.cropped(half_distorted(x.float(), kinds, family, g, clip))
+        x = data.cropped(half_degraded(x.float(), kinds, family, g, clip))
         correct += correct_predictions(model, x, data.labels[idx].to(device), batch_size=batch_size, bf16=bf16)
     return correct.item() / len(data)
 
@@ -118,10 +124,11 @@ def hit_table(model: nn.Module, data: TensorData, family: str, kinds: Sequence[s
     clean = correct_mask(model, data, kinds[0], 0, family, device=device, batch_size=batch_size, seed=seed, bf16=bf16)
     hits = {kind: torch.stack([clean] + [correct_mask(model, data, kind, lv, family, device=device,
                                                       batch_size=batch_size, seed=seed, clip=clip, bf16=bf16)
-                                         for lv in range(1, NUM_LEVELS + 1)]).cpu() for kind in kinds}
-    rows = {kind: (h.sum(1).double() / max(len(data), 1)).tolist() for kind, h in hits.items()}
-    table = pd.DataFrame.from_dict(rows, orient="index", columns=COLUMNS)
-    table["Avg"] = table[COLUMNS].mean(axis=1)
+                                         for lv in range(1, num_levels(kind) + 1)]).cpu() for kind in kinds}
+    rows = {kind: dict(zip(columns(kind), (h.sum(1).double() / max(len(data), 1)).tolist())) for kind, h in hits.items()}
+    shown = max((columns(kind) for kind in kinds), key=len)  # a corruption's row has no Level 6
+    table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=shown)
+    table["Avg"] = table[shown].mean(axis=1)
     return table, hits
 
 

@@ -11,6 +11,7 @@ ranked, corrected and measured for any kind. For ``blur`` and ``awgn`` these are
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 
 import torch
@@ -53,6 +54,13 @@ def is_paper(kind: str) -> bool:
 def num_levels(kind: str) -> int:
     """The number of levels of ``kind`` beyond clean: 6 for the paper's distortions, 5 for corruptions."""
     return NUM_LEVELS if is_paper(kind) else NUM_SEVERITIES
+
+
+def ranked_for(rank, kinds: tuple[str, ...]):
+    """The ranking settings ``rank`` (a :class:`~deepcorrect.config.RankingConfig`) made to rank for ``kinds``:
+    its levels kept where every kind has them (a corruption has five severities, the paper's kinds six)."""
+    top = min(num_levels(k) for k in kinds)
+    return dataclasses.replace(rank, kinds=tuple(kinds), levels=tuple(lv for lv in rank.levels if lv <= top))
 
 
 def level_seed(seed: int, kind: str, level: int, batch: int) -> int:

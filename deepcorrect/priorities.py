@@ -7,11 +7,10 @@ from pathlib import Path
 
 from torch import nn
 
-from .baseline import network
 from .config import Profile
 from .context import Run
 from .keys import ranking_key, stamp
-from .models import get_conv
+from .models import build_from_config, get_conv
 from .paper import BETAS
 from .ranking import Ranking, rank_filters, ranking_set
 from .splits import Splits
@@ -37,7 +36,7 @@ def filter_priorities(run: Run, model: nn.Module, data: Splits, progress: bool =
 
 def check_rank_layers(profile: Profile, num_classes: int) -> None:
     """Fail early (before training anything) when ``rank.layers`` names a layer the network lacks."""
-    model = network(profile, num_classes)
+    model = build_from_config(profile.model, num_classes)
     for layer in profile.rank.layers:
         get_conv(model, layer)
 

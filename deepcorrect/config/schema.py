@@ -219,8 +219,10 @@ class RankingConfig:
                              f"comma-separated, e.g. kinds={','.join(KINDS)})")
         for k in self.kinds:
             kinds_.check(k)
-        if not self.levels or any(lv not in range(1, NUM_LEVELS + 1) for lv in self.levels):
-            raise ValueError(f"ranking levels must be a non-empty subset of 1..{NUM_LEVELS}, got {self.levels!r}")
+        top = min(kinds_.num_levels(k) for k in self.kinds)  # a corruption has five severities, not six
+        if not self.levels or any(lv not in range(1, top + 1) for lv in self.levels):
+            raise ValueError(f"ranking levels must be a non-empty subset of 1..{top} for kinds "
+                             f"{', '.join(self.kinds)}, got {self.levels!r}")
         _choice("split", self.split, ("val", "train"))
         for name in ("per_class", "chunk_images"):
             _positive(name, getattr(self, name))

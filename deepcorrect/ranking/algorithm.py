@@ -14,7 +14,7 @@ from tqdm import tqdm
 from .. import distributed as dd
 from ..config import RankingConfig
 from ..data import TensorData
-from ..distortions import distort, noise_seed
+from ..kinds import degrade, level_seed
 from ..models import AllConvBN, conv_layers, get_conv
 from ..runtime import float32_exact
 from .counters import COUNTERS
@@ -68,9 +68,9 @@ def rank_filters(model: nn.Module, data: TensorData, family: str, cfg: RankingCo
             labels = data.labels[idx].to(device)
             for k, kind in enumerate(cfg.kinds):
                 for li, lv in enumerate(cfg.levels):
-                    g = torch.Generator(device).manual_seed(noise_seed(cfg.seed, kind, lv, batch_no))
+                    g = torch.Generator(device).manual_seed(level_seed(cfg.seed, kind, lv, batch_no))
                     logits, distorted = counter.distorted(
-                        data.cropped(distort(whole, kind, lv, family, generator=g, clip=cfg.clip)))
+                        data.cropped(degrade(whole, kind, lv, family, generator=g, clip=cfg.clip)))
                     base[k, li] += (logits.argmax(1) == labels).sum().cpu()
                     for layer in layers:
                         counts[layer][k, li] += counter.counts(layer, clean, distorted, labels).cpu()

@@ -24,7 +24,7 @@ from torch import nn
 from ..adaptation import TENT_LR, tent_model
 from ..context import Run
 from ..corrected_models import corrected_model
-from ..kinds import MIX_SEPARATOR
+from ..kinds import MIX_SEPARATOR, ranked_for
 from ..model_names import full_finetune_name
 from ..priorities import filter_priorities
 from ..corruptions import CORRUPTIONS, NUM_SEVERITIES, corrupt
@@ -187,7 +187,7 @@ def mix_models(run: Run, base: nn.Module, data, mix: tuple[str, ...] = TRAINING_
     """Deepcorr-6c and the full fine-tune trained on ``mix`` (half of every batch corrupted by one of its
     corruptions at a random severity), Deepcorr-6c's units on the filters Algorithm 1 ranks for the mix."""
     kind = MIX_SEPARATOR.join(mix)
-    profile = dataclasses.replace(run.profile, rank=dataclasses.replace(run.profile.rank, kinds=(kind,)))
+    profile = dataclasses.replace(run.profile, rank=ranked_for(run.profile.rank, (kind,)))
     mixed = dataclasses.replace(run, profile=profile)
     priorities = filter_priorities(mixed, base, data, progress=False)
     return {f"{name} (mix)": corrected_model(mixed, base, data, priorities, kind, name, progress=False)[0]
