@@ -121,15 +121,9 @@ show(adapted, f"Top-1 error (%) at severity {adapt_severity}, per corruption",
 
 # %%
 if paper_trained:
-    transfer_table = beyond.transfer_table({k: hits[k] for k in ["Baseline", *paper_trained]})
-    transfer_tests = beyond.transfer_tests({k: hits[k] for k in ["Baseline", *paper_trained]})
-    display(Markdown(describe_training(run, data)))
-    display(show(transfer_table, "Top-1 error (%) per corruption, mean over severities 1–5",
-                 formats=beyond.percent_formats(transfer_table)))
-    display(beyond.transfer_heatmap(transfer_table, title=f"{cfg.name}: error − baseline's (points)"))
-    display(show(transfer_tests, "Each corrected model against the baseline, per family of corruptions",
-                 formats={"Δ error (points)": "{:+.2f}", "std. error": "{:.2f}"}))
-    display(Markdown(claims.guard(cfg.name, beyond.describe_transfer(transfer_tests))))
+    transfer_table, transfer_tests = beyond.against_baseline(hits, paper_trained)
+    display(Markdown(describe_training(run, data)), *beyond.comparison_parts(transfer_table, transfer_tests, "on all 15"),
+            Markdown(claims.guard(cfg.name, beyond.describe_transfer(transfer_tests))))
 else:
     transfer_table = transfer_tests = None
     display(Markdown("Not measured in this run (`transfer = False`)."))
@@ -144,14 +138,9 @@ else:
 
 # %%
 if mix_trained:
-    held = beyond.only({k: hits[k] for k in ["Baseline", *mix_trained]}, beyond.HELD_OUT)
-    held_table = beyond.transfer_table(held, beyond.HELD_OUT)
-    held_tests = beyond.transfer_tests(held, names=beyond.HELD_OUT)
-    display(show(held_table, "Top-1 error (%) on the held-out corruptions, mean over severities 1–5",
-                 formats=beyond.percent_formats(held_table)))
-    display(show(held_tests, "Trained on the mix, against the baseline on the held-out corruptions",
-                 formats={"Δ error (points)": "{:+.2f}", "std. error": "{:.2f}"}))
-    display(Markdown(claims.guard(cfg.name, beyond.describe_transfer(held_tests))))
+    held_table, held_tests = beyond.against_baseline(hits, mix_trained, beyond.HELD_OUT)
+    display(*beyond.comparison_parts(held_table, held_tests, "on the 11 held out"),
+            Markdown(claims.guard(cfg.name, beyond.describe_transfer(held_tests))))
 else:
     held_table = held_tests = None
     display(Markdown("Not measured in this run (`held_out = False`)."))

@@ -101,6 +101,8 @@ def test_transfer_table_and_tests_against_the_baseline(test_set):
     base_err = table.loc["digital (mean)", "Baseline"]
     assert worse["Δ error (points)"] == pytest.approx(table.loc["digital (mean)", "wrong"] - base_err)
     assert tests.loc[("wrong", "all"), "corruptions"] == 3  # every corruption together, beside the families
+    alone, alone_tests = beyond.against_baseline(hits, ["wrong"], ("contrast",), NAMES)
+    assert list(alone.columns) == ["Baseline", "wrong"] and set(alone_tests["family"]) == {"digital", "all"}
     held = beyond.only(hits, ("contrast",), NAMES)
     assert torch.equal(held["wrong"][0], hits["wrong"][1]) and held["wrong"].shape[0] == 1
     text = beyond.describe_transfer(tests.reset_index())

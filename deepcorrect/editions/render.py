@@ -152,23 +152,12 @@ def _beyond(metrics: dict, family: str) -> list[Any]:
     out: list[Any] = [beyond.heatmap(grid, f"Top-1 error (%) on {metrics['images']:,} test images"),
                       show(adapted, f"BN adaptation and TENT at severity {metrics['adapt_severity']}, error (%)",
                            formats=beyond.percent_formats(adapted))]
-    if "transfer" in metrics:
-        table = _frame(metrics["transfer"])
-        order = [r for r in beyond.transfer_table_rows() if r in table.index]
-        table = table.loc[order]
-        tests = pd.DataFrame(metrics["transfer_tests"])
-        out += [show(table, "Top-1 error (%) per corruption, mean over severities 1–5",
-                     formats=beyond.percent_formats(table)),
-                beyond.transfer_heatmap(table, title="Error − baseline's (points)"),
-                show(tests, "Each corrected model against the baseline, per family of corruptions",
-                     formats={"Δ error (points)": "{:+.2f}", "std. error": "{:.2f}"})]
-    if "held_out" in metrics:
-        held = _frame(metrics["held_out"]).loc[[r for r in beyond.transfer_table_rows(beyond.HELD_OUT)
-                                                if r in metrics["held_out"]]]
-        out += [show(held, "Trained on the mix: top-1 error (%) on the held-out corruptions",
-                     formats=beyond.percent_formats(held)),
-                show(pd.DataFrame(metrics["held_out_tests"]), "Trained on the mix, against the baseline",
-                     formats={"Δ error (points)": "{:+.2f}", "std. error": "{:.2f}"})]
+    for part, names, where in (("transfer", beyond.CORRUPTIONS, "on all 15"),
+                               ("held_out", beyond.HELD_OUT, "on the 11 held out")):
+        if part in metrics:
+            table = _frame(metrics[part])
+            table = table.loc[[r for r in beyond.transfer_table_rows(names) if r in table.index]]
+            out += beyond.comparison_parts(table, pd.DataFrame(metrics[f"{part}_tests"]), where)
     return out
 
 

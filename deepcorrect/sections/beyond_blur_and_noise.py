@@ -30,6 +30,7 @@ from ..priorities import filter_priorities
 from ..corruptions import CORRUPTIONS, NUM_SEVERITIES, corrupt
 from ..data import TensorData
 from ..statistics import ALPHA, sign_test_counts
+from ..tables import show
 
 #: TENT's test batch on CIFAR-10-C (its ``cifar10`` configuration).
 TENT_CORRUPTION_BATCH = 200
@@ -243,6 +244,24 @@ def transfer_tests(hits: dict[str, torch.Tensor], baseline: str = "Baseline",
                         "Δ error (points)": 0.0 - 100 * test.difference, "std. error": 100 * test.se,
                         "p-value": test.p, "images": cols})
     return pd.DataFrame(out)
+
+
+TEST_FORMATS = {"Δ error (points)": "{:+.2f}", "std. error": "{:.2f}"}
+
+
+def against_baseline(hits: dict[str, torch.Tensor], labels, names: tuple[str, ...] = CORRUPTIONS,
+                     measured: tuple[str, ...] = CORRUPTIONS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The error table and the tests against the baseline of the models ``labels``, on the corruptions
+    ``names`` (all 15, or the held-out ones) of the ``measured`` ones the hits hold."""
+    chosen = only({k: hits[k] for k in ["Baseline", *labels]}, names, measured)
+    return transfer_table(chosen, names), transfer_tests(chosen, names=names)
+
+
+def comparison_parts(table: pd.DataFrame, tests: pd.DataFrame, where: str) -> list:
+    """The table, its heat map of changes and the tests, as a page (or an edition's At scale) shows them."""
+    return [show(table, f"Top-1 error (%) {where}, mean over severities 1–5", formats=percent_formats(table)),
+            transfer_heatmap(table, title=f"Error − baseline's (points), {where}"),
+            show(tests, f"Against the baseline, {where}, per family of corruptions", formats=TEST_FORMATS)]
 
 
 def transfer_heatmap(table: pd.DataFrame, baseline: str = "Baseline", title: str = ""):
