@@ -2,8 +2,11 @@ import pytest
 import torch
 from torch import nn
 
-from deepcorrect.models import (AllConvBN, CaffeAlexNet, TorchvisionAlexNet, capture, conv_layers, count_params,
-                                get_conv, load_weights, swap_filters)
+from deepcorrect.correction import weight_layers
+from deepcorrect.models import (ARCHS, AllConvBN, CaffeAlexNet, TorchvisionAlexNet, build_model, capture, conv_layers,
+                                count_params, get_conv, load_weights, swap_filters)
+from deepcorrect.ranking import ranked_layers
+from deepcorrect.ranking.suffix import trace
 
 
 def test_allconv_has_the_papers_parameter_counts():
@@ -80,3 +83,27 @@ def test_swap_filters_replaces_exactly_the_chosen_channels_and_hooks_are_removed
     assert torch.equal(swapped["0"][:, [1, 3]], acts["0"][:, [1, 3]])
     assert torch.equal(swapped["0"][:, [0, 2]], plain[:, [0, 2]])
     assert not net[0]._forward_hooks
+
+
+#: The input each architecture takes (Caffe's AlexNet crops 227 px, torchvision's 224 px, CIFAR networks 32 px).
+INPUT_SIZE = {"allconv": 32, "alexnet_caffe": 227, "alexnet_tv": 224}
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_architecture_builds_classifies_and_is_ranked_by_the_suffix_engine(arch):
+    """One test for every network of the catalogue: built from its name, it maps a batch to class scores, its
+    conv layers are addressable and the ranking's torch.fx trace reproduces its forward pass exactly."""
+    torch.manual_seed(0)
+    width = 1.0 if arch.startswith("alexnet") or arch.startswith("resnet") else 0.25
+    net = build_model(arch, 7, width).eval()
+    size = INPUT_SIZE.get(arch, 32)
+    x = torch.rand(2, 3, size, size) * 255
+    with torch.no_grad():
+        out = net(x)
+        traced = trace(net)(x)
+    assert out.shape == (2, 7)
+    assert torch.equal(out, traced)
+    layers = ranked_layers(net)
+    assert layers and all(isinstance(get_conv(net, name), torch.nn.Conv2d) for name in layers)
+    assert len(weight_layers(net)) == len(conv_layers(net)) + sum(
+        isinstance(m, torch.nn.Linear) for m in net.modules())
