@@ -299,8 +299,11 @@ def clean_kept(metrics: Metrics) -> list[Verdict]:
         worse = [r["first"] for r in rows if r["clean difference"] < -0.01 and r["p (clean, McNemar)"] < ALPHA]
         worst = min(rows, key=lambda r: r["clean difference"])
         out.append(Verdict("17", KIND_NAMES[kind], "\"a very good performance on clean images\"",
-                           f"largest clean drop {worst['first']} {worst['clean difference']:+.4f}; significantly "
-                           f"worse: {', '.join(worse) or 'none'}",
+                           (f"largest clean drop {worst['first']} {worst['clean difference']:+.4f}"
+                            if worst["clean difference"] < 0 else
+                            f"no Deepcorr model below the baseline on clean images (smallest change "
+                            f"{worst['first']} {worst['clean difference']:+.4f})")
+                           + f"; significantly worse: {', '.join(worse) or 'none'}",
                            CODE_PATH_ONLY if _smoke(metrics) else FAILS if worse else HOLDS,
                            "McNemar's exact test on the clean column against the untouched baseline"))
     return out

@@ -359,7 +359,8 @@ def _cmd_correct(args: argparse.Namespace) -> int:
     if args.out:
         _check_out(Path(args.out))
     cfg = _resolve_cli(args)
-    if set(args.kind) - set(cfg.rank.kinds):  # a corruption or a mix: rank for the kinds asked for
+    kinds_given = any(p.partition("=")[0].strip() in ("kinds", "rank_kinds") for p in args.param)
+    if set(args.kind) - set(cfg.rank.kinds) and not kinds_given:  # a corruption, a mix: rank for those asked
         cfg = dataclasses.replace(cfg, rank=kinds.ranked_for(cfg.rank, tuple(args.kind)))
     data = datasets(cfg)
     # before anything trains, so bad input writes nothing

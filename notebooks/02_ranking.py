@@ -82,7 +82,8 @@ Markdown(describe_splits(data))
 
 # %%
 priorities = filter_priorities(run, model, data)
-Markdown(f"Ranked {sum(priorities.counts[l].shape[-1] for l in priorities.layers)} filters in {len(priorities.layers)} layers "
+ranked = sum(priorities.counts[layer].shape[-1] for layer in priorities.layers)
+Markdown(f"Ranked {ranked} filters in {len(priorities.layers)} layers "
          f"on {priorities.n_images} images ({cfg.rank.per_class} per class from the {cfg.rank.split} split), "
          f"{len(priorities.kinds)} kinds × {len(priorities.levels)} levels, in {priorities.seconds:.0f} s "
          f"({priorities.meta['method']} path, {priorities.meta['device']}).")

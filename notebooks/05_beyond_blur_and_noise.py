@@ -122,7 +122,8 @@ show(adapted, f"Top-1 error (%) at severity {adapt_severity}, per corruption",
 # %%
 if paper_trained:
     transfer_table, transfer_tests = beyond.against_baseline(hits, paper_trained)
-    display(Markdown(describe_training(run, data)), *beyond.comparison_parts(transfer_table, transfer_tests, "on all 15"),
+    display(Markdown(describe_training(run, data)),
+            *beyond.comparison_parts(transfer_table, transfer_tests, "on all 15"),
             Markdown(claims.guard(cfg.name, beyond.describe_transfer(transfer_tests))))
 else:
     transfer_table = transfer_tests = None

@@ -85,7 +85,8 @@ show(summary(cfg), "The profile these numbers come from")
 data = datasets(cfg)
 model, history = baseline_model(run, data.train)
 Markdown(f"{describe_splits(data)} The baseline AlexNet ({cfg.model.arch}, width {cfg.model.width:g}, "
-         f"{cfg.data.describe_input()}) is {imagenet.describe_baseline(cfg)}. " + corrected.describe_training(run, data))
+         f"{cfg.data.describe_input()}) is {imagenet.describe_baseline(cfg)}. "
+         + corrected.describe_training(run, data))
 
 # %% [markdown]
 # ## Tables 1–2 on AlexNet — the baseline under the ImageNet levels

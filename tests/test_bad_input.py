@@ -421,7 +421,8 @@ def test_settings_refused_up_front_with_one_line(args, message, tmp_path, capsys
 def test_an_invalid_kind_is_one_line_listing_the_valid_ones(tmp_path):
     out = run_cli("correct", "--kind", "noise", "--results", str(tmp_path / "r"))
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "usage:" not in out.stderr
-    assert out.stderr.startswith("error: argument --kind: invalid choice: 'noise' (choose from 'blur', 'awgn')")
+    assert out.stderr.startswith("error: argument --kind: unknown kind 'noise'; expected one of blur, awgn, "
+                                 "gaussian_noise")
 
 
 @pytest.mark.parametrize("command", ["rank", "correct"])
