@@ -226,7 +226,8 @@ def readme_summary(editions: dict[str, dict]) -> str:
     lines = ["| claim | edition | paper | measured | verdict |", "|---|---|---|---|---|"]
     lines += [f"| {r['#']}. {r['claim'].split(' (')[0]} | {r['edition']} | {r['paper']} | {r['measured']} | "
               f"{r['verdict']} |" for _, r in decided.iterrows()]
-    missing = sorted(set(board["#"]) - set(decided["#"]), key=lambda n: (not n.isdigit(), int(n) if n.isdigit() else 0))
+    order = [c.number for c in claims_module.CLAIMS]  # the paper's claims, then those beyond it
+    missing = sorted(set(board["#"]) - set(decided["#"]), key=order.index)
     if missing:
         lines.append(f"\nNot yet decided by any edition: claims {', '.join(missing)} (see the book's scoreboard).")
     return "\n".join(lines)
