@@ -176,5 +176,6 @@ def test_notebook_05_measures_the_corruption_benchmark(executed):
     assert set(metrics["mean_error"]) == {"Source", "BN adaptation", "TENT"}
     assert all(0 <= v <= 100 for v in metrics["mean_error"].values())
     # the blur- and AWGN-trained Deepcorr-6c and full fine-tune, each against the baseline on the four families
-    assert {t["family"] for t in metrics["transfer_tests"]} == {"noise", "blur", "weather", "digital"}
+    assert {t["family"] for t in metrics["transfer_tests"]} == {"noise", "blur", "weather", "digital", "all"}
+    assert {t["model"] for t in metrics["held_out_tests"]} == {"Deepcorr-6c (mix)", "Finetune-9 (mix)"}
     assert len({t["model"] for t in metrics["transfer_tests"]}) == 4 and len(metrics["transfer"]) == 15 + 4 + 1
