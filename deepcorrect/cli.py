@@ -230,8 +230,8 @@ def _kind(text: str) -> str:
 def _table_output(p: argparse.ArgumentParser) -> None:
     """Options shared by the commands that train models and print their rows of Tables 3-4."""
     p.add_argument("--kind", type=_kind, nargs="+", default=list(KINDS), metavar="KIND",
-                   help="blur, awgn (default both), a corruption (defocus_blur, fog, … : `deepcorrect profiles` "
-                        "lists them) or a mix of one sort joined by '+' (gaussian_noise+defocus_blur)")
+                   help=f"blur, awgn (default both), a corruption ({', '.join(kinds.SINGLE_KINDS[2:])}) or a "
+                        "mix of one sort joined by '+' (gaussian_noise+defocus_blur)")
     p.add_argument("--out", help="also write the table to this .csv file")
     p.set_defaults(func=_cmd_correct)
 
