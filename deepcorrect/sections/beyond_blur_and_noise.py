@@ -27,6 +27,7 @@ from ..corrected_models import corrected_model
 from ..kinds import MIX_SEPARATOR, ranked_for
 from ..model_names import full_finetune_name
 from ..priorities import filter_priorities
+from ..ranking import ranked_layers
 from ..corruptions import CORRUPTIONS, NUM_SEVERITIES, corrupt
 from ..data import TensorData
 from ..statistics import ALPHA, sign_test_counts
@@ -188,7 +189,10 @@ def mix_models(run: Run, base: nn.Module, data, mix: tuple[str, ...] = TRAINING_
     """Deepcorr-6c and the full fine-tune trained on ``mix`` (half of every batch corrupted by one of its
     corruptions at a random severity), Deepcorr-6c's units on the filters Algorithm 1 ranks for the mix."""
     kind = MIX_SEPARATOR.join(mix)
-    profile = dataclasses.replace(run.profile, rank=ranked_for(run.profile.rank, (kind,)))
+    rank = ranked_for(run.profile.rank, (kind,))
+    # Deepcorr-6c corrects the first six ranked layers: rank only those (a ResNet has 19 or more)
+    rank = dataclasses.replace(rank, layers=rank.layers or tuple(ranked_layers(base)[:6]))
+    profile = dataclasses.replace(run.profile, rank=rank)
     mixed = dataclasses.replace(run, profile=profile)
     priorities = filter_priorities(mixed, base, data, progress=False)
     return {f"{name} (mix)": corrected_model(mixed, base, data, priorities, kind, name, progress=False)[0]
