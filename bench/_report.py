@@ -40,6 +40,14 @@ def dataloader_options(p: argparse.ArgumentParser, images: int, batch: int) -> a
     return p
 
 
+def training_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of the benchmarks that time training: images per epoch, batch (§5.1's 250), epochs."""
+    p.add_argument("--images", type=int, default=1000, help="training images per epoch (default 1000)")
+    p.add_argument("--batch", type=int, default=250, help="batch size (default 250: §5.1's)")
+    p.add_argument("--epochs", type=int, default=2, help="timed epochs; the last one's rate counts (default 2)")
+    return p
+
+
 def embedded_images(n: int):
     """About ``n`` images of the embedded set (``n // 10`` per class, at least one), as TensorData."""
     from deepcorrect.data import TensorData, make_embedded

@@ -15,7 +15,7 @@ import copy
 from dataclasses import replace
 
 import torch
-from _report import embedded_images, save
+from _report import embedded_images, save, training_options
 from _report import parser as bench_parser  # bench/ is on sys.path when a benchmark runs as a script
 from torch import nn
 
@@ -51,11 +51,7 @@ def blurred(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 
 def main() -> None:
     keep_freed_memory()
-    parser = bench_parser(__doc__)
-    parser.add_argument("--images", type=int, default=1000, help="training images per epoch (default 1000)")
-    parser.add_argument("--batch", type=int, default=250, help="batch size (default 250: §5.1's)")
-    parser.add_argument("--epochs", type=int, default=2, help="timed epochs; the last one's rate counts (default 2)")
-    args = parser.parse_args()
+    args = training_options(bench_parser(__doc__)).parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
     profile = resolve("smoke", width=args.width)

@@ -99,7 +99,12 @@ def awgn(images: torch.Tensor, sigma: float, generator: torch.Generator | None =
 def noise_seed(seed: int, kind: str, level: int, batch: int) -> int:
     """The generator seed of batch ``batch`` of ``kind`` at ``level``: the one formula by which evaluation and
     ranking draw their distortions, so each batch's noise is fixed by (seed, kind, level, batch) alone."""
-    return ((seed * 7 + KINDS.index(check_kind(kind))) * 11 + level) * 100_003 + batch
+    return batch_seed(seed, KINDS.index(check_kind(kind)), level, batch)
+
+
+def batch_seed(seed: int, index: int, level: int, batch: int) -> int:
+    """The seed formula behind :func:`noise_seed`, for a degradation numbered ``index``."""
+    return ((seed * 7 + index) * 11 + level) * 100_003 + batch
 
 
 def distort(images: torch.Tensor, kind: str, level: int, family: str = "cifar",

@@ -17,7 +17,7 @@ import zlib
 import torch
 
 from .corruptions import CORRUPTIONS, EXTRA_CORRUPTIONS, NUM_SEVERITIES, corrupt
-from .distortions import KINDS, NUM_LEVELS, _check_images, distort, half_distorted, noise_seed
+from .distortions import KINDS, NUM_LEVELS, _check_images, batch_seed, distort, half_distorted, noise_seed
 
 #: Every single kind: the paper's two distortions, then the benchmark's corruptions and its extras.
 SINGLE_KINDS = (*KINDS, *CORRUPTIONS, *EXTRA_CORRUPTIONS)
@@ -69,7 +69,7 @@ def level_seed(seed: int, kind: str, level: int, batch: int) -> int:
     if kind in KINDS:
         return noise_seed(seed, kind, level, batch)
     index = len(KINDS) + (SINGLE_KINDS.index(kind) if kind in SINGLE_KINDS else zlib.crc32(kind.encode()) % 10_007)
-    return ((seed * 7 + index) * 11 + level) * 100_003 + batch
+    return batch_seed(seed, index, level, batch)
 
 
 def _cpu(generator: torch.Generator | None) -> torch.Generator | None:

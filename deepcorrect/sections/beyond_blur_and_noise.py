@@ -235,7 +235,8 @@ def transfer_tests(hits: dict[str, torch.Tensor], baseline: str = "Baseline",
     images of their number of right answers across the family's corruptions × severities (models and baseline
     see the same corrupted images)."""
     base = hits[baseline]
-    families = {g: _rows(names)[f"{g} (mean)"] for g in GROUPS if f"{g} (mean)" in _rows(names)}
+    rows = _rows(names)
+    families = {g: rows[f"{g} (mean)"] for g in GROUPS if f"{g} (mean)" in rows}
     families["all"] = list(range(len(names)))
     out = []
     for label, h in hits.items():
