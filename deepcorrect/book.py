@@ -24,11 +24,10 @@ from .config import PROFILES, Profile, alexnet_profile, is_override_key, resolve
 from .contents import map_markdown
 from .editions.record import page_id
 from .editions.render import load_editions, scoreboard_markdown
-from .runtime import keep_freed_memory
 from .files import atomic_write
 from .fingerprint import package_fingerprint
+from .runtime import keep_freed_memory
 from .store import code_fingerprint
-
 
 
 def notebook_sources(repo: Path) -> list[Path]:
@@ -59,18 +58,19 @@ def check_parameters(sources: list[Path], params: dict[str, Any]) -> dict[Path, 
     return {src: {k: v for k, v in params.items() if k in names} for src, names in declared.items()}
 
 
-#: Notebooks that share cached artifacts run in order within one chain; the chains are independent (01–05
-#: use the CIFAR-style profile, 06–07 its AlexNet counterpart) and may run side by side (``jobs=2``).
-#: A notebook in no chain joins the first.
-CHAINS = (("01", "02", "03", "04", "05"), ("06", "07"))
+#: The notebooks whose cached artifacts a notebook reuses (the baseline, the ranking, the AlexNet): it starts
+#: once those have finished, so that no baseline or ranking is computed twice at once. 03–05 share a few trained
+#: models and may each train them side by side, which costs less than waiting. A page not named here (08)
+#: needs nothing and starts whenever a worker is free.
+NEEDS = {"02": ("01",), "03": ("02",), "04": ("02",), "05": ("02",), "07": ("06",)}
 
 
 def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, out_dir: Path | None = None,
                   force: bool = False, only: list[str] | None = None, jobs: int = 1, log=print) -> list[Path]:
     """Execute every notebook (or those whose name starts with one of ``only``) into ``out_dir`` (default
-    ``book/``); skips the ones whose stamp is unchanged unless ``force``. ``jobs`` > 1 runs the independent
-    :data:`CHAINS` in parallel processes, each kernel with ``cores // jobs`` threads. Returns the executed
-    notebooks."""
+    ``book/``); skips the ones whose stamp is unchanged unless ``force``. ``jobs`` > 1 runs up to ``jobs``
+    notebooks at once in worker processes, each as soon as the pages it :data:`NEEDS` have finished, each
+    kernel with ``cores // jobs`` threads. Returns the executed notebooks."""
     out_dir = out_dir or repo / "book"
     import nbformat
 
@@ -90,7 +90,7 @@ def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, out_dir: 
     _write_profile_page(out_dir / "_profile.md", cfg, overrides)
     _write_if_changed(out_dir / "_map.md", map_markdown(links=True))
     _write_if_changed(out_dir / "_scoreboard.md", scoreboard_markdown(load_editions(repo / "editions")))
-    chains: list[list[tuple]] = [[] for _ in CHAINS]
+    pending: list[tuple] = []
     for src in sources:
         out = out_dir / f"{src.stem}.ipynb"
         stamp = _stamp(src, split[src], repo / "editions")
@@ -98,39 +98,60 @@ def run_notebooks(repo: Path, profile: str, params: dict[str, Any], *, out_dir: 
             log(f"unchanged, reusing {out}")
             continue
         log(f"executing {src.relative_to(repo)} with {split[src]}")
-        chain = next((i for i, names in enumerate(CHAINS) if src.stem[:2] in names), 0)
-        chains[chain].append((src, out, split[src], repo, stamp))
-    chains = [c for c in chains if c]
+        pending.append((src, out, split[src], repo, stamp))
     keep_freed_memory()  # the kernels inherit it; without it they spend much of their time in page faults
-    if jobs == 1 or len(chains) < 2:
-        for chain in chains:
-            _run_chain(chain, log=log)
+    if jobs == 1 or len(pending) < 2:
+        for item in pending:
+            log(f"done {item[0].stem} in {_execute_timed(item):.0f} s")
     else:
-        _run_parallel(chains, jobs)
+        _run_scheduled(pending, jobs, log)
     return [out_dir / f"{src.stem}.ipynb" for src in sources]
 
 
-def _say(line: str) -> None:
-    print(line, flush=True)
-
-
-def _run_chain(chain: list[tuple], threads: int = 0, log=_say) -> None:
-    if threads:  # read by torch in the kernels this process starts; one share of the cores each
+def _execute_timed(item: tuple, threads: int = 0) -> float:
+    """Execute one notebook (in a worker process: its kernel with ``threads`` threads); its wall time."""
+    if threads:  # read by torch in the kernel this process starts: one share of the cores
         os.environ["OMP_NUM_THREADS"] = str(threads)
-    for item in chain:
-        t0 = time.perf_counter()
-        _execute(*item)
-        log(f"done {item[0].stem} in {time.perf_counter() - t0:.0f} s")
+    t0 = time.perf_counter()
+    _execute(*item)
+    return time.perf_counter() - t0
 
 
-def _run_parallel(chains: list[list[tuple]], jobs: int) -> None:
+def startable(waiting: list[tuple], pending: list[tuple], done: set[str], free: int) -> list[tuple]:
+    """The first ``free`` of ``waiting`` (in order) whose :data:`NEEDS` among ``pending`` are all ``done``
+    (stems); an item's first element is its source path."""
+    def ready(item: tuple) -> bool:
+        needs = NEEDS.get(item[0].stem[:2], ())
+        return {other[0].stem for other in pending if other[0].stem[:2] in needs} <= done
+
+    return [item for item in waiting if ready(item)][:max(free, 0)]
+
+
+def _run_scheduled(pending: list[tuple], jobs: int, log) -> None:
+    """Run ``pending`` on ``jobs`` worker processes, in order, each once what it needs has finished. After a
+    failure no notebook starts; the first error is raised once the running ones have ended."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    threads = max(1, (os.cpu_count() or 1) // min(jobs, len(chains)))
-    with ProcessPoolExecutor(max_workers=min(jobs, len(chains)), mp_context=multiprocessing.get_context("spawn")) as pool:
-        for future in [pool.submit(_run_chain, chain, threads) for chain in chains]:
-            future.result()  # the first failing notebook's error, after the others finished
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    waiting, running, done, error = list(pending), {}, set(), None
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        while running or (waiting and error is None):
+            for item in startable(waiting, pending, done, jobs - len(running)) if error is None else ():
+                waiting.remove(item)
+                running[pool.submit(_execute_timed, item, threads)] = item
+            if not running:  # what is left waits for a notebook that failed
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                stem = running.pop(future)[0].stem
+                try:
+                    log(f"done {stem} in {future.result():.0f} s")
+                    done.add(stem)
+                except Exception as exc:  # noqa: BLE001 - re-raised below, after the running ones end
+                    error = error or exc
+    if error is not None:
+        raise error
 
 
 def _write_profile_page(path: Path, cfg: Profile, overrides: dict[str, Any]) -> None:

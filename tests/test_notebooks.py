@@ -1,12 +1,19 @@
 """Papermill smoke runs of every notebook with tiny parameters, asserting on the metrics each one saves."""
 
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import REPO
-from deepcorrect.book import check_parameters, notebook_parameters, notebook_sources, run_notebooks
+
+from deepcorrect.book import (
+    check_parameters,
+    notebook_parameters,
+    notebook_sources,
+    run_notebooks,
+    startable,
+)
 
 TINY = {"epochs": 1, "width": 0.125, "train_per_class": 30, "test_per_class": 10, "val_per_class": 4,
         "tsne_per_class": 5, "per_class": 2, "ideal_per_class": 5, "correct_epochs": 1, "correct_train_per_class": 3,
@@ -34,6 +41,22 @@ def test_every_notebook_has_a_parameters_cell_defaulting_to_the_embedded_profile
         if "profile" in params or "results_dir" in params:
             assert params["profile"].strip("'\"") == "smoke", src
             assert "results_dir" in params, src
+
+
+def test_a_page_starts_once_the_pages_whose_artifacts_it_reuses_have_finished():
+    """The book's schedule on two workers: 01 and 06 first (08 needs nothing but comes later in order); once
+    01 is done, 02 and 08; 03–05 only after 02; a page whose prerequisite is not being executed (reused from an
+    earlier build) does not wait for it."""
+    pending = [(Path(f"{n}_page.py"),) for n in ("01", "02", "03", "04", "05", "06", "07", "08")]
+    stems = lambda items: [item[0].stem[:2] for item in items]
+    assert stems(startable(pending, pending, set(), 2)) == ["01", "06"]
+    waiting = pending[1:5] + pending[6:]
+    assert stems(startable(waiting, pending, {"01_page"}, 1)) == ["02"]
+    assert stems(startable(waiting, pending, {"01_page"}, 3)) == ["02", "08"]
+    assert stems(startable(pending[2:5], pending, {"01_page"}, 2)) == []
+    assert stems(startable(pending[2:5], pending, {"01_page", "02_page"}, 2)) == ["03", "04"]
+    assert stems(startable(pending[6:7], pending[6:], set(), 2)) == ["07"]
+    assert startable(pending, pending, set(), 0) == []
 
 
 @pytest.mark.slow

@@ -49,15 +49,15 @@ def _pretrained_resnet(depth: int) -> Profile:
 
 PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("smoke", "Embedded synthetic data (generated in code), All-Conv-BN at width 0.25, a ranking set of "
-            "5 images per class; Finetune and Deepcorr models train 2 short epochs on 40 images per class and "
-            "are measured on 20 per class: the code path on a CPU in minutes, not the paper's numbers.",
+            "5 images per class; Finetune and Deepcorr models train 2 short epochs on 30 images per class and "
+            "are measured on 10 per class: the code path on a CPU in minutes, not the paper's numbers.",
             data=DataConfig(source="embedded", train_per_class=1200, test_per_class=200, val_per_class=100),
             model=ModelConfig(width=0.25),
             train=TrainConfig(epochs=5, batch_size=128, lr=0.05),
-            eval=EvalConfig(ideal_per_class=30),
+            eval=EvalConfig(ideal_per_class=30, tsne_per_class=25),
             rank=RankingConfig(per_class=5),
             correct=CorrectConfig(correct_epochs=2, correct_lr_step=1, correct_batch_size=40,
-                                  correct_train_per_class=40, correct_test_per_class=20, draws=2)),
+                                  correct_train_per_class=30, correct_test_per_class=10, draws=2)),
     Profile("cifar10-jpg", "Real photographs: the CIFAR-10 JPEG tree data/cifar10-jpg.tar.gz, 1,000 training, "
             "100 validation and 200 test images per class, All-Conv-BN at width 0.5, CPU-feasible.",
             data=DataConfig(source="folder", root=_CIFAR10_JPG, train_per_class=1100, test_per_class=200,
@@ -89,7 +89,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             eval=EvalConfig(tsne_per_class=10),
             rank=RankingConfig(per_class=5, split="train"),
             correct=CorrectConfig(variant="cw", correct_epochs=2, correct_lr_step=1, correct_batch_size=50,
-                                  finetune_lr=0.001, correct_train_per_class=30, correct_test_per_class=20),
+                                  finetune_lr=0.001, correct_train_per_class=30, correct_test_per_class=10),
             restore=RestoreConfig(restore_per_class=1, restore_max=3),
             transfer=TransferConfig(splits=2, svm_test_per_class=5)),
     Profile("imagenette", "Real ImageNet photographs: Imagenette160 from data/imagenette160.tar.gz (10 classes, 450 training "
