@@ -166,7 +166,8 @@ def _book_command(sub) -> None:
     book.add_argument("--strict", action="store_true", help="fail the build on Sphinx warnings (-W -n)")
     book.add_argument("--force", action="store_true", help="re-execute notebooks even if unchanged")
     book.add_argument("--jobs", type=int, default=1, metavar="N",
-                      help="run the independent notebook chains (01-05, 06-07) in N processes (default 1)")
+                      help="run up to N notebooks at once, each as soon as the pages whose results it reuses have "
+                           "finished (02 after 01; 03-05 after 02; 07 after 06); default 1")
     book.set_defaults(func=_cmd_book)
 
 
