@@ -76,7 +76,9 @@ def test_an_edition_keeps_each_page_with_its_provenance_and_refuses_bad_paramete
     path = record.record_edition(repo, "smoke", {"scale": 2.0}, out_dir=repo / "editions", log=lambda _: None)
     edition = record.load_edition(path)
     page = edition["pages"]["fake_page"]
-    assert page["metrics"] == {"profile": "smoke", "value": 4.0} and page["parameters"]["scale"] == 2.0
+    assert page["metrics"] == {"profile": "smoke", "value": 4.0}
+    # what it ran with, the page's defaults too: an edition read later must not depend on today's defaults
+    assert page["parameters"] == {"profile": "smoke", "scale": 2.0, "results_dir": "results"}
     made = page["provenance"]
     assert {"commit", "code", "package", "data", "weights", "settings", "libraries", "machine", "date"} <= set(made)
     assert made["settings"]["name"] == "smoke" and torch.__version__.startswith(made["libraries"]["torch"])

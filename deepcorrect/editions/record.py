@@ -81,7 +81,8 @@ def record_edition(repo: Path, profile: str, params: dict[str, Any], *, only: li
         if not metrics_file.is_file():
             raise RuntimeError(f"{src.name} ran but wrote no metrics file ({metrics_file})")
         edition["pages"][page_id(src)] = {
-            "source": src.stem, "parameters": page_params, "seconds": round(seconds, 1),
+            "source": src.stem, "parameters": {**declared_parameters(src), **page_params},  # defaults too
+            "seconds": round(seconds, 1),
             "metrics": json.loads(metrics_file.read_text()), "provenance": made_by}
         _write(path, edition)  # after every page: a long recording keeps what it finished
         log(f"recorded {src.stem} in {seconds:.0f} s → {path}")

@@ -24,8 +24,9 @@ from torch import nn
 from ..adaptation import TENT_LR, tent_model
 from ..context import Run
 from ..corrected_models import corrected_model
-from ..corruptions import CORRUPTIONS, NUM_SEVERITIES, corrupt
+from ..corruptions import CORRUPTIONS, NUM_SEVERITIES
 from ..data import TensorData
+from ..evaluate import distorted_batches
 from ..kinds import MIX_SEPARATOR, ranked_for
 from ..model_names import full_finetune_name
 from ..priorities import filter_priorities
@@ -53,22 +54,6 @@ def test_images(data: TensorData, per_class: int, seed: int) -> TensorData:
     return chosen.subset(torch.randperm(len(chosen), generator=torch.Generator().manual_seed(seed)))
 
 
-def corruption_seed(seed: int, name: str, severity: int, batch: int) -> int:
-    """The generator seed of one batch of ``name`` at ``severity``: fixed by these alone, whatever the model.
-    Kept apart from :func:`deepcorrect.kinds.level_seed` (which evaluation uses) because the recorded page-05
-    editions were drawn with it; merge the two when those editions are recorded again."""
-    return ((seed * 31 + CORRUPTIONS.index(name)) * 11 + severity) * 100_003 + batch
-
-
-def corrupted_batches(data: TensorData, name: str, severity: int, family: str, *, batch_size: int, seed: int,
-                      device: torch.device | str):
-    """(what the network sees, labels) of ``data`` under ``name`` at ``severity``, batch by batch on ``device``."""
-    index = torch.arange(len(data)).split(batch_size)
-    for b, (idx, x) in enumerate(zip(index, data.batches(index, device))):
-        g = torch.Generator().manual_seed(corruption_seed(seed, name, severity, b))
-        yield data.cropped(corrupt(x.float(), name, severity, family, g)), data.labels[idx].to(device)
-
-
 @torch.inference_mode()
 def hit_grids(models: dict[str, nn.Module], data: TensorData, family: str, *, seed: int,
               device: torch.device | str, batch_size: int = 500,
@@ -80,7 +65,7 @@ def hit_grids(models: dict[str, nn.Module], data: TensorData, family: str, *, se
     for c, name in enumerate(names):
         for s in range(1, NUM_SEVERITIES + 1):
             start = 0
-            for x, y in corrupted_batches(data, name, s, family, batch_size=batch_size, seed=seed, device=device):
+            for x, y in distorted_batches(data, name, s, family, batch_size=batch_size, seed=seed, device=device):
                 for label, m in models.items():
                     hits[label][c, s - 1, start:start + len(y)] = (m(x).argmax(1) == y).cpu()
                 start += len(y)
@@ -138,7 +123,7 @@ def adaptation_errors(model: nn.Module, data: TensorData, family: str, severity:
     model = model.to(device).eval()
     rows = {}
     for name in names:
-        batches = functools.partial(corrupted_batches, data, name, severity, family, batch_size=batch_size,
+        batches = functools.partial(distorted_batches, data, name, severity, family, batch_size=batch_size,
                                     seed=seed, device=device)
         if source is not None:
             src = float(source[name])
