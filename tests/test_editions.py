@@ -3,7 +3,9 @@ the claims decided from them (both sides of each verdict)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,8 +15,10 @@ import pytest
 import torch
 
 from deepcorrect import claims, statistics
-from deepcorrect.editions import check, pages, record, render
+from deepcorrect.config import resolve
+from deepcorrect.editions import check, pages, record, render, staleness
 from deepcorrect.evaluate import COLUMNS
+from deepcorrect.fingerprint import core_fingerprint
 from deepcorrect.metrics import save_metrics
 from deepcorrect.sections import cifar_analysis
 
@@ -198,3 +202,31 @@ def test_the_staleness_check_fails_when_a_recorded_number_no_longer_matches_the_
     (tmp_path / "resnet20-cifar10.json").write_text(json.dumps(edition))
     problems = check.check_editions(tmp_path, log=lambda _: None)
     assert problems == ["resnet20-cifar10 distortions_baselines: Tables 1–2 (blur) moved by up to 0.001"]
+
+
+def _record_at_head(profile: str = "smoke") -> tuple[dict, dict[str, str]]:
+    repo = Path(__file__).resolve().parents[1]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, check=False, text=True).stdout.strip()
+    then = staleness.core_sources_at(head) if head else None
+    if then is None:
+        pytest.skip("no git history here")
+    settings = json.loads(json.dumps(dataclasses.asdict(resolve(profile)), sort_keys=True, default=str))
+    return ({"parameters": {"profile": profile, "width": None}, "provenance": {
+        "commit": head, "code": staleness.digest(then), "uncommitted changes": False, "settings": settings}}, then)
+
+
+def test_the_per_module_fingerprints_combine_into_the_core_fingerprint():
+    assert staleness.digest(staleness.core_sources_now()) == core_fingerprint()
+
+
+def test_an_edition_is_stale_where_a_computing_module_moved_and_not_where_only_another_profile_did():
+    record, then = _record_at_head()
+    assert staleness.moved_modules(record, then) == []
+    assert staleness.moved_modules(record, {**then, "ranking.ideal": "edited"}) == ["ranking.ideal"]
+    assert staleness.moved_modules(record, {**then, "config.profiles": "edited"}) == []  # the settings still equal
+    record["provenance"]["settings"]["correct"]["correct_epochs"] += 1  # its own profile's budget changed
+    assert staleness.moved_modules(record, {**then, "config.profiles": "edited"}) == ["config.profiles"]
+    assert staleness.moved_modules({**record, "provenance": {**record["provenance"], "commit": "f" * 40}},
+                                   {**then, "ranking.ideal": "edited"}) is None  # its commit is not here
+    dirty = {**record, "provenance": {**record["provenance"], "uncommitted changes": True}}
+    assert staleness.moved_modules(dirty, {**then, "ranking.ideal": "edited"}) is None

@@ -16,15 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Profile, is_override_key, resolve
+from ..config import Profile
+from .record import settings_of
 from .render import load_editions
 
 TOLERANCE = 1e-9  # accuracies are counts over images and τ̄ counts over draws: equal, or the code changed them
-
-
-def _settings(record: dict, **extra) -> Profile:
-    params = {k: v for k, v in record["parameters"].items() if is_override_key(k) and k != "profile"}
-    return resolve(record["parameters"]["profile"], **params, **extra)
 
 
 def _present(cfg: Profile) -> str | None:
@@ -41,7 +37,7 @@ def _baseline_tables(record: dict, store) -> list[str]:
     from ..sections.distortion_effects import baseline_tables
     from ..splits import datasets
 
-    cfg = _settings(record)
+    cfg = settings_of(record)
     run = Run.of(cfg, store)
     data = datasets(cfg)
     model, _ = baseline_model(run, data.train)
@@ -57,7 +53,7 @@ def _first_layer_ranking(record: dict, store) -> list[str]:
     from ..splits import datasets
 
     layers = record["metrics"]["layers"]
-    cfg = _settings(record, layers=layers[:1])
+    cfg = settings_of(record, layers=layers[:1])
     run = Run.of(cfg, store)
     data = datasets(cfg)
     model, _ = baseline_model(run, data.train)
@@ -95,7 +91,7 @@ def check_editions(folder: Path, log: Callable[[str], None] = print) -> list[str
             record = edition["pages"].get(page)
             if record is None:
                 continue
-            absent = _present(_settings(record))
+            absent = _present(settings_of(record))
             if absent:
                 log(f"{name} {page}: skipped, {absent}")
                 continue

@@ -89,6 +89,12 @@ def record_edition(repo: Path, profile: str, params: dict[str, Any], *, only: li
     return path
 
 
+def settings_of(record: dict, **extra) -> Profile:
+    """The settings one recorded page resolves to today, from the parameters it ran with (``extra``: more)."""
+    params = {k: v for k, v in record["parameters"].items() if is_override_key(k) and k != "profile"}
+    return resolve(record["parameters"]["profile"], **params, **extra)
+
+
 def load_edition(path: Path) -> dict:
     """An edition file, checked for the fields the book reads."""
     try:

@@ -16,6 +16,7 @@ from ..distortions import kind_label
 from ..fingerprint import core_fingerprint
 from ..paper import correction_table
 from ..tables import show
+from . import staleness
 from .record import load_edition
 
 VERDICT_MARK = {"holds": "✓ holds", "fails": "✗ fails", "undecided": "undecided",
@@ -42,10 +43,7 @@ def describe_edition(name: str, edition: dict, pages: list[str] | None = None) -
     made = records[0]["provenance"]
     s = made["settings"]
     codes = sorted({r["provenance"]["code"] for r in records})
-    now = core_fingerprint()
-    changed = ("the computing code is unchanged since" if codes == [now] else
-               f"the computing code has changed since (now `{now}`): the edition check recomputes a slice of it "
-               "and fails when its numbers move")
+    changed = code_since(records)
     seconds = sum(r["seconds"] for r in records)
     commit = made["commit"][:10] or "unknown"
     return (f"**Edition `{name}`** — network `{s['model']['arch']}` (width {s['model']['width']:g}"
@@ -53,6 +51,22 @@ def describe_edition(name: str, edition: dict, pages: list[str] | None = None) -
             f"`{s['data']['source']}` ({str(made['data'])[:23]}…); recorded {made['date']} at commit `{commit}`"
             f"{' with uncommitted changes' if made.get('uncommitted changes') else ''}, code `{', '.join(codes)}`, "
             f"on {made['machine']}, in {seconds / 60:.0f} min for these pages; {changed}.")
+
+
+def code_since(records: list[dict]) -> str:
+    """Whether the computing code changed since these recorded pages were made, and where (module by module
+    at their commits, :func:`~deepcorrect.editions.staleness.moved_modules`)."""
+    moved = [staleness.moved_modules(r) for r in records]
+    if all(m == [] for m in moved):
+        return "the computing code is unchanged since"
+    where, now = "", f"now `{core_fingerprint()}`"
+    if None not in moved:
+        modules = sorted({m for ms in moved for m in ms})
+        more = f" and {len(modules) - 4} more" if len(modules) > 4 else ""
+        where = f" in {len(modules)} core module{'s' * (len(modules) > 1)}"
+        now = ", ".join(f"`{m}`" for m in modules[:4]) + f"{more}; {now}"
+    return (f"the computing code has changed since{where} ({now}): the edition check recomputes a slice of it "
+            "and fails when its numbers move")
 
 
 def scoreboard(editions: dict[str, dict]) -> pd.DataFrame:
