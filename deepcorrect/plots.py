@@ -145,24 +145,47 @@ def training_curve(history: list[dict], title: str = "training") -> plt.Figure:
     return fig
 
 
+#: Above this many lines a figure keys them by a colour scale (network depth) instead of a legend.
+MAX_LEGEND_LINES = 12
+
+
 def ideal_curves(df: pd.DataFrame, title: str, clean: float | None = None) -> plt.Figure:
-    """Figures 4–5: top-1 against level for each selection (one panel per kind), legend below."""
+    """Figures 4–5: top-1 against level for each selection (one panel per kind), legend below; a deep
+    network's many layers (ResNet-56: 55) are coloured by depth along a colour bar instead."""
     cols = ["Clean", *[f"Level {i}" for i in range(1, NUM_LEVELS + 1)]]
     kinds = list(dict.fromkeys(df["kind"]))
+    selections = [s for s in dict.fromkeys(df["selection"]) if s != "none"]
+    by_depth = len(selections) > MAX_LEGEND_LINES
     fig, axes = new_axes(1, len(kinds), height=3.4, sharey=True)
-    palette = sns.color_palette("viridis", df["selection"].nunique())
+    palette = dict(zip(selections, sns.color_palette("viridis", len(selections))))
     for ax, kind in zip(axes[0], kinds):
         levels = _levels_axis(ax)
-        for i, (colour, (_, row)) in enumerate(zip(palette, df[df["kind"] == kind].iterrows())):
+        for i, (_, row) in enumerate(df[df["kind"] == kind].iterrows()):
             none = row["selection"] == "none"
-            style = {"marker": "o", "ms": 3, "ls": ":"} if none else line_style(i)
-            ax.plot(levels, row[cols].to_numpy(float), color="0.4" if none else colour,
-                    label="no correction" if none else row["selection"], **style)
+            style = ({"marker": "o", "ms": 3, "ls": ":"} if none else
+                     {"lw": 0.9, "alpha": 0.8} if by_depth else line_style(i))
+            ax.plot(levels, row[cols].to_numpy(float), color="0.2" if none else palette[row["selection"]],
+                    label="no correction" if none else row["selection"], zorder=3 if none else 2, **style)
         ax.set_title(KIND_TITLES.get(kind, kind), fontsize=10)
     axes[0, 0].set_ylabel("top-1 with ideal correction")
-    legend_below(fig, axes[0, 0], ncol=4)
+    if by_depth:
+        _depth_colour_bar(fig, axes, selections)
+        uncorrected = [h for h in axes[0, 0].get_lines() if h.get_label() == "no correction"]
+        if uncorrected:
+            axes[0, 0].legend(handles=uncorrected, fontsize=7, loc="lower left")
+    else:
+        legend_below(fig, axes[0, 0], ncol=4)
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+def _depth_colour_bar(fig: plt.Figure, axes: np.ndarray, layers: list[str]) -> None:
+    """A colour bar from the first to the last of ``layers`` in the order of the network."""
+    bar = fig.colorbar(plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(0, len(layers) - 1)),
+                       ax=axes.ravel().tolist(), pad=0.02, aspect=30)
+    ticks = sorted({0, len(layers) // 2, len(layers) - 1})
+    bar.set_ticks(ticks, labels=[layers[t] for t in ticks], fontsize=7)
+    bar.set_label(f"the corrected layer ({len(layers)}, by depth)", fontsize=8)
 
 
 def tau_distribution(frame: pd.DataFrame) -> plt.Figure:

@@ -59,3 +59,18 @@ def test_a_figure_fits_the_column_and_is_not_left_open(name, tmp_path):
 def test_the_lines_of_one_family_differ_by_marker_and_dash():
     styles = [plots.line_style(i) for i in range(4)]
     assert len({(s["marker"], s["ls"]) for s in styles}) == 4
+
+
+def _curves(layers: list[str]) -> pd.DataFrame:
+    return pd.DataFrame([{"selection": s, "kind": k, **dict(zip(COLUMNS, RNG.uniform(0.1, 0.9, len(COLUMNS))))}
+                         for k in ("blur", "awgn") for s in layers])
+
+
+def test_a_few_curves_get_a_legend_and_a_deep_networks_layers_a_colour_bar_by_depth():
+    few = plots.ideal_curves(_curves(["none", "conv1", "conv2"]), "Figure 5")
+    assert len(few.legends) == 1 and len(few.axes) == 2
+    deep = plots.ideal_curves(_curves([f"layer{i}" for i in range(plots.MAX_LEGEND_LINES + 1)]), "Figure 5")
+    bar = deep.axes[-1]  # a third axes: the colour bar, labelled with the first, middle and last layer
+    assert not deep.legends and len(deep.axes) == 3
+    assert [t.get_text() for t in bar.get_yticklabels()] == ["layer0", "layer6", "layer12"]
+    plt.close("all")
