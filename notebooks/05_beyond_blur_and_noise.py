@@ -67,6 +67,8 @@ corrupt_per_class = 10  # test images per class corrupted 15 × 5 (≤ the profi
 transfer = True  # measure page 03's blur- and AWGN-trained Deepcorr-6c and full fine-tune on all 15
 held_out = True  # train Deepcorr-6c and the full fine-tune on 4 corruptions, test them on the other 11
 adapt_severity = 5  # the severity of the BN adaptation and TENT runs (the published row: 5)
+adapt_per_class = None  # their test images per class (None: corrupt_per_class; TENT's first step comes after its
+#                         first batch of 200, so it needs several batches to differ; editions: 1000, the test set)
 corrupt_seed = 0  # seed of the image order and of every corruption's random draws
 results_dir = "results"  # artifact store (shared with pages 01–03: the baseline is reused)
 fresh = False  # recompute every cached artifact
@@ -91,11 +93,14 @@ clean = beyond.clean_error(model, test, device=run.device)
 hits = beyond.hit_grids({"Baseline": model, **paper_trained, **mix_trained}, test, "cifar", seed=corrupt_seed,
                         device=run.device)
 grid = beyond.grid_of(hits["Baseline"])
-adapted = beyond.adaptation_errors(model, test, "cifar", adapt_severity, seed=corrupt_seed, device=run.device,
-                                   source=grid[adapt_severity])
+adapt_test = test if adapt_per_class in (None, corrupt_per_class) else beyond.test_images(
+    data.test, adapt_per_class, corrupt_seed)
+adapted = beyond.adaptation_errors(model, adapt_test, "cifar", adapt_severity, seed=corrupt_seed, device=run.device,
+                                   source=grid[adapt_severity] if adapt_test is test else None)
 tests = beyond.contrasts(adapted)
 Markdown(f"{len(test):,} test images ({len(test) // len(test.classes)} per class), each corrupted 15 × 5 times; "
-         f"clean error {clean:.1f} %.")
+         f"clean error {clean:.1f} %. "
+         f"{beyond.describe_adaptation_set(len(adapt_test), adapt_severity, len(test.classes))}")
 
 # %% [markdown]
 # ## The baseline's error per corruption and severity
@@ -107,7 +112,7 @@ beyond.heatmap(grid, f"{cfg.name}: top-1 error (%)")
 # ## BN adaptation and TENT, reset per corruption
 
 # %%
-show(adapted, f"Top-1 error (%) at severity {adapt_severity}, per corruption",
+show(adapted, f"Top-1 error (%) at severity {adapt_severity}, per corruption ({len(adapt_test):,} images)",
      formats=beyond.percent_formats(adapted))
 
 # %% [markdown]
@@ -164,7 +169,7 @@ show(tests, "Paired tests over the 15 corruptions", formats={"mean difference (p
 # %% tags=["hide-cell"]
 saved = save_metrics(results_dir, "05_beyond_blur_and_noise",
                      beyond.metrics(cfg.name, grid, adapted, tests, len(test), adapt_severity,
-                                    transfer=transfer_table, transfer_tests=transfer_tests,
+                                    adapt_images=len(adapt_test), transfer=transfer_table, transfer_tests=transfer_tests,
                                     held_out=held_table, held_out_tests=held_tests))
 
 # %%

@@ -138,3 +138,10 @@ def test_an_editions_page_05_draws_and_decides_claim_c(test_set):
     assert len(decided) == 1 and decided[0].claim == "D" and "3 held-out corruptions" in decided[0].measured
     smoke = {**plain, "profile": "smoke"}
     assert {v.verdict for v in claims.carries_over({"beyond_blur_and_noise": smoke})} == {"code path only"}
+
+
+def test_the_adaptation_set_says_when_tent_cannot_differ_from_bn_adaptation():
+    one = beyond.describe_adaptation_set(100, 5, 10)
+    assert "1 batch of 200" in one and "equals BN adaptation's" in one and "`adapt_per_class` above 20" in one
+    many = beyond.describe_adaptation_set(10_000, 5, 10)
+    assert many == "BN adaptation and TENT run on 10,000 test images at severity 5: 50 batches of 200 per corruption."

@@ -150,7 +150,8 @@ def _beyond(metrics: dict, family: str) -> list[Any]:
     grid.columns = [int(c) for c in grid.columns]
     adapted = _frame(metrics["adaptation"])
     out: list[Any] = [beyond.heatmap(grid, f"Top-1 error (%) on {metrics['images']:,} test images"),
-                      show(adapted, f"BN adaptation and TENT at severity {metrics['adapt_severity']}, error (%)",
+                      show(adapted, f"BN adaptation and TENT at severity {metrics['adapt_severity']}, error (%) on "
+                                    f"{metrics.get('adapt_images', metrics['images']):,} test images",
                            formats=beyond.percent_formats(adapted))]
     for part, names, where in (("transfer", beyond.CORRUPTIONS, "on all 15"),
                                ("held_out", beyond.HELD_OUT, "on the 11 held out")):

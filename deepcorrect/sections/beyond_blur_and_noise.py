@@ -137,6 +137,18 @@ def adaptation_errors(model: nn.Module, data: TensorData, family: str, severity:
     return table
 
 
+def describe_adaptation_set(images: int, severity: int, classes: int, batch_size: int = TENT_CORRUPTION_BATCH) -> str:
+    """What BN adaptation and TENT ran on; a warning where one batch holds every image, since TENT predicts
+    a batch before its step on it and so cannot differ from BN adaptation there."""
+    batches = -(-images // batch_size)
+    text = (f"BN adaptation and TENT run on {images:,} test images at severity {severity}: "
+            f"{batches} batch{'es' * (batches > 1)} of {batch_size} per corruption.")
+    if batches > 1:
+        return text
+    return text + (" With a single batch TENT's only step comes after its predictions, so its row equals BN "
+                   f"adaptation's; `adapt_per_class` above {batch_size // classes} gives it a second batch.")
+
+
 def beside_published(adapted: pd.DataFrame, network: str, severity: int) -> pd.DataFrame:
     """The page's mean error over the 15 corruptions per method beside the published row (severity 5)."""
     out = pd.DataFrame({f"{network}, this page (sev. {severity})": adapted.mean(),
@@ -327,11 +339,13 @@ def verdict(grid: pd.DataFrame, adapted: pd.DataFrame, tests: pd.DataFrame, clea
 
 
 def metrics(profile: str, grid: pd.DataFrame, adapted: pd.DataFrame, tests: pd.DataFrame, images: int,
-            severity: int, *, transfer: pd.DataFrame | None = None, transfer_tests: pd.DataFrame | None = None,
-            held_out: pd.DataFrame | None = None, held_out_tests: pd.DataFrame | None = None) -> dict:
+            severity: int, *, adapt_images: int | None = None, transfer: pd.DataFrame | None = None,
+            transfer_tests: pd.DataFrame | None = None, held_out: pd.DataFrame | None = None,
+            held_out_tests: pd.DataFrame | None = None) -> dict:
     """The page's numbers as its metrics file (and an edition) holds them; the trained models' parts where
-    this run measured them."""
-    out = {"profile": profile, "images": images, "adapt_severity": severity,
+    this run measured them. ``images``: the corrupted test images of the grids; ``adapt_images``: those of
+    BN adaptation and TENT (None: the same)."""
+    out = {"profile": profile, "images": images, "adapt_severity": severity, "adapt_images": adapt_images or images,
            "error_grid": grid.round(3).to_dict(orient="index"), "adaptation": adapted.round(3).to_dict(orient="index"),
            "mean_error": {k: round(float(v), 3) for k, v in adapted.mean().items()},
            "contrasts": tests.to_dict(orient="records")}
