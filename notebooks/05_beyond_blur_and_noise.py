@@ -169,8 +169,8 @@ show(tests, "Paired tests over the 15 corruptions", formats={"mean difference (p
 # %% tags=["hide-cell"]
 saved = save_metrics(results_dir, "05_beyond_blur_and_noise",
                      beyond.metrics(cfg.name, grid, adapted, tests, len(test), adapt_severity,
-                                    adapt_images=len(adapt_test), transfer=transfer_table, transfer_tests=transfer_tests,
-                                    held_out=held_table, held_out_tests=held_tests))
+                                    adapt_images=len(adapt_test), transfer=transfer_table,
+                                    transfer_tests=transfer_tests, held_out=held_table, held_out_tests=held_tests))
 
 # %%
 Markdown(editions.findings("beyond_blur_and_noise", saved, beyond.verdict(grid, adapted, tests, clean)))
