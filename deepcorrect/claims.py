@@ -347,9 +347,11 @@ def carries_over(metrics: Metrics) -> list[Verdict]:
             continue
         d, se, p = r["Δ error (points)"], r["std. error"], r["p-value"]
         decided = verdict(d, p, expected_sign=-1)
+        whole = rows.get((f"Deepcorr-6c ({kind})", "all"))  # is the gain the family's, or general?
+        beside = f"; on all {whole['corruptions']}: {whole['Δ error (points)']:+.1f}" if whole else ""
         out.append(Verdict("C", KIND_NAMES[kind], "—",
-                           f"Deepcorr-6c ({KIND_NAMES[kind]}) on the {family} corruptions: error {d:+.1f} ± {se:.1f} "
-                           f"points against the baseline ({r['images']:,} images × 5 severities)",
+                           f"Deepcorr-6c ({KIND_NAMES[kind]}) on the {family} corruptions: error {d:+.1f} (s.e. "
+                           f"{se:.1f}) points against the baseline{beside} ({r['images']:,} images × 5 severities)",
                            CODE_PATH_ONLY if _smoke(metrics) else decided,
                            f"exact sign test over images, p = {_p(p)}"))
     return out
@@ -365,7 +367,7 @@ def held_out_gain(metrics: Metrics) -> list[Verdict]:
         return []
     d, se, p = r["Δ error (points)"], r["std. error"], r["p-value"]
     return [Verdict("D", "mix", "—", f"Deepcorr-6c trained on {', '.join(m.get('training_mix', []))}: error "
-                    f"{d:+.1f} ± {se:.1f} points against the baseline on the {r['corruptions']} held-out "
+                    f"{d:+.1f} (s.e. {se:.1f}) points against the baseline on the {r['corruptions']} held-out "
                     f"corruptions ({r['images']:,} images × 5 severities)",
                     CODE_PATH_ONLY if _smoke(metrics) else verdict(d, p, expected_sign=-1),
                     f"exact sign test over images, p = {_p(p)}")]

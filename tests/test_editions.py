@@ -180,13 +180,14 @@ def test_the_scoreboard_has_a_row_per_claim_and_shows_who_made_each_edition(tmp_
     made = {"commit": "abc", "code": "0" * 16, "date": "today", "machine": "a CPU", "weights": None,
             "data": "sha256:1234", "settings": {"model": {"arch": "resnet20", "width": 1.0}, "data": {"source": "folder"}}}
     edition = {"schema": 1, "name": "e", "pages": {"deepcorrect_cifar": {
-        "metrics": metrics["deepcorrect_cifar"], "seconds": 60.0, "provenance": made, "parameters": {}}}}
+        "metrics": metrics["deepcorrect_cifar"], "seconds": 60.0, "provenance": made, "parameters": {},
+        "source": "03_deepcorrect_cifar"}}}
     board = render.scoreboard({"e": edition})
     assert set(board["#"]) == {c.number for c in claims.CLAIMS}
     assert (board[board["#"] == "6"]["verdict"] == "✓ holds").all()
     assert (board[board["#"] == "1"]["verdict"] == "not measured").all()
     text = render.describe_edition("e", edition)
-    assert "commit `abc`" in text and "has changed since" in text
+    assert "page 03 recorded today at commit `abc`" in text and "has changed since" in text
 
 
 @pytest.mark.slow

@@ -35,22 +35,32 @@ def edition_metrics(edition: dict) -> dict[str, dict]:
 
 
 def describe_edition(name: str, edition: dict, pages: list[str] | None = None) -> str:
-    """One paragraph: which network and data, the budget, when, at which commit and code, on what machine, at
-    what cost, and whether the computing code changed since."""
-    records = [edition["pages"][p] for p in (pages or edition["pages"]) if p in edition["pages"]]
+    """Which network and data, then per recording (the pages made at one commit and code): when, where, on what
+    machine, at what cost, and whether the computing code changed since."""
+    records = {p: edition["pages"][p] for p in (pages or edition["pages"]) if p in edition["pages"]}
     if not records:
         return ""
-    made = records[0]["provenance"]
+    made = next(iter(records.values()))["provenance"]
     s = made["settings"]
-    codes = sorted({r["provenance"]["code"] for r in records})
-    changed = code_since(records)
-    seconds = sum(r["seconds"] for r in records)
-    commit = made["commit"][:10] or "unknown"
-    return (f"**Edition `{name}`** — network `{s['model']['arch']}` (width {s['model']['width']:g}"
+    head = (f"**Edition `{name}`** — network `{s['model']['arch']}` (width {s['model']['width']:g}"
             f"{', published weights ' + str(made['weights'])[:19] + '…' if made.get('weights') else ''}), data "
-            f"`{s['data']['source']}` ({str(made['data'])[:23]}…); recorded {made['date']} at commit `{commit}`"
-            f"{' with uncommitted changes' if made.get('uncommitted changes') else ''}, code `{', '.join(codes)}`, "
-            f"on {made['machine']}, in {seconds / 60:.0f} min for these pages; {changed}.")
+            f"`{s['data']['source']}` ({str(made['data'])[:23]}…)")
+    recordings: dict[tuple[str, str], list[dict]] = {}
+    for record in sorted(records.values(), key=lambda r: r["source"]):
+        recordings.setdefault((record["provenance"]["commit"], record["provenance"]["code"]), []).append(record)
+    lines = [_describe_recording(group) for group in recordings.values()]
+    if len(lines) == 1:
+        return f"{head}; {lines[0]}."
+    return f"{head}, in {len(lines)} recordings:\n\n" + "\n".join(f"- {line}." for line in lines)
+
+
+def _describe_recording(records: list[dict]) -> str:
+    """One recording's line: its pages, date, commit and code, machine, cost and what changed since."""
+    made = records[-1]["provenance"]
+    pages = ", ".join(r["source"][:2] for r in records)
+    return (f"page{'s' * (len(records) > 1)} {pages} recorded {made['date']} at commit `{made['commit'][:10] or '?'}`"
+            f"{' with uncommitted changes' if made.get('uncommitted changes') else ''}, code `{made['code']}`, on "
+            f"{made['machine']}, in {sum(r['seconds'] for r in records) / 60:.0f} min; {code_since(records)}")
 
 
 def code_since(records: list[dict]) -> str:
@@ -58,7 +68,10 @@ def code_since(records: list[dict]) -> str:
     at their commits, :func:`~deepcorrect.editions.staleness.moved_modules`)."""
     moved = [staleness.moved_modules(r) for r in records]
     if all(m == [] for m in moved):
-        return "the computing code is unchanged since"
+        if all(r["provenance"]["code"] == core_fingerprint() for r in records):
+            return "the computing code is unchanged since"
+        return (f"the computing code is unchanged since (today's fingerprint `{core_fingerprint()}` differs only by "
+                "other profiles' settings)")
     where, now = "", f"now `{core_fingerprint()}`"
     if None not in moved:
         modules = sorted({m for ms in moved for m in ms})
@@ -106,6 +119,11 @@ def scoreboard_markdown(editions: dict[str, dict]) -> str:
 
 def _frame(rows: dict) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _in_page_order(frame: pd.DataFrame, order: tuple[str, ...]) -> pd.DataFrame:
+    """``frame``'s rows in ``order`` (an edition's JSON holds them sorted by name)."""
+    return frame.loc[[r for r in order if r in frame.index]]
 
 
 def _baselines(metrics: dict, family: str) -> list[Any]:
@@ -158,21 +176,33 @@ def _gain(metrics: dict, family: str) -> list[Any]:
 
 
 def _beyond(metrics: dict, family: str) -> list[Any]:
+    from IPython.display import Markdown
+
     from ..sections import beyond_blur_and_noise as beyond
 
-    grid = _frame(metrics["error_grid"])
+    grid = _in_page_order(_frame(metrics["error_grid"]), beyond.CORRUPTIONS)  # not the file's sorted order
     grid.columns = [int(c) for c in grid.columns]
-    adapted = _frame(metrics["adaptation"])
-    out: list[Any] = [beyond.heatmap(grid, f"Top-1 error (%) on {metrics['images']:,} test images"),
-                      show(adapted, f"BN adaptation and TENT at severity {metrics['adapt_severity']}, error (%) on "
-                                    f"{metrics.get('adapt_images', metrics['images']):,} test images",
-                           formats=beyond.percent_formats(adapted))]
+    adapted = _in_page_order(_frame(metrics["adaptation"]), beyond.CORRUPTIONS)[list(beyond.METHODS)]
+    severity, adapt_images = metrics["adapt_severity"], metrics.get("adapt_images", metrics["images"])
+    published = beyond.beside_published(adapted, metrics["profile"], severity)
+    contrasts = pd.DataFrame(metrics["contrasts"])
+    out: list[Any] = [
+        Markdown(f"The grids and the trained models' tables: {metrics['images']:,} test images, each corrupted 15 × "
+                 f"5 times. {beyond.describe_adaptation_set(adapt_images, severity)}"),
+        beyond.heatmap(grid, f"Top-1 error (%) on {metrics['images']:,} test images"),
+        show(adapted, f"BN adaptation and TENT at severity {severity}, error (%) on {adapt_images:,} test images",
+             formats=beyond.percent_formats(adapted)),
+        show(published, "Mean error over the 15 corruptions (%), beside the published row",
+             formats=beyond.percent_formats(published)),
+        show(contrasts, "Paired tests over the 15 corruptions",
+             formats={"mean difference (points)": "{:+.2f}", "std. error": "{:.2f}"})]
     for part, names, where in (("transfer", beyond.CORRUPTIONS, "on all 15"),
                                ("held_out", beyond.HELD_OUT, "on the 11 held out")):
         if part in metrics:
             table = _frame(metrics[part])
             table = table.loc[[r for r in beyond.transfer_table_rows(names) if r in table.index]]
-            out += beyond.comparison_parts(table, pd.DataFrame(metrics[f"{part}_tests"]), where)
+            tests = pd.DataFrame(metrics[f"{part}_tests"])[beyond.TEST_COLUMNS]
+            out += beyond.comparison_parts(table, tests, where)
     return out
 
 

@@ -137,16 +137,17 @@ def adaptation_errors(model: nn.Module, data: TensorData, family: str, severity:
     return table
 
 
-def describe_adaptation_set(images: int, severity: int, classes: int, batch_size: int = TENT_CORRUPTION_BATCH) -> str:
+def describe_adaptation_set(images: int, severity: int, classes: int | None = None,
+                            batch_size: int = TENT_CORRUPTION_BATCH) -> str:
     """What BN adaptation and TENT ran on; a warning where one batch holds every image, since TENT predicts
     a batch before its step on it and so cannot differ from BN adaptation there."""
     batches = -(-images // batch_size)
-    text = (f"BN adaptation and TENT run on {images:,} test images at severity {severity}: "
-            f"{batches} batch{'es' * (batches > 1)} of {batch_size} per corruption.")
+    text = f"BN adaptation and TENT run on {images:,} test images at severity {severity}"
     if batches > 1:
-        return text
-    return text + (" With a single batch TENT's only step comes after its predictions, so its row equals BN "
-                   f"adaptation's; `adapt_per_class` above {batch_size // classes} gives it a second batch.")
+        return f"{text}, in {batches} batches of {batch_size} per corruption."
+    return (f"{text}. They fit in one batch (TENT's batch is {batch_size}), so TENT's single update comes after "
+            f"its predictions and its row equals BN adaptation's; with more than {batch_size} images"
+            f"{f' (`adapt_per_class` above {batch_size // classes})' if classes else ''} TENT's updates take effect.")
 
 
 def beside_published(adapted: pd.DataFrame, network: str, severity: int) -> pd.DataFrame:
@@ -247,7 +248,11 @@ def transfer_tests(hits: dict[str, torch.Tensor], baseline: str = "Baseline",
             out.append({"model": label, "family": family, "corruptions": len(idx),
                         "Δ error (points)": 0.0 - 100 * test.difference, "std. error": 100 * test.se,
                         "p-value": test.p, "images": cols})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=TEST_COLUMNS)
+
+
+#: The columns of a test table, in the order the page shows them (an edition's JSON sorts them).
+TEST_COLUMNS = ["model", "family", "corruptions", "Δ error (points)", "std. error", "p-value", "images"]
 
 
 TEST_FORMATS = {"Δ error (points)": "{:+.2f}", "std. error": "{:.2f}"}
