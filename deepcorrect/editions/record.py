@@ -117,7 +117,7 @@ def provenance(repo: Path, cfg: Profile) -> dict[str, Any]:
     libraries, the machine and the date."""
     weights = cfg.model.weights
     return {
-        "commit": _git(repo, "rev-parse", "HEAD"), "uncommitted changes": bool(_git(repo, "status", "--porcelain",
+        "commit": git_output(repo, "rev-parse", "HEAD"), "uncommitted changes": bool(git_output(repo, "status", "--porcelain",
                                                                                      "--", "deepcorrect", "notebooks")),
         "code": core_fingerprint(), "package": package_fingerprint(),
         "data": data_fingerprint(cfg.data.root) if cfg.data.root else f"{cfg.data.source} (generated or downloaded)",
@@ -126,7 +126,8 @@ def provenance(repo: Path, cfg: Profile) -> dict[str, Any]:
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
-def _git(repo: Path, *args: str) -> str:
+def git_output(repo: Path, *args: str) -> str:
+    """What ``git args`` prints in ``repo``, stripped; "" where git or the repository is not at hand."""
     try:
         return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):

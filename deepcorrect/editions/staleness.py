@@ -16,11 +16,10 @@ import dataclasses
 import functools
 import hashlib
 import json
-import subprocess
 from pathlib import Path, PurePosixPath
 
 from ..fingerprint import PACKAGE, is_reproduction, source_fingerprint
-from .record import settings_of
+from .record import git_output, settings_of
 
 #: Core modules whose values reach every key as resolved settings: a change there matters only through them.
 SETTINGS_ONLY = ("config.profiles",)
@@ -51,16 +50,13 @@ def core_sources_now() -> dict[str, str]:
 @functools.lru_cache(maxsize=16)
 def core_sources_at(commit: str, repo: Path = PACKAGE.parent) -> dict[str, str] | None:
     """Per core module at ``commit``, its fingerprint; None when git or the commit is not at hand."""
+    listing = git_output(repo, "ls-tree", "-r", "--name-only", commit, "--", PACKAGE.name).splitlines()
     try:
-        listing = _git(repo, "ls-tree", "-r", "--name-only", commit, "--", PACKAGE.name).splitlines()
-        return {_module(path): source_fingerprint(_git(repo, "show", f"{commit}:{path}"))
-                for path in listing if path.endswith(".py") and not is_reproduction(_module(path))}
-    except (OSError, subprocess.CalledProcessError, SyntaxError):
+        found = {_module(path): source_fingerprint(git_output(repo, "show", f"{commit}:{path}"))
+                 for path in listing if path.endswith(".py") and not is_reproduction(_module(path))}
+    except SyntaxError:
         return None
-
-
-def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+    return found or None
 
 
 def changed_modules(then: dict[str, str], now: dict[str, str]) -> list[str]:
