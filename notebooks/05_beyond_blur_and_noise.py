@@ -163,8 +163,7 @@ show(published, "Mean error over the 15 corruptions (%), beside the published ro
 # ## What the measurement says
 
 # %%
-show(tests, "Paired tests over the 15 corruptions", formats={"mean difference (points)": "{:+.2f}",
-                                                            "std. error": "{:.2f}"})
+show(tests, "Paired tests over the 15 corruptions", formats=beyond.CONTRAST_FORMATS)
 
 # %% tags=["hide-cell"]
 saved = save_metrics(results_dir, "05_beyond_blur_and_noise",

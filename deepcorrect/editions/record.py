@@ -117,8 +117,8 @@ def provenance(repo: Path, cfg: Profile) -> dict[str, Any]:
     libraries, the machine and the date."""
     weights = cfg.model.weights
     return {
-        "commit": git_output(repo, "rev-parse", "HEAD"), "uncommitted changes": bool(git_output(repo, "status", "--porcelain",
-                                                                                     "--", "deepcorrect", "notebooks")),
+        "commit": git_output(repo, "rev-parse", "HEAD"),
+        "uncommitted changes": bool(git_output(repo, "status", "--porcelain", "--", "deepcorrect", "notebooks")),
         "code": core_fingerprint(), "package": package_fingerprint(),
         "data": data_fingerprint(cfg.data.root) if cfg.data.root else f"{cfg.data.source} (generated or downloaded)",
         "weights": f"sha256:{sha256_file(Path(weights))}" if weights and Path(weights).is_file() else weights,

@@ -37,16 +37,17 @@ def edition_metrics(edition: dict) -> dict[str, dict]:
 def describe_edition(name: str, edition: dict, pages: list[str] | None = None) -> str:
     """Which network and data, then per recording (the pages made at one commit and code): when, where, on what
     machine, at what cost, and whether the computing code changed since."""
-    records = {p: edition["pages"][p] for p in (pages or edition["pages"]) if p in edition["pages"]}
+    records = sorted((edition["pages"][p] for p in (pages or edition["pages"]) if p in edition["pages"]),
+                     key=lambda r: r["source"])
     if not records:
         return ""
-    made = next(iter(records.values()))["provenance"]
+    made = records[0]["provenance"]
     s = made["settings"]
     head = (f"**Edition `{name}`** — network `{s['model']['arch']}` (width {s['model']['width']:g}"
             f"{', published weights ' + str(made['weights'])[:19] + '…' if made.get('weights') else ''}), data "
             f"`{s['data']['source']}` ({str(made['data'])[:23]}…)")
     recordings: dict[tuple[str, str], list[dict]] = {}
-    for record in sorted(records.values(), key=lambda r: r["source"]):
+    for record in records:
         recordings.setdefault((record["provenance"]["commit"], record["provenance"]["code"]), []).append(record)
     lines = [_describe_recording(group) for group in recordings.values()]
     if len(lines) == 1:
@@ -97,6 +98,11 @@ def scoreboard(editions: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _first_of_each_claim(numbers: pd.Series) -> pd.Series:
+    """Whether each row is its claim's first (a claim's text is shown once, on that row)."""
+    return ~numbers.eq(numbers.shift())
+
+
 def scoreboard_markdown(editions: dict[str, dict]) -> str:
     """The front page's scoreboard: a sentence per edition, the count of verdicts, then the table (each claim's
     text once, on its first row)."""
@@ -106,7 +112,7 @@ def scoreboard_markdown(editions: dict[str, dict]) -> str:
     lines.append("Verdicts: " + ", ".join(f"{v} {n}" for v, n in counts.items()) + f" ({len(board)} rows, "
                  f"{board['#'].nunique()} claims).")
     shown = board.copy()
-    first = ~shown["#"].eq(shown["#"].shift())
+    first = _first_of_each_claim(shown["#"])
     shown["claim"] = [f"**{n}** {c}" if f else "" for n, c, f in zip(shown["#"], shown["claim"], first)]
     shown = shown.drop(columns="#")
     header = "| " + " | ".join(shown.columns) + " |\n|" + "---|" * len(shown.columns)
@@ -194,8 +200,7 @@ def _beyond(metrics: dict, family: str) -> list[Any]:
              formats=beyond.percent_formats(adapted)),
         show(published, "Mean error over the 15 corruptions (%), beside the published row",
              formats=beyond.percent_formats(published)),
-        show(contrasts, "Paired tests over the 15 corruptions",
-             formats={"mean difference (points)": "{:+.2f}", "std. error": "{:.2f}"})]
+        show(contrasts, "Paired tests over the 15 corruptions", formats=beyond.CONTRAST_FORMATS)]
     for part, names, where in (("transfer", beyond.CORRUPTIONS, "on all 15"),
                                ("held_out", beyond.HELD_OUT, "on the 11 held out")):
         if part in metrics:
@@ -214,13 +219,13 @@ PAGE_PARTS: dict[str, Callable[[dict, str], list[Any]]] = {
 
 def verdict_table(page: str, metrics: dict[str, dict]) -> pd.DataFrame:
     """The claims ``page`` decides, on ``metrics`` (page id → metrics), as a table."""
-    rows, last = [], None
-    for c, v in claims_module.page_verdicts(page, metrics):  # the verdict early: it survives a narrow window
-        rows.append({"#": c.number, "claim": c.text if c.number != last else "", "kind": v.kind,
-                     "verdict": VERDICT_MARK.get(v.verdict, v.verdict), "measured": v.measured, "paper": v.paper,
-                     "decided by": v.test})
-        last = c.number
-    return pd.DataFrame(rows)
+    table = pd.DataFrame([{"#": c.number, "claim": c.text, "kind": v.kind,  # the verdict early: a narrow
+                           "verdict": VERDICT_MARK.get(v.verdict, v.verdict),  # window keeps it in view
+                           "measured": v.measured, "paper": v.paper, "decided by": v.test}
+                          for c, v in claims_module.page_verdicts(page, metrics)])
+    if len(table):
+        table["claim"] = table["claim"].where(_first_of_each_claim(table["#"]), "")
+    return table
 
 
 def at_scale(page: str, folder: str | Path = "editions") -> list[Any]:

@@ -256,6 +256,7 @@ TEST_COLUMNS = ["model", "family", "corruptions", "Δ error (points)", "std. err
 
 
 TEST_FORMATS = {"Δ error (points)": "{:+.2f}", "std. error": "{:.2f}"}
+CONTRAST_FORMATS = {"mean difference (points)": "{:+.2f}", "std. error": "{:.2f}"}
 
 
 def against_baseline(hits: dict[str, torch.Tensor], labels, names: tuple[str, ...] = CORRUPTIONS,
