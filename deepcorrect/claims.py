@@ -66,6 +66,12 @@ def guard(profile: str, text: str) -> str:
     return CODE_PATH_SENTENCE.format(profile=profile) if profile in SMOKE_PROFILES else text
 
 
+def banner(profile: str) -> str:
+    """The code-path-only sentence as a quote at the top of a page whose run cannot decide (so that no table
+    is read as evidence before the reader reaches the verdicts); empty where the run decides."""
+    return "> " + guard(profile, "") if profile in SMOKE_PROFILES else ""
+
+
 def _p(p: float) -> str:
     """A p-value as the book's tables print it (1.4e-04, never 0.00014)."""
     return format_value(p, "p-value")
@@ -121,21 +127,45 @@ def first_layer_share(metrics: Metrics) -> list[Verdict]:
     return out
 
 
+@dataclass(frozen=True)
+class DepthTrend:
+    """Figure 5 for one kind: the gain of ideally correcting each single layer (mean top-1 over levels 1–6
+    above the uncorrected network's, in forward order) and Spearman's ρ of that gain with depth."""
+    layers: tuple[str, ...]
+    gains: tuple[float, ...]
+    rho: float
+    p: float
+
+    @property
+    def best(self) -> str:
+        return self.layers[int(np.argmax(self.gains))]
+
+
+def depth_trends(figure5: list[dict], figure4: list[dict]) -> dict[str, DepthTrend]:
+    """Per kind, Figure 5's :class:`DepthTrend`; the uncorrected reference is Figure 4's ``none`` row (both
+    figures are measured on the same test images). The page's sentence, its gain-by-depth panel and claim 3
+    read this one computation."""
+    none = {r["kind"]: _levels(r) for r in figure4 if r["selection"] == "none"}
+    trends = {}
+    for kind in dict.fromkeys(r["kind"] for r in figure5):
+        layers = [r for r in figure5 if r["kind"] == kind]
+        gains = np.array([(_levels(r) - none[kind]).mean() for r in layers])
+        rho, p = spearmanr(np.arange(len(gains)), gains) if len(gains) > 2 else (float("nan"), 1.0)
+        trends[kind] = DepthTrend(tuple(r["selection"] for r in layers), tuple(gains.tolist()), float(rho), float(p))
+    return trends
+
+
 def best_layer(metrics: Metrics) -> list[Verdict]:
     """Claim 3: the best single layer is the first and the gain falls with depth (Spearman ρ < 0)."""
     m = metrics["ranking"]
-    none = {r["kind"]: r for r in m["figure4"] if r["selection"] == "none"}
     out = []
-    for kind in dict.fromkeys(r["kind"] for r in m["figure5"]):
-        layers = [r for r in m["figure5"] if r["kind"] == kind]
-        gains = np.array([(_levels(r) - _levels(none[kind])).mean() for r in layers])
-        best = layers[int(gains.argmax())]["selection"]
-        rho, p = spearmanr(np.arange(len(gains)), gains) if len(gains) > 2 else (float("nan"), 1.0)
-        first = best == layers[0]["selection"]
-        decided = (HOLDS if first and rho < 0 and p < ALPHA else FAILS if not first and rho > 0 and p < ALPHA
-                   else UNDECIDED)
+    for kind, trend in depth_trends(m["figure5"], m["figure4"]).items():
+        first = trend.best == trend.layers[0]
+        decided = (HOLDS if first and trend.rho < 0 and trend.p < ALPHA
+                   else FAILS if not first and trend.rho > 0 and trend.p < ALPHA else UNDECIDED)
         out.append(Verdict("3", KIND_NAMES[kind], "conv-1 best, gain falls with depth",
-                           f"best {best}; Spearman ρ = {rho:+.2f} (p = {_p(p)}) over {len(gains)} layers",
+                           f"best {trend.best}; Spearman ρ = {trend.rho:+.2f} (p = {_p(trend.p)}) over "
+                           f"{len(trend.gains)} layers",
                            CODE_PATH_ONLY if _smoke(metrics) else decided,
                            "holds: the first layer best and ρ < 0 significantly; fails: another best and ρ > 0"))
     return out
@@ -164,7 +194,7 @@ def _single_model(metrics: Metrics, kind: str, first: str, second: str, expected
     steps = metrics["deepcorrect_cifar"].get("training", {}).get("steps")
     n_img = pair["images first ahead"] + pair["images second ahead"]
     measured = (f"{first} {pair['first Avg']:.4f} vs {second} {pair['second Avg']:.4f} "
-                f"({pair['difference']:+.4f} ± {1.96 * pair.get('se (images)', float('nan')):.4f})")
+                f"({pair['difference']:+.4f}, 95 % interval ± {1.96 * pair.get('se (images)', float('nan')):.4f})")
     decided = verdict(pair["difference"], pair["p (images)"], expected_sign=expected)
     if _smoke(metrics) or _below_baseline(table, first, second):
         decided = CODE_PATH_ONLY

@@ -26,7 +26,7 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown, display
 
-from deepcorrect import plots
+from deepcorrect import claims, plots
 from deepcorrect.baseline import baseline_model
 from deepcorrect.config import resolve
 from deepcorrect.context import Run
@@ -59,7 +59,7 @@ cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_clas
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root,
               tsne_per_class=tsne_per_class)
 run = Run.of(cfg, Store(results_dir, fresh=fresh))
-show(summary(cfg), "The profile these numbers come from")
+display(show(summary(cfg), "The profile these numbers come from"), Markdown(claims.banner(cfg.name)))
 
 # %% [markdown]
 # ## Data

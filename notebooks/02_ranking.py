@@ -64,7 +64,7 @@ cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_clas
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root, per_class=per_class,
               ideal_per_class=ideal_per_class)
 run = Run.of(cfg, Store(results_dir, fresh=fresh))
-show(summary(cfg), "The profile these numbers come from")
+display(show(summary(cfg), "The profile these numbers come from"), Markdown(claims.banner(cfg.name)))
 
 # %%
 data = datasets(cfg)
@@ -127,8 +127,15 @@ fig5 = priority.ideal_correction(run, model, data, priorities, "figure5",
                                  priority.single_layer_fractions(priorities, cfg.data.family))
 plots.ideal_curves(fig5, "Figure 5 — ideal correction of 50 % of the filters of a single layer")
 
+# %% [markdown]
+# The claim read off Figure 5: each layer's gain over the uncorrected network (mean over levels 1–6) against
+# its depth, with the rank correlation that decides whether the gain falls as the layer lies deeper.
+
 # %%
-Markdown(claims.guard(cfg.name, priority.describe_layers(fig5, priorities, cfg.data.family)))
+plots.gain_by_depth(priority.depth_trends(fig5, fig4), "Figure 5 — the gain of correcting one layer, by depth")
+
+# %%
+Markdown(claims.guard(cfg.name, priority.describe_layers(fig5, fig4, priorities, cfg.data.family)))
 
 # %% [markdown]
 # ## Figure 6 — which first-layer filters are most susceptible

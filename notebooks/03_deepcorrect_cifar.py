@@ -71,7 +71,7 @@ cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_clas
               correct_epochs=correct_epochs, correct_train_per_class=correct_train_per_class,
               correct_test_per_class=correct_test_per_class, draws=draws, variant=variant)
 run = Run.of(cfg, Store(results_dir, fresh=fresh))
-show(summary(cfg), "The profile these numbers come from")
+display(show(summary(cfg), "The profile these numbers come from"), Markdown(claims.banner(cfg.name)))
 
 # %%
 show(cifar.describe_setup(cfg), "How every model of this page is trained")

@@ -33,7 +33,7 @@
 # %% tags=["hide-cell"]
 from IPython.display import Markdown, display
 
-from deepcorrect import corrected_models as corrected, plots
+from deepcorrect import claims, corrected_models as corrected, plots
 from deepcorrect.baseline import baseline_model
 from deepcorrect.config import resolve
 from deepcorrect.context import Run
@@ -72,7 +72,7 @@ cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_clas
               correct_epochs=correct_epochs, correct_train_per_class=correct_train_per_class,
               correct_test_per_class=correct_test_per_class)
 run = Run.of(cfg, Store(results_dir, fresh=fresh))
-show(summary(cfg), "The profile these numbers come from")
+display(show(summary(cfg), "The profile these numbers come from"), Markdown(claims.banner(cfg.name)))
 
 # %%
 data = datasets(cfg)

@@ -81,7 +81,7 @@ cfg = resolve(profile, device=device, width=width, epochs=epochs, train_per_clas
               test_per_class=test_per_class, val_per_class=val_per_class, root=data_root, per_class=per_class,
               correct_epochs=correct_epochs, correct_train_per_class=correct_train_per_class, variant=variant)
 run = Run.of(cfg, Store(results_dir, fresh=fresh))
-summary(cfg)
+display(show(summary(cfg), "The profile these numbers come from"), Markdown(claims.banner(cfg.name)))
 
 # %%
 data = datasets(cfg)

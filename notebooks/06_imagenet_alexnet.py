@@ -79,7 +79,7 @@ cfg = resolve(alexnet_profile(profile), device=device, width=alexnet_width, epoc
               correct_test_per_class=correct_test_per_class, restore_per_class=restore_per_class,
               restore_max=restore_max, tsne_per_class=tsne_per_class, ideal_per_class=ideal_per_class)
 run = Run.of(cfg, Store(results_dir, fresh=fresh))
-show(summary(cfg), "The profile these numbers come from")
+display(show(summary(cfg), "The profile these numbers come from"), Markdown(claims.banner(cfg.name)))
 
 # %%
 data = datasets(cfg)
@@ -153,8 +153,12 @@ fig5 = priority.ideal_correction(run, model, data, priorities, "figure5",
 plots.ideal_curves(fig5, "Figure 5 (AlexNet) — ideal correction of 75 % of the filters of a single layer")
 
 # %%
+plots.gain_by_depth(priority.depth_trends(fig5, fig4),
+                    "Figure 5 (AlexNet) — the gain of correcting one layer, by depth")
+
+# %%
 Markdown(claims.guard(cfg.name, priority.describe_first_layer(fig4, cfg.data.family) + " "
-                     + priority.describe_layers(fig5, priorities, cfg.data.family)))
+                     + priority.describe_layers(fig5, fig4, priorities, cfg.data.family)))
 
 # %% [markdown]
 # ## Figures 3b and 8b — AlexNet and Deepcorr-5, drawn from the built modules

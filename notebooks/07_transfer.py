@@ -24,9 +24,9 @@
 # every other image for testing; C chosen on the validation images, then refitted on both; the mean over splits.
 
 # %% tags=["hide-cell"]
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
-from deepcorrect import corrected_models as corrected, plots
+from deepcorrect import claims, corrected_models as corrected, plots
 from deepcorrect.baseline import baseline_model
 from deepcorrect.config import alexnet_profile, resolve
 from deepcorrect.context import Run
@@ -72,7 +72,7 @@ cfg = resolve(alexnet_profile(profile), device=device, width=alexnet_width, epoc
               svm_test_per_class=svm_test_per_class, svm_solver=svm_solver)
 run = Run.of(cfg, Store(results_dir, fresh=fresh))
 dataset = generalization.dataset_name(cfg, transfer_name)
-show(summary(cfg), "The profile these numbers come from")
+display(show(summary(cfg), "The profile these numbers come from"), Markdown(claims.banner(cfg.name)))
 
 # %% [markdown]
 # The feature extractors are the networks of the §5.2 page (same profile and store: trained there, loaded

@@ -49,3 +49,27 @@ def test_page_03_calls_global_and_local_similar_only_when_the_difference_is_smal
     from deepcorrect.sections import cifar_analysis
     text = cifar_analysis.describe_local_global({"global − local (mean)": diff, "p-value": p, "pairs": 14})
     assert says in text and ("as in the paper" not in text)
+
+
+def _figure(kind_gains: dict[str, list[float]], clean: float = 0.8, uncorrected: float = 0.3):
+    """Figure 5 rows whose levels sit ``gain`` above Figure 4's uncorrected row, and that row."""
+    levels = COLUMNS[1:]
+    fig4 = [{"kind": k, "selection": "none", "Clean": clean, **dict.fromkeys(levels, uncorrected)} for k in kind_gains]
+    fig5 = [{"kind": k, "selection": f"conv{i + 1}", "Clean": clean, **dict.fromkeys(levels, uncorrected + g)}
+            for k, gains in kind_gains.items() for i, g in enumerate(gains)]
+    return pd.DataFrame(fig5), pd.DataFrame(fig4)
+
+
+def test_page_02_the_panel_and_claim_3_read_one_gain_by_depth():
+    from deepcorrect import claims
+    from deepcorrect.sections import correction_priority as priority
+
+    fig5, fig4 = _figure({"blur": [0.3, 0.2, 0.1, 0.05], "awgn": [0.1, 0.2, 0.3, 0.4]})
+    trends = priority.depth_trends(fig5, fig4)
+    assert trends["blur"].gains == pytest.approx((0.3, 0.2, 0.1, 0.05)) and trends["blur"].best == "conv1"
+    assert trends["blur"].rho == pytest.approx(-1.0) and trends["awgn"].rho == pytest.approx(1.0)
+    metrics = {"ranking": {"profile": "resnet20-cifar10", "figure4": fig4.to_dict("records"),
+                           "figure5": fig5.to_dict("records")}}
+    rows = {v.kind: v for v in claims.best_layer(metrics)}
+    assert rows["blur"].verdict == "holds" and rows["AWGN"].verdict == "fails"
+    assert "Spearman ρ = -1.00" in rows["blur"].measured and "best conv4" in rows["AWGN"].measured

@@ -74,3 +74,18 @@ def test_a_few_curves_get_a_legend_and_a_deep_networks_layers_a_colour_bar_by_de
     assert not deep.legends and len(deep.axes) == 3
     assert [t.get_text() for t in bar.get_yticklabels()] == ["layer0", "layer6", "layer12"]
     plt.close("all")
+
+
+def test_the_gain_by_depth_panel_shows_one_bar_per_layer_and_outlines_the_best():
+    from deepcorrect.claims import DepthTrend
+
+    layers = tuple(f"layer{i}" for i in range(20))
+    gains = tuple(0.01 * (20 - i) for i in range(20))
+    fig = plots.gain_by_depth({"blur": DepthTrend(layers, gains, -1.0, 0.0),
+                               "awgn": DepthTrend(layers, gains[::-1], 1.0, 0.0)}, "Figure 5")
+    blur, awgn = fig.axes
+    assert len(blur.patches) == 20 and blur.patches[0].get_height() == pytest.approx(20.0)
+    assert [p.get_linewidth() > 0 and p.get_edgecolor()[3] > 0 for p in awgn.patches].index(True) == 19
+    assert "layer19" in [t.get_text() for t in awgn.get_xticklabels()]  # a thinned axis still names the best
+    assert blur.get_title().startswith("Gaussian blur: ρ = -1.00")
+    assert plt.get_fignums() == []

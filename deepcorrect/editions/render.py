@@ -146,6 +146,8 @@ def _ranking(metrics: dict, family: str) -> list[Any]:
     counts = pd.DataFrame(metrics["selection_counts"]).set_index(["ranking", "kind", "source"])
     return [plots.ideal_curves(fig4, "Figure 4 — ideal correction of the top β₁ filters of the first layer"),
             plots.ideal_curves(fig5, "Figure 5 — ideal correction of the filters of a single layer"),
+            plots.gain_by_depth(claims_module.depth_trends(metrics["figure5"], metrics["figure4"]),
+                                "Figure 5 — the gain of correcting one layer, by depth"),
             show(counts, "Tables 5 and 9 — filters corrected per layer")]
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from scipy.stats import spearmanr
 from torch import nn
 
+from .. import claims
 from ..config import Profile
 from ..context import Run
 from ..data import cap_per_class
@@ -23,6 +23,7 @@ from ..priorities import paper_betas
 from ..models import get_conv
 from ..ranking import Ranking, ideal_curve, select_global, select_local
 from ..splits import Splits
+from ..statistics import ALPHA
 
 
 def ideal_correction(run: Run, model: nn.Module, data: Splits, priorities: Ranking, name: str,
@@ -102,26 +103,27 @@ def describe_first_layer(fig4: pd.DataFrame, family: str = "cifar") -> str:
     return " ".join(parts)
 
 
-def describe_layers(per_layer: pd.DataFrame, priorities, family: str = "cifar") -> str:
+def depth_trends(fig5: pd.DataFrame, fig4: pd.DataFrame) -> dict:
+    """Figure 5's gain by depth per kind (:func:`deepcorrect.claims.depth_trends`, which claim 3 reads)."""
+    return claims.depth_trends(fig5.to_dict(orient="records"), fig4.to_dict(orient="records"))
+
+
+def describe_layers(fig5: pd.DataFrame, fig4: pd.DataFrame, priorities, family: str = "cifar") -> str:
     """Which single layer's ideal correction recovers most and whether the gain falls with depth (the paper:
     the first best for CIFAR, conv-2 for AlexNet, "as we go deeper … accuracy diminishes"), by the rank
     correlation of the gain with depth; with how many images the ranking rests on."""
     paper_best = priorities.layers[FIGURE_5_BEST[family]]
     parts = []
-    for kind in priorities.kinds:
-        rows = per_layer[per_layer.kind == kind].set_index("selection")
-        avg = rows[COLUMNS].mean(axis=1)
-        best = avg.idxmax()
-        order = " > ".join(avg.sort_values(ascending=False).index)
-        rho, p = spearmanr(range(len(avg)), avg.to_numpy()) if len(avg) > 2 else (float("nan"), 1.0)
-        falls = rho < 0 and p < 0.05
-        verdict = ("agrees with the paper" if best == paper_best and falls else
+    for kind, trend in depth_trends(fig5, fig4).items():
+        falls = trend.rho < 0 and trend.p < ALPHA
+        order = " > ".join(layer for _, layer in sorted(zip(trend.gains, trend.layers), key=lambda g: -g[0]))
+        verdict = ("agrees with the paper" if trend.best == paper_best and falls else
                    f"agrees that {paper_best} is best, but the gain does not fall significantly with depth"
-                   if best == paper_best else f"differs from the paper, which finds {paper_best} best"
+                   if trend.best == paper_best else f"differs from the paper, which finds {paper_best} best"
                    + (" and a gain that falls with depth" if not falls else ""))
-        parts.append(f"{kind_label(kind)}: average top-1 after correcting one layer ranks "
-                     f"{order}; the best is {best}, Spearman ρ of gain with depth {rho:+.2f} (p = {p:.2g}) — this "
-                     f"{verdict}.")
+        parts.append(f"{kind_label(kind)}: the gain in top-1 (levels 1–6) of correcting one layer ranks "
+                     f"{order}; the best is {trend.best}, Spearman ρ of gain with depth {trend.rho:+.2f} "
+                     f"(p = {trend.p:.2g}) — this {verdict}.")
     steps = len(priorities.levels) * priorities.n_images
     return " ".join(parts) + (f" The ranking rests on {priorities.n_images} images: each filter's τ̄ moves in steps of "
                               f"1/{steps}.")
@@ -149,7 +151,7 @@ def findings(fig4: pd.DataFrame, fig5: pd.DataFrame, priorities, family: str) ->
     """The page's closing bullets: Figure 4's and Figure 5's verdicts, and how concentrated the correction
     priority is (the share of filters that carry half of the first layer's total τ̄)."""
     lines = [f"- **Figure 4**: {describe_first_layer(fig4, family)}",
-             f"- **Figure 5**: {describe_layers(fig5, priorities, family)}"]
+             f"- **Figure 5**: {describe_layers(fig5, fig4, priorities, family)}"]
     frame = priorities.to_frame()
     first = frame[frame.layer == priorities.layers[0]]
     for kind, tau in first.groupby("kind")["tau_mean"]:
