@@ -32,8 +32,7 @@ def baseline_model(run: Run, train: TensorData, progress: bool = True) -> tuple[
     torch.manual_seed(profile.train.seed)
     model = build_from_config(profile.model, train.num_classes)
     if profile.model.weights:
-        model = load_weights(model, weights_file(profile)).to(run.device).eval()
-        return stamp(model, weights_key(profile)), []
+        return stamp(run.ready(load_weights(model, weights_file(profile))), weights_key(profile)), []
 
     def compute(folder: Path) -> dict:
         history = fit(model, train, profile.train, device=run.device, checkpoint=folder / CHECKPOINT,
@@ -43,4 +42,4 @@ def baseline_model(run: Run, train: TensorData, progress: bool = True) -> tuple[
     result, key = run.cached_keyed("baseline", artifact_key(profile, "model", "train"), {"train": train}, compute)
     model.load_state_dict(result["state"])
     stamp(model, key)
-    return model.to(run.device).eval(), result["history"]  # on the device whether trained now or loaded
+    return run.ready(model), result["history"]  # on the device and in one layout whether trained now or loaded

@@ -22,6 +22,7 @@ from typing import Any
 
 from .config import PROFILES, Profile, alexnet_profile, is_override_key, resolve
 from .contents import map_markdown
+from .editions.pages import declared_parameters
 from .editions.record import page_id
 from .editions.render import load_editions, scoreboard_markdown
 from .files import atomic_write
@@ -37,20 +38,9 @@ def notebook_sources(repo: Path) -> list[Path]:
     return found
 
 
-def notebook_parameters(source: Path) -> dict[str, Any]:
-    """The names and defaults of a notebook's ``parameters`` cell."""
-    import jupytext
-    import papermill
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / (source.stem + ".ipynb")
-        jupytext.write(jupytext.read(source), path)
-        return {name: info["default"] for name, info in papermill.inspect_notebook(str(path)).items()}
-
-
 def check_parameters(sources: list[Path], params: dict[str, Any]) -> dict[Path, dict[str, Any]]:
     """Split ``params`` among the notebooks that declare them; an unknown name or profile is an error."""
-    declared = {src: notebook_parameters(src) for src in sources}
+    declared = {src: declared_parameters(src) for src in sources}  # read from the source: no kernel, no papermill
     valid = sorted(set().union(*declared.values()))
     unknown = sorted(set(params) - set(valid))
     if unknown:

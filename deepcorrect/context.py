@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from . import distributed as dd
 from .config import Profile
@@ -50,6 +51,12 @@ class Run:
     @property
     def group(self) -> dd.Group | None:
         return self.store.group
+
+    def ready(self, model: nn.Module) -> nn.Module:
+        """``model`` in eval mode on the device, in the memory layout of ``eval.channels_last``: the one layout
+        every measurement sees, whether the network was trained now (training leaves it NHWC) or loaded."""
+        layout = torch.channels_last if self.profile.eval.channels_last else torch.contiguous_format
+        return model.to(self.device, memory_format=layout).eval()
 
     def measuring(self, **override: Any) -> dict[str, Any]:
         """The keyword arguments of a measurement (:mod:`deepcorrect.evaluate`): device, batch size, noise seed,

@@ -259,7 +259,7 @@ def corrected_model(run: Run, base: nn.Module, data, priorities: Ranking, kind: 
     record = {"name": name, "method": spec.method, "history": [], "selection": selection,
               "params": count_params(model, trainable_only=True)}
     if spec.method == "tent":
-        return model.eval(), record
+        return run.ready(model), record
     train, val = run.subsets(data).train, run.subsets(data).val
     base_bn = spec.base_bn or c.base_bn
 
@@ -283,7 +283,7 @@ def corrected_model(run: Run, base: nn.Module, data, priorities: Ranking, kind: 
     model.load_state_dict(result["state"])
     stamp(model, artifact)
     record["history"] = result["history"]
-    return model.eval(), record
+    return run.ready(model), record
 
 
 def evaluate_models(run: Run, base: nn.Module, data, priorities: Ranking, kind: str, names,

@@ -57,10 +57,12 @@ def make_splits(labels: torch.Tensor, n_splits: int, n_train: int, n_val: int, s
 
 def svm_accuracy(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
                  tests: list[tuple[np.ndarray, np.ndarray]], cs: tuple[float, ...], seed: int = 0,
-                 solver: str = "liblinear") -> tuple[list[float], float]:
+                 solver: str = "liblinear", jobs: int = 0) -> tuple[list[float], float]:
     """Fit a linear SVM per C on ``train``, keep the C with the best mean per-class accuracy on ``val``,
     refit on train + validation and return (mean per-class accuracy on each test set, chosen C).
-    ``solver``: ``liblinear`` (scikit-learn's ``LinearSVC``, the C values in parallel processes) or ``lbfgs``
+    ``solver``: ``liblinear`` (scikit-learn's ``LinearSVC``, the C values in ``jobs`` parallel processes: 0 =
+    as many as this process's torch threads, its share of the cores, so that two pages run side by side do
+    not spawn a pool each on the same cores; 1 = in this process) or ``lbfgs``
     (:class:`~deepcorrect.linear_svm.TorchLinearSVC`, the same objective, every class at once on all cores;
     the C values in ascending order, each starting from the previous solution)."""
     from joblib import Parallel, delayed
@@ -86,7 +88,9 @@ def svm_accuracy(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np
     if len(cs) == 1:
         best, final = cs[0], fit(cs[0], *both)
     elif solver == "liblinear":
-        scores = Parallel(n_jobs=-1)(delayed(lambda c: score(fit(c, *train)))(c) for c in cs)
+        jobs = min(len(cs), jobs or torch.get_num_threads())
+        scores = (Parallel(n_jobs=jobs)(delayed(lambda c: score(fit(c, *train)))(c) for c in cs) if jobs > 1
+                  else [score(fit(c, *train)) for c in cs])
         best = cs[int(np.argmax(scores))]
         final = fit(best, *both)
     else:

@@ -74,11 +74,11 @@ def test_tables_are_recomputed_when_the_images_under_the_same_path_change(tmp_pa
 
 
 def test_an_empty_training_split_is_refused_before_anything_runs(tmp_path):
-    with pytest.raises(ValueError, match="val_per_class=100 holds out every training image|val_per_class \\(100\\)"):
-        resolve("smoke", epochs=1, train_per_class=100)
-    out = run_cli("baseline", "--profile", "smoke", "-p", "epochs=1", "-p", "train_per_class=100",
+    with pytest.raises(ValueError, match="val_per_class=50 holds out every training image|val_per_class \\(50\\)"):
+        resolve("smoke", epochs=1, train_per_class=50)
+    out = run_cli("baseline", "--profile", "smoke", "-p", "epochs=1", "-p", "train_per_class=50",
                   "--results", str(tmp_path / "r"))
-    assert out.returncode == 2 and out.stderr.startswith("error: train_per_class=100: val_per_class (100)")
+    assert out.returncode == 2 and out.stderr.startswith("error: train_per_class=50: val_per_class (50)")
     assert "Traceback" not in out.stderr and not (tmp_path / "r").exists()
 
 

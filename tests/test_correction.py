@@ -264,12 +264,13 @@ def test_model_names_parse_as_in_the_paper():
 def test_figure_9_sizes_scale_with_the_first_layer():
     from deepcorrect.config import resolve
 
-    cfg = resolve("smoke", draws=3)
+    cfg = resolve("smoke", draws=3, fig9_filters=(6, 12, 24, 48))
     assert cifar_analysis.figure9_sizes(cfg, 96) == [6, 12, 24, 48]
     assert cifar_analysis.figure9_sizes(cfg, 24) == [2, 3, 6, 12]
     names = cifar_analysis.figure9_names(cfg, 24)
     assert names[:4] == ["ranked.2", "ranked.3", "ranked.6", "ranked.12"] and names[-1] == "least.12"
     assert len(names) == 4 + 4 * 3 + 1
+    assert cifar_analysis.figure9_sizes(resolve("smoke"), 24) == [3, 12]  # the smoke budget: two sizes
 
 
 def test_ranked_vs_random_t_test_pairs_levels_of_both_kinds():

@@ -152,3 +152,18 @@ def test_one_cap_rule_keeps_at_most_k_per_class_and_small_classes_whole():
     assert cap_per_class(data, 6, 1) is data and cap_per_class(data, 0, 1) is data
     assert torch.equal(capped.images, cap_per_class(data, 3, seed=1).images)  # seeded
     assert torch.equal(data.per_class(2, 1).labels, cap_per_class(data, 2, 1).labels)  # exact where it can be
+
+
+def test_the_embedded_draw_is_generated_once_per_cache_and_a_damaged_copy_is_made_again(tmp_path):
+    from deepcorrect.data.embedded import load_embedded
+
+    first = load_embedded(3, seed=4, cache_dir=tmp_path)
+    (saved,) = (tmp_path / "embedded").glob("*.pt")
+    again = load_embedded(3, seed=4, cache_dir=tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert all(torch.equal(a, b) for a, b in zip(first, make_embedded(3, seed=4)))
+    saved.write_bytes(b"not a tensor file")  # damaged: its checksum no longer matches
+    with pytest.warns(UserWarning, match="discarding cached embedded images"):
+        repaired = load_embedded(3, seed=4, cache_dir=tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(first, repaired))
+    assert load_embedded(3, seed=4, cache_dir=tmp_path)[0].shape == (30, 3, 32, 32)

@@ -41,3 +41,28 @@ def test_features_are_pooled_per_image():
     model, data = _setup()
     f = features(model, model.penultimate, data, "blur", 1, "cifar", batch_size=16)
     assert f.shape == (50, 24) and torch.isfinite(f).all()
+
+
+def test_a_network_is_measured_in_one_layout_whether_trained_now_or_loaded(tmp_path):
+    """Training leaves a network NHWC, a loaded one is NCHW: ``Run.ready`` gives every measurement the layout
+    of ``eval.channels_last``, and the table is the same in either layout (the knob is speed only)."""
+    from deepcorrect.baseline import baseline_model
+    from deepcorrect.config import resolve
+    from deepcorrect.context import Run
+    from deepcorrect.evaluate import hit_table
+    from deepcorrect.store import Store
+
+    cfg = resolve("smoke", epochs=1, train_per_class=80, val_per_class=10, test_per_class=20)
+    data = TensorData(*make_embedded(20, seed=5), CLASSES)
+    train = TensorData(*make_embedded(12, seed=6), CLASSES)
+    trained, _ = baseline_model(Run.of(cfg, Store(tmp_path)), train, progress=False)
+    loaded, _ = baseline_model(Run.of(cfg, Store(tmp_path)), train, progress=False)
+    first = next(p for p in trained.parameters() if p.dim() == 4)
+    again = next(p for p in loaded.parameters() if p.dim() == 4)
+    assert first.is_contiguous(memory_format=torch.channels_last)
+    assert again.is_contiguous(memory_format=torch.channels_last)
+    nhwc = hit_table(loaded, data, "cifar", batch_size=50)[1]
+    nchw = hit_table(Run.of(resolve("smoke", eval_channels_last=False), Store(tmp_path)).ready(loaded), data, "cifar",
+                     batch_size=50)[1]
+    assert next(p for p in loaded.parameters() if p.dim() == 4).is_contiguous()
+    assert all(torch.equal(nhwc[k], nchw[k]) for k in nhwc)

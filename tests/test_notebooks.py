@@ -9,11 +9,11 @@ from conftest import REPO
 
 from deepcorrect.book import (
     check_parameters,
-    notebook_parameters,
     notebook_sources,
     run_notebooks,
     startable,
 )
+from deepcorrect.editions.pages import declared_parameters
 
 TINY = {"epochs": 1, "width": 0.125, "train_per_class": 30, "test_per_class": 10, "val_per_class": 4,
         "tsne_per_class": 5, "per_class": 2, "ideal_per_class": 5, "correct_epochs": 1, "correct_train_per_class": 3,
@@ -37,9 +37,9 @@ def test_every_notebook_has_a_parameters_cell_defaulting_to_the_embedded_profile
     """Pages of the paper take a profile (default smoke) and a results folder; a page that runs the library on
     a network of its own (page 08) takes neither."""
     for src in notebook_sources(REPO):
-        params = notebook_parameters(src)
+        params = declared_parameters(src)
         if "profile" in params or "results_dir" in params:
-            assert params["profile"].strip("'\"") == "smoke", src
+            assert params["profile"] == "smoke", src
             assert "results_dir" in params, src
 
 

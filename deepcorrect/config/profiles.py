@@ -49,15 +49,17 @@ def _pretrained_resnet(depth: int) -> Profile:
 
 PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("smoke", "Embedded synthetic data (generated in code), All-Conv-BN at width 0.25, a ranking set of "
-            "5 images per class; Finetune and Deepcorr models train 2 short epochs on 16 images per class and "
-            "are measured on 10 per class: the code path on a CPU in minutes, not the paper's numbers.",
-            data=DataConfig(source="embedded", train_per_class=800, test_per_class=200, val_per_class=100),
+            "5 images per class; Finetune and Deepcorr models train 2 short epochs on 12 images per class and "
+            "are measured on 10 per class; Figure 9 at two sizes: the code path on a CPU in minutes, not the "
+            "paper's numbers.",
+            data=DataConfig(source="embedded", train_per_class=750, test_per_class=100, val_per_class=50),
             model=ModelConfig(width=0.25),
             train=TrainConfig(epochs=4, batch_size=128, lr=0.05),
-            eval=EvalConfig(ideal_per_class=20, tsne_per_class=25),
+            eval=EvalConfig(ideal_per_class=20, tsne_per_class=25, tsne_iterations=500),
             rank=RankingConfig(per_class=5),
             correct=CorrectConfig(correct_epochs=2, correct_lr_step=1, correct_batch_size=40,
-                                  correct_train_per_class=16, correct_test_per_class=10, draws=2)),
+                                  correct_train_per_class=12, correct_test_per_class=10, draws=2,
+                                  fig9_filters=(12, 48))),
     Profile("cifar10-jpg", "Real photographs: the CIFAR-10 JPEG tree data/cifar10-jpg.tar.gz, 1,000 training, "
             "100 validation and 200 test images per class, All-Conv-BN at width 0.5, CPU-feasible.",
             data=DataConfig(source="folder", root=_CIFAR10_JPG, train_per_class=1100, test_per_class=200,
@@ -81,17 +83,17 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
     # §5.2–5.3 (AlexNet, ImageNet-style levels, transfer): the profiles notebooks 06 and 07 run.
     Profile("smoke-alexnet", "Embedded synthetic data at 80 px seen as 72 px crops, with the ImageNet levels, the Caffe "
             "AlexNet at width 0.25 trained here; Deepcorr-5 variants and Finetune-8 train 2 short epochs on 15 images "
-            "per class; restoration on 3 test images (BM3D takes ~1 s each); transfer SVMs on a second embedded draw: "
-            "the code path, not the paper's numbers.",
+            "per class; restoration on one test image (BM3D takes ~3 s per level on one core); transfer SVMs on a "
+            "second embedded draw: the code path, not the paper's numbers.",
             data=DataConfig(source="embedded", family="imagenet", image_size=80, crop=72, train_per_class=300,
                             test_per_class=40, val_per_class=20),
             model=ModelConfig(arch="alexnet_caffe", width=0.25, inputs=FROM_SCRATCH_INPUTS),
-            train=TrainConfig(epochs=4, batch_size=64, lr=0.01, crop_pad=0),
-            eval=EvalConfig(tsne_per_class=10, ideal_per_class=20),
+            train=TrainConfig(epochs=3, batch_size=64, lr=0.01, crop_pad=0),
+            eval=EvalConfig(tsne_per_class=10, ideal_per_class=20, tsne_iterations=500),
             rank=RankingConfig(per_class=5, split="train"),
             correct=CorrectConfig(variant="cw", correct_epochs=2, correct_lr_step=1, correct_batch_size=50,
                                   finetune_lr=0.001, correct_train_per_class=15, correct_test_per_class=10),
-            restore=RestoreConfig(restore_per_class=1, restore_max=3),
+            restore=RestoreConfig(restore_per_class=1, restore_max=1),
             transfer=TransferConfig(splits=2, svm_test_per_class=5)),
     Profile("imagenette", "Real ImageNet photographs: Imagenette160 from data/imagenette160.tar.gz (10 classes, 450 training "
             "and 50 validation images per class, 100 per class of its validation split for the tables), resized to "

@@ -184,14 +184,18 @@ class EvalConfig:
     clip: bool = False  # clip AWGN results to [0, 255] (the paper does not)
     tsne_per_class: int = 50  # images per class in the t-SNE of Fig. 2
     tsne_classes: int = 10  # classes shown in the t-SNE (the paper shows 11)
+    tsne_iterations: int = 1000  # t-SNE optimisation steps (scikit-learn's default; at least 250)
     ideal_per_class: int = 50  # test images per class for the ideal-correction curves (Figs. 4-5; 0 = all)
     seed: int = 0  # seeds the noise of evaluation
     bf16: bool = False  # bf16 autocast on CUDA (faster; tables then differ slightly from float32 runs)
+    # every measured network in NHWC, whether trained now or loaded: faster oneDNN / cuDNN kernels (float32)
+    channels_last: bool = field(default=True, metadata=SPEED_ONLY)
 
     def __post_init__(self):
         for name in ("batch_size", "tsne_per_class", "tsne_classes"):
             _positive(name, getattr(self, name))
         _at_least("ideal_per_class", self.ideal_per_class, 0)
+        _at_least("tsne_iterations", self.tsne_iterations, 250)
 
 
 @dataclass(frozen=True)

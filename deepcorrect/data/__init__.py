@@ -9,7 +9,7 @@ import torch
 
 from ..config import DataConfig, TransferConfig
 from .embedded import CLASSES as EMBEDDED_CLASSES
-from .embedded import make_embedded
+from .embedded import load_embedded, make_embedded
 from .folders import (list_class_files, load_class_folders, load_folder_split, resolve_class_folders, resolve_tree,
                       split_folder)
 from .split import Split, centre_crop, per_class_index
@@ -80,7 +80,7 @@ def load_dataset(cfg: DataConfig) -> tuple[TensorData, TensorData]:
     if cfg.source == "embedded":
         n_train = cfg.train_per_class or 1200
         n_test = cfg.test_per_class or 200
-        x, y = make_embedded(n_train + n_test, seed=cfg.seed, size=cfg.image_size)
+        x, y = load_embedded(n_train + n_test, seed=cfg.seed, size=cfg.image_size, cache_dir=cfg.cache_dir)
         test_idx = per_class_index(y, n_test, seed=cfg.seed + 1)
         is_test = torch.zeros(y.numel(), dtype=torch.bool)
         is_test[test_idx] = True
@@ -107,8 +107,8 @@ def load_transfer(cfg: TransferConfig, data: DataConfig) -> TensorData:
     train + validation + ``svm_test_per_class`` images per class when that cap is set."""
     per_class = cfg.svm_train_per_class + cfg.svm_val_per_class
     if cfg.transfer_source == "embedded":
-        x, y = make_embedded(per_class + (cfg.svm_test_per_class or 30), seed=cfg.transfer_seed + 101,
-                             size=data.image_size)
+        x, y = load_embedded(per_class + (cfg.svm_test_per_class or 30), seed=cfg.transfer_seed + 101,
+                             size=data.image_size, cache_dir=data.cache_dir)
         return TensorData(x, y, EMBEDDED_CLASSES, data.crop)
     folder = resolve_class_folders(cfg.transfer_root, data.cache_dir)
     cap = per_class + cfg.svm_test_per_class if cfg.svm_test_per_class else 0

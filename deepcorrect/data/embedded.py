@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import functools
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from ..checksums import discard, problem, write_checked
+from ..fingerprint import source_fingerprint
 
 SHAPES = ("disc", "square", "triangle", "cross", "ring")
 CLASSES = tuple(f"{shape}-{tex}" for tex in ("striped", "woven") for shape in SHAPES)
@@ -72,6 +76,39 @@ def make_embedded(n_per_class: int, seed: int, size: int = 32) -> tuple[torch.Te
     img = soft * fg + (1 - soft) * background
     img = img + 1.5 * torch.randn(img.shape, generator=g)  # sensor grain, well below the AWGN levels
     return img.round().clamp(0, 255).to(torch.uint8), labels
+
+
+def load_embedded(n_per_class: int, seed: int, size: int = 32, cache_dir: str | Path | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`make_embedded`, kept under ``cache_dir`` (``embedded/``) so that the pages of a book, which
+    each need the same draw, generate it once (seconds each time otherwise). The file's name holds the
+    generator's own code fingerprint and torch's version; a damaged or mismatched file is discarded and the
+    images generated again; an unwritable cache only costs the generation."""
+    if cache_dir is None:
+        return make_embedded(n_per_class, seed, size)
+    code = source_fingerprint(Path(__file__).read_text())[:12]
+    path = (Path(cache_dir).expanduser() / "embedded"
+            / f"{n_per_class}x{size}-seed{seed}-{code}-torch{torch.__version__}.pt")
+    if path.is_file():
+        why = problem(path)
+        if why is None:
+            try:
+                saved = torch.load(path, map_location="cpu", weights_only=True)
+                images, labels = saved["images"], saved["labels"]
+                n = len(CLASSES) * n_per_class
+                if images.shape == (n, 3, size, size) and images.dtype == torch.uint8 and labels.shape == (n,):
+                    return images, labels
+                why = f"it holds images of shape {tuple(images.shape)}, not {(n, 3, size, size)}"
+            except Exception as err:  # noqa: BLE001 - a damaged file fails torch.load in many ways
+                why = f"it does not load ({type(err).__name__})"
+        discard(path, "cached embedded images", why, "they are generated again")
+    images, labels = make_embedded(n_per_class, seed, size)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_checked(path, lambda tmp: torch.save({"images": images, "labels": labels}, tmp))
+    except OSError:
+        pass
+    return images, labels
 
 
 def _shape_masks(u: torch.Tensor, v: torch.Tensor, shape_id: torch.Tensor) -> torch.Tensor:

@@ -27,22 +27,27 @@ def ideal_curve(model: nn.Module, data: TensorData, kind: str, family: str,
                 device: torch.device | str = "cpu", batch_size: int = 500, seed: int = 0,
                 clip: bool = False) -> list[float]:
     """Top-1 at each of ``levels`` when the ``selection`` (layer → filters) outputs its clean activations
-    (what Figures 4 and 5 plot). The clean activations of each batch are computed once for all levels."""
+    (what Figures 4 and 5 plot). The clean activations of each batch are computed once for all levels, and
+    the clean pass that captures them is level 0's answer (clean activations swapped in for clean ones change
+    nothing)."""
     device = torch.device(device)
     model.eval().to(device)
     for layer in selection:
         get_conv(model, layer)
     correct = [0] * len(levels)
-    streams = [distorted_batches(data, kind, lv, family, device=device, batch_size=batch_size, seed=seed, clip=clip)
-               for lv in levels]
+    distorted_at = [i for i, lv in enumerate(levels) if lv != 0]
+    streams = [distorted_batches(data, kind, levels[i], family, device=device, batch_size=batch_size, seed=seed,
+                                 clip=clip) for i in distorted_at]
     for (x_clean, y), *distorted in zip(distorted_batches(data, kind, 0, family, device=device,
                                                           batch_size=batch_size, seed=seed), *streams):
         with capture(model, list(selection)) as acts:
-            model(x_clean)
+            clean_right = int((model(x_clean).argmax(1) == y).sum())
+        for i, lv in enumerate(levels):
+            correct[i] += clean_right if lv == 0 else 0
         with ExitStack() as stack:
             for layer, filters in selection.items():
                 if len(filters):
                     stack.enter_context(swap_filters(model, layer, [int(j) for j in filters], acts[layer]))
-            for i, (x, _) in enumerate(distorted):
+            for i, (x, _) in zip(distorted_at, distorted):
                 correct[i] += int((model(x).argmax(1) == y).sum())
     return [c / len(data) for c in correct]

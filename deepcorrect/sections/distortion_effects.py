@@ -81,12 +81,17 @@ def tsne_embeddings(run: Run, model: nn.Module, test: TensorData, *, kinds: tupl
         result = {"labels": subset.labels.clone(), "classes": list(test.classes[:n_classes])}
         for kind in kinds:
             for level in range(NUM_LEVELS + 1):
+                if level == 0 and kind != kinds[0]:  # the clean images are the same for every kind
+                    result[f"{kind}/0"] = result[f"{kinds[0]}/0"]
+                    continue
                 f = features(model, model.penultimate, subset, kind, level, profile.data.family, device=device,
                              seed=profile.eval.seed, clip=profile.eval.clip, bf16=profile.eval.bf16)
-                result[f"{kind}/{level}"] = torch.from_numpy(embed(f.numpy(), seed=profile.eval.seed))
+                result[f"{kind}/{level}"] = torch.from_numpy(embed(f.numpy(), seed=profile.eval.seed,
+                                                                   iterations=profile.eval.tsne_iterations))
         return result
 
-    return run.cached("tsne", {**evaluation_key(profile, "tsne_per_class", "tsne_classes"), "kinds": list(kinds)},
+    return run.cached("tsne", {**evaluation_key(profile, "tsne_per_class", "tsne_classes", "tsne_iterations"),
+                               "kinds": list(kinds)},
                       {"model": model, "test": test}, compute)
 
 
