@@ -67,3 +67,24 @@ def discard(path: str | Path, what: str, why: str, then: str) -> None:
     the next run does not trip over it again."""
     warnings.warn(f"discarding {what} {path}: {why}; {then}", stacklevel=3)
     remove_checked(path)
+
+
+def load_checked(path: str | Path, what: str, then: str, accept: Callable[[dict], str | None]) -> dict | None:
+    """The payload saved at ``path`` by :func:`write_checked` when its bytes match their checksum,
+    it loads and ``accept(payload)`` finds nothing wrong (``accept`` returns why not); otherwise ``None``, a
+    file that was there discarded with a warning naming ``what`` and why (``then``: what happens instead)."""
+    import torch
+
+    if not Path(path).is_file():
+        return None
+    why = problem(path)
+    if why is None:
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+            why = accept(payload)
+            if why is None:
+                return payload
+        except Exception as err:  # noqa: BLE001 - a damaged file fails torch.load in many ways
+            why = f"it does not load ({type(err).__name__})"
+    discard(path, what, why, then)
+    return None

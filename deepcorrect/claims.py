@@ -137,8 +137,12 @@ class DepthTrend:
     p: float
 
     @property
+    def best_index(self) -> int:
+        return int(np.argmax(self.gains))
+
+    @property
     def best(self) -> str:
-        return self.layers[int(np.argmax(self.gains))]
+        return self.layers[self.best_index]
 
 
 def depth_trends(figure5: list[dict], figure4: list[dict]) -> dict[str, DepthTrend]:

@@ -54,7 +54,9 @@ class Run:
 
     def ready(self, model: nn.Module) -> nn.Module:
         """``model`` in eval mode on the device, in the memory layout of ``eval.channels_last``: the one layout
-        every measurement sees, whether the network was trained now (training leaves it NHWC) or loaded."""
+        every measurement sees, whether the network was trained now (``train.channels_last`` leaves it NHWC) or
+        loaded. The layout is left out of artifact keys as the ranking's is: it reorders float32 sums only (the
+        tests check that the hits are equal either way)."""
         layout = torch.channels_last if self.profile.eval.channels_last else torch.contiguous_format
         return model.to(self.device, memory_format=layout).eval()
 

@@ -16,6 +16,7 @@ import seaborn as sns
 from matplotlib.ticker import LogLocator, NullFormatter
 
 from .distortions import KINDS, NUM_LEVELS, sigma_for
+from .tables import format_value
 
 KIND_TITLES = {"blur": "Gaussian blur", "awgn": "AWGN"}
 #: The book's content column in inches (about 740 px at 100 dpi); no figure is wider.
@@ -195,14 +196,14 @@ def gain_by_depth(trends: dict, title: str) -> plt.Figure:
     fig, axes = new_axes(1, len(trends), height=2.9, sharey=True)
     for ax, (kind, trend) in zip(axes[0], trends.items()):
         n = len(trend.layers)
-        gains = 100 * np.asarray(trend.gains)
-        best = int(gains.argmax())
+        gains, best = 100 * np.asarray(trend.gains), trend.best_index
         ax.bar(np.arange(n), gains, color=sns.color_palette("viridis", n), width=0.8,
                edgecolor=["black" if i == best else "none" for i in range(n)], linewidth=1.2)
         ax.axhline(0, color="0.4", lw=0.8)
         shown = range(n) if n <= MAX_LEGEND_LINES else sorted({*range(0, n, max(1, n // 8)), best, n - 1})
         ax.set_xticks(list(shown), [trend.layers[i] for i in shown], rotation=60, ha="right", fontsize=7)
-        ax.set_title(f"{KIND_TITLES.get(kind, kind)}: ρ = {trend.rho:+.2f} (p = {trend.p:.2g})", fontsize=9)
+        ax.set_title(f"{KIND_TITLES.get(kind, kind)}: ρ = {trend.rho:+.2f} (p = {format_value(trend.p, 'p-value')})",
+                     fontsize=9)
         ax.grid(axis="y", alpha=0.3)
     axes[0, 0].set_ylabel("gain in top-1 (points)")
     fig.suptitle(title, fontsize=10)

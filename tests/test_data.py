@@ -154,16 +154,21 @@ def test_one_cap_rule_keeps_at_most_k_per_class_and_small_classes_whole():
     assert torch.equal(data.per_class(2, 1).labels, cap_per_class(data, 2, 1).labels)  # exact where it can be
 
 
-def test_the_embedded_draw_is_generated_once_per_cache_and_a_damaged_copy_is_made_again(tmp_path):
-    from deepcorrect.data.embedded import load_embedded
+def test_the_embedded_draw_is_generated_once_per_cache_and_a_damaged_copy_is_made_again(tmp_path, monkeypatch):
+    from deepcorrect.data import embedded
 
+    calls = []
+    generate = embedded.make_embedded
+    monkeypatch.setattr(embedded, "make_embedded", lambda *a: calls.append(a) or generate(*a))
+    load_embedded = embedded.load_embedded
     first = load_embedded(3, seed=4, cache_dir=tmp_path)
     (saved,) = (tmp_path / "embedded").glob("*.pt")
     again = load_embedded(3, seed=4, cache_dir=tmp_path)
+    assert len(calls) == 1  # the second draw is read back, not generated
     assert all(torch.equal(a, b) for a, b in zip(first, again))
     assert all(torch.equal(a, b) for a, b in zip(first, make_embedded(3, seed=4)))
     saved.write_bytes(b"not a tensor file")  # damaged: its checksum no longer matches
     with pytest.warns(UserWarning, match="discarding cached embedded images"):
         repaired = load_embedded(3, seed=4, cache_dir=tmp_path)
-    assert all(torch.equal(a, b) for a, b in zip(first, repaired))
-    assert load_embedded(3, seed=4, cache_dir=tmp_path)[0].shape == (30, 3, 32, 32)
+    assert all(torch.equal(a, b) for a, b in zip(first, repaired)) and len(calls) == 2
+    assert load_embedded(3, seed=4, cache_dir=tmp_path)[0].shape == (30, 3, 32, 32) and len(calls) == 2

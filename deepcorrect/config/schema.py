@@ -285,7 +285,7 @@ class CorrectConfig:
 @dataclass(frozen=True)
 class RestoreConfig:
     restore_per_class: int = 0  # test images per class restored for the BM3D / deconvolution rows (0 = all)
-    restore_max: int = 0  # cap on the number of restored images in all (0 = no cap; BM3D takes ~1 s per image)
+    restore_max: int = 0  # cap on the restored images in all (0 = no cap; BM3D: ~3 s per 80 px image per level)
     deblur: str = "richardson_lucy"  # non-blind deblurring (NCSR stand-in): richardson_lucy | wiener
     rl_iterations: int = 30  # Richardson–Lucy iterations
     wiener_balance: float = 0.01  # Wiener regularisation (noise-to-signal ratio)

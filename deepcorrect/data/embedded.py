@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checksums import discard, problem, write_checked
+from ..checksums import checksum_path, load_checked, remove_checked, write_checked
 from ..fingerprint import source_fingerprint
 
 SHAPES = ("disc", "square", "triangle", "cross", "ring")
@@ -82,30 +82,34 @@ def load_embedded(n_per_class: int, seed: int, size: int = 32, cache_dir: str | 
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`make_embedded`, kept under ``cache_dir`` (``embedded/``) so that the pages of a book, which
     each need the same draw, generate it once (seconds each time otherwise). The file's name holds the
-    generator's own code fingerprint and torch's version; a damaged or mismatched file is discarded and the
-    images generated again; an unwritable cache only costs the generation."""
+    generator's code fingerprint and the versions of torch and scikit-image (whose photographs it crops); a
+    damaged or mismatched file is discarded and the images generated again, older versions of the same draw
+    are removed, and an unwritable cache only costs the generation."""
     if cache_dir is None:
         return make_embedded(n_per_class, seed, size)
+    import skimage
+
+    folder, draw = Path(cache_dir).expanduser() / "embedded", f"{n_per_class}x{size}-seed{seed}"
     code = source_fingerprint(Path(__file__).read_text())[:12]
-    path = (Path(cache_dir).expanduser() / "embedded"
-            / f"{n_per_class}x{size}-seed{seed}-{code}-torch{torch.__version__}.pt")
-    if path.is_file():
-        why = problem(path)
-        if why is None:
-            try:
-                saved = torch.load(path, map_location="cpu", weights_only=True)
-                images, labels = saved["images"], saved["labels"]
-                n = len(CLASSES) * n_per_class
-                if images.shape == (n, 3, size, size) and images.dtype == torch.uint8 and labels.shape == (n,):
-                    return images, labels
-                why = f"it holds images of shape {tuple(images.shape)}, not {(n, 3, size, size)}"
-            except Exception as err:  # noqa: BLE001 - a damaged file fails torch.load in many ways
-                why = f"it does not load ({type(err).__name__})"
-        discard(path, "cached embedded images", why, "they are generated again")
+    path = folder / f"{draw}-{code}-torch{torch.__version__}-skimage{skimage.__version__}.pt"
+    n = len(CLASSES) * n_per_class
+
+    def accept(saved: dict) -> str | None:
+        images, labels = saved["images"], saved["labels"]
+        fits = images.shape == (n, 3, size, size) and images.dtype == torch.uint8 and labels.shape == (n,)
+        return None if fits else f"it holds images of shape {tuple(images.shape)}, not {(n, 3, size, size)}"
+
+    if checksum_path(path).is_file():  # no checksum yet: another process is writing it, or none did
+        saved = load_checked(path, "cached embedded images", "they are generated again", accept)
+        if saved is not None:
+            return saved["images"], saved["labels"]
     images, labels = make_embedded(n_per_class, seed, size)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         write_checked(path, lambda tmp: torch.save({"images": images, "labels": labels}, tmp))
+        for older in folder.glob(f"{draw}-*.pt"):
+            if older != path:
+                remove_checked(older)
     except OSError:
         pass
     return images, labels

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checksums import discard, problem, write_checked
+from ..checksums import load_checked, write_checked
 from ..config import DataConfig
 from ..keys import content_digests, fingerprint
 
@@ -113,19 +113,12 @@ def _content_key(folder: Path, files: list[Path], labels: list[int], how: tuple)
 def _read_cache(cache: Path, key: str) -> tuple[torch.Tensor, torch.Tensor] | None:
     """(images, labels) of a decoded-image cache file when it is intact and was made for ``key``; otherwise
     ``None``, and a damaged file is discarded with a warning naming it."""
-    if not cache.is_file():
-        return None
-    why = problem(cache)
-    if why is None:
-        try:
-            cached = torch.load(cache, weights_only=True)
-            if cached["key"] == key and cached["labels"].numel() == cached["images"].shape[0]:
-                return cached["images"], cached["labels"]
-            why = "it was decoded from other files"
-        except Exception as err:
-            why = f"it does not load ({type(err).__name__})"
-    discard(cache, "decoded-image cache", why, "the images are decoded again")
-    return None
+    def accept(cached: dict) -> str | None:
+        fits = cached["key"] == key and cached["labels"].numel() == cached["images"].shape[0]
+        return None if fits else "it was decoded from other files"
+
+    cached = load_checked(cache, "decoded-image cache", "the images are decoded again", accept)
+    return None if cached is None else (cached["images"], cached["labels"])
 
 
 #: Share of unreadable files above which a folder is refused rather than read without them.

@@ -24,6 +24,7 @@ from ..models import get_conv
 from ..ranking import Ranking, ideal_curve, select_global, select_local
 from ..splits import Splits
 from ..statistics import ALPHA
+from ..tables import format_value
 
 
 def ideal_correction(run: Run, model: nn.Module, data: Splits, priorities: Ranking, name: str,
@@ -123,7 +124,7 @@ def describe_layers(fig5: pd.DataFrame, fig4: pd.DataFrame, priorities, family: 
                    + (" and a gain that falls with depth" if not falls else ""))
         parts.append(f"{kind_label(kind)}: the gain in top-1 (levels 1–6) of correcting one layer ranks "
                      f"{order}; the best is {trend.best}, Spearman ρ of gain with depth {trend.rho:+.2f} "
-                     f"(p = {trend.p:.2g}) — this {verdict}.")
+                     f"(p = {format_value(trend.p, 'p-value')}) — this {verdict}.")
     steps = len(priorities.levels) * priorities.n_images
     return " ".join(parts) + (f" The ranking rests on {priorities.n_images} images: each filter's τ̄ moves in steps of "
                               f"1/{steps}.")
