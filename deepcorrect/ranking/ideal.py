@@ -35,6 +35,7 @@ def ideal_curve(model: nn.Module, data: TensorData, kind: str, family: str,
     for layer in selection:
         get_conv(model, layer)
     correct = [0] * len(levels)
+    clean_at = [i for i, lv in enumerate(levels) if lv == 0]
     distorted_at = [i for i, lv in enumerate(levels) if lv != 0]
     streams = [distorted_batches(data, kind, levels[i], family, device=device, batch_size=batch_size, seed=seed,
                                  clip=clip) for i in distorted_at]
@@ -42,8 +43,8 @@ def ideal_curve(model: nn.Module, data: TensorData, kind: str, family: str,
                                                           batch_size=batch_size, seed=seed), *streams):
         with capture(model, list(selection)) as acts:
             clean_right = int((model(x_clean).argmax(1) == y).sum())
-        for i, lv in enumerate(levels):
-            correct[i] += clean_right if lv == 0 else 0
+        for i in clean_at:
+            correct[i] += clean_right
         with ExitStack() as stack:
             for layer, filters in selection.items():
                 if len(filters):
