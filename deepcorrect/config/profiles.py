@@ -50,7 +50,7 @@ def _pretrained_resnet(depth: int) -> Profile:
 PROFILES: dict[str, Profile] = {p.name: p for p in [
     Profile("smoke", "Embedded synthetic data (generated in code), All-Conv-BN at width 0.25, a ranking set of "
             "5 images per class; Finetune and Deepcorr models train 2 short epochs on 12 images per class and "
-            "are measured on 10 per class; Figure 9 at two sizes: the code path on a CPU in minutes, not the "
+            "are measured on 6 per class; Figure 9 at two sizes: the code path on a CPU in minutes, not the "
             "paper's numbers.",
             data=DataConfig(source="embedded", train_per_class=750, test_per_class=100, val_per_class=50),
             model=ModelConfig(width=0.25),
@@ -58,7 +58,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in [
             eval=EvalConfig(ideal_per_class=20, tsne_per_class=25, tsne_iterations=500),
             rank=RankingConfig(per_class=5),
             correct=CorrectConfig(correct_epochs=2, correct_lr_step=1, correct_batch_size=40,
-                                  correct_train_per_class=12, correct_test_per_class=10, draws=2,
+                                  correct_train_per_class=12, correct_test_per_class=6, draws=2,
                                   fig9_filters=(12, 48))),
     Profile("cifar10-jpg", "Real photographs: the CIFAR-10 JPEG tree data/cifar10-jpg.tar.gz, 1,000 training, "
             "100 validation and 200 test images per class, All-Conv-BN at width 0.5, CPU-feasible.",
