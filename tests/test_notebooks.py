@@ -18,10 +18,11 @@ from deepcorrect.editions.pages import declared_parameters
 TINY = {"epochs": 1, "width": 0.125, "train_per_class": 30, "test_per_class": 10, "val_per_class": 4,
         "tsne_per_class": 5, "per_class": 2, "ideal_per_class": 5, "correct_epochs": 1, "correct_train_per_class": 3,
         "correct_test_per_class": 3, "draws": 1,
-        # notebooks 06-07 (AlexNet): a 1-epoch baseline on 12 images per class, 2 BM3D images, 1 SVM split
-        "alexnet_epochs": 1, "alexnet_train_per_class": 32, "alexnet_test_per_class": 6, "restore_max": 2,
+        # notebooks 06-07 (AlexNet): a 1-epoch baseline on 32 images per class, 1 BM3D image, 1 SVM split
+        "alexnet_epochs": 1, "alexnet_train_per_class": 32, "alexnet_test_per_class": 6, "restore_max": 1,
         "splits": 1, "svm_test_per_class": 2,
-        "seeds": 2}  # page 04: two training seeds
+        "seeds": 2,  # page 04: two training seeds
+        "corrupt_per_class": 3}  # page 05: 30 test images under each of the 75 corruptions
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,7 @@ def test_notebook_04_trains_the_alexnet_models_and_restoration_rows(executed):
         params = metrics["params"][kind]
         assert params["Finetune-8"] == params["Baseline"] > params["Deepcorr-5c"] - params["Deepcorr-5"]
         assert params["Deepcorr-5-bottleneck"] < params["Deepcorr-5"]
-        assert set(metrics["restoration"][kind]) == {"Baseline (same 2 images)",
+        assert set(metrics["restoration"][kind]) == {"Baseline (same 1 image)",
                                                      "BM3D" if kind == "awgn" else "Richardson–Lucy (NCSR stand-in)"}
         assert metrics["restoration_seconds"][kind] > 0
         assert sum(metrics["figure11"][kind].values()) == 10  # every embedded class counted once

@@ -87,7 +87,8 @@ def restoration_rows(run: Run, base: nn.Module, data, kind: str, progress: bool 
 
     key = {**evaluation_key(profile), **artifact_key(profile, "restore"), "kind": kind}
     r = run.cached("restoration", key, {"model": base, "test": test}, compute)
-    rows = {f"Baseline (same {r['images']} images)": r["plain"], method_name(kind, profile.restore): r["restored"]}
+    same = f"{r['images']} image{'s' * (r['images'] != 1)}"
+    rows = {f"Baseline (same {same})": r["plain"], method_name(kind, profile.restore): r["restored"]}
     table = pd.DataFrame.from_dict(rows, orient="index", columns=COLUMNS)
     table["Avg"] = table[COLUMNS].mean(axis=1)
     table["s / image"] = [0.0, float(np.mean(r["seconds"][1:]))]
