@@ -143,9 +143,15 @@ def build(profile: Profile, base: nn.Module, priorities: Ranking, kind: str, spe
     selection = selection_for(profile, priorities, kind, spec)
     corrected = {layer: idx for layer, idx in selection.items() if idx}  # global ranking may leave a layer out
     variant = spec.variant or profile.correct.variant
+    # seeded as its training is: the same key gives the same units whichever models were built before it
     model = deepcorrect_model(base, corrected, variant, width=unit_width(profile, variant),
-                              train_last=spec.train_last)
+                              train_last=spec.train_last, seed=training_seed(profile))
     return model, selection
+
+
+def training_seed(profile: Profile) -> int:
+    """The seed of a Finetune / Deepcorr model's units and training: the profile's, moved by ``correct_seed``."""
+    return profile.train.seed + 7919 * profile.correct.correct_seed
 
 
 def _finetune_k(net: nn.Module, k: int) -> int | None:
@@ -176,8 +182,7 @@ def train_corrected(model: nn.Module, train: TensorData, val: TensorData | None,
     base_bn = base_bn or c.base_bn
     cfg = replace(profile.train, epochs=c.correct_epochs, lr=lr, lr_step=c.correct_lr_step,
                   batch_size=c.correct_batch_size, steps_per_epoch=c.correct_steps_per_epoch, weight_decay=0.0,
-                  nesterov=False,
-                  seed=profile.train.seed + 7919 * c.correct_seed)
+                  nesterov=False, seed=training_seed(profile))
     if c.select == "best_val" and val is None:
         raise ValueError("select=best_val keeps the epoch with the best validation top-1, but this profile holds "
                          "no validation split out; set val_per_class > 0 or select=last")
@@ -266,7 +271,7 @@ def corrected_model(run: Run, base: nn.Module, data, priorities: Ranking, kind: 
     def compute(folder: Path) -> dict:
         if spec.method == "bn-adapt":
             adapted = adapt_batchnorm(base, train, kind, profile.data.family, batch_size=c.correct_batch_size,
-                                      seed=profile.train.seed + 7919 * c.correct_seed, clip=profile.eval.clip,
+                                      seed=training_seed(profile), clip=profile.eval.clip,
                                       device=device)
             return {"state": {k: v.cpu() for k, v in adapted.state_dict().items()}, "history": []}
         history = train_corrected(model, train, val, profile, kind, lr=lr, device=device,

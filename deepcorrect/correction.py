@@ -176,10 +176,21 @@ def filter_indices(layer: str, filters) -> list[int]:
 
 
 def deepcorrect_model(model: nn.Module, selection: Mapping[str, Iterable[int]], variant: str = "identity", *,
-                      width: int | None = None, train_last: int = 0) -> nn.Module:
+                      width: int | None = None, train_last: int = 0, seed: int | None = None) -> nn.Module:
     """Deepcorr-k: a copy of ``model`` with a correction unit on the selected filters of each layer in
     ``selection`` (layer → filter indices) and every base weight frozen. ``train_last=3`` makes it
-    Deepcorr-kc: the last three weight layers (conv7–9 with their BN, or fc6–fc8) train as well."""
+    Deepcorr-kc: the last three weight layers (conv7–9 with their BN, or fc6–fc8) train as well. ``seed``:
+    the units' random initial weights come from it, whatever ran before in the process (the global random
+    state is left as it was); ``None`` draws them from the global random state, as ``nn.Conv2d`` does."""
+    if seed is None:
+        return _deepcorrect_model(model, selection, variant, width, train_last)
+    with torch.random.fork_rng(devices=[]):  # the units are built on the CPU, then moved
+        torch.manual_seed(seed)
+        return _deepcorrect_model(model, selection, variant, width, train_last)
+
+
+def _deepcorrect_model(model: nn.Module, selection: Mapping[str, Iterable[int]], variant: str, width: int | None,
+                       train_last: int) -> nn.Module:
     if not selection:
         raise ValueError("a DeepCorrect model needs at least one corrected layer; the selection is empty")
     n_weights = len(weight_layers(model))

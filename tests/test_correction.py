@@ -88,6 +88,23 @@ def test_parameter_count_table_in_the_book_is_all_equal_at_the_papers_precision(
     assert table.loc["Deepcorr-5c", "computed"] == 61_447_992
 
 
+def test_a_seeded_model_has_the_same_units_whatever_ran_before_and_leaves_the_global_random_state():
+    net = AllConvBN(10, width=0.25).eval()
+    selection = {"conv1": [0, 5, 7]}
+    torch.manual_seed(3)
+    first = deepcorrect_model(net, selection, "release", seed=11)
+    after = torch.rand(3)
+    torch.manual_seed(3)
+    torch.rand(50)
+    second = deepcorrect_model(net, selection, "release", seed=11)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    torch.manual_seed(3)
+    deepcorrect_model(net, selection, "release", seed=11)
+    assert torch.equal(torch.rand(3), after)  # building it drew nothing from the global state
+    other = deepcorrect_model(net, selection, "release", seed=12)
+    assert not torch.equal(other.conv1.unit.body[1].weight, first.conv1.unit.body[1].weight)
+
+
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if v != "release"])  # release: no identity start
 def test_attached_units_leave_predictions_unchanged(variant):
     torch.manual_seed(0)
@@ -312,6 +329,10 @@ def test_corrected_model_is_cached_and_its_selection_follows_the_ranking(tmp_pat
     assert len(record["history"]) == 1 and "val_accuracy" in record["history"][0]
     again, _ = corrected_models.corrected_model(run, net, data, rank, "blur", "Deepcorr-3", progress=False)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    torch.rand(1000)  # other models built before it in another process: its units start the same all the same
+    anew, _ = corrected_models.corrected_model(Run.of(cfg, Store(tmp_path / "anew")), net, data, rank, "blur",
+                                               "Deepcorr-3", progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), anew.state_dict().values()))
     least = corrected_models.selection_for(cfg, rank, "awgn", model_names.parse_model("least.4"))["conv1"]
     assert least == sorted(rank.order("conv1", "awgn")[-4:].tolist())
     r1 = corrected_models.selection_for(cfg, rank, "awgn", model_names.parse_model("random.4#1"))
